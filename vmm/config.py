@@ -1,0 +1,55 @@
+"""Where vmm's settings come from: command line, environment, config file, then libvirt's default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from vmm.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Config:
+    uri: str | None = None
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "vmm" / "config.toml"
+
+
+def load(path: Path) -> Config:
+    """Read the config file; a missing file means the defaults."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInput(f"cannot read {path}: {err}") from None
+    uri = data.get("uri")
+    if uri is not None and not isinstance(uri, str):
+        raise InvalidInput(f"{path}: 'uri' must be a string")
+    return Config(uri=uri)
+
+
+def demo_uri() -> str:
+    """libvirt's test driver loaded with the demo host bundled in the package."""
+    node = resources.files("vmm") / "data" / "demo-host.xml"
+    return f"test://{Path(str(node)).resolve()}"
+
+
+def resolve_uri(
+    option: str | None, *, demo: bool = False, env: Mapping[str, str] = os.environ
+) -> str | None:
+    """The URI to open; None leaves the choice to libvirt."""
+    if demo:
+        return demo_uri()
+    if option:
+        return option
+    if env.get("LIBVIRT_DEFAULT_URI"):
+        return env["LIBVIRT_DEFAULT_URI"]
+    return load(config_path(env)).uri

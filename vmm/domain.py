@@ -1,0 +1,73 @@
+"""The domain view: what vmm shows of a VM, as a frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vmm.metadata import Metadata
+from vmm.tree import join
+
+STATES = {
+    0: "nostate",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutdown",
+    5: "shutoff",
+    6: "crashed",
+    7: "pmsuspended",
+}
+ACTIVE_STATES = frozenset({"running", "blocked", "paused", "shutdown", "pmsuspended"})
+
+
+def state_name(code: int) -> str:
+    return STATES.get(code, "nostate")
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    uuid: str
+    state: str
+    persistent: bool
+    meta: Metadata
+    managed_save: bool
+    snapshots: int
+    vcpus: int
+    memory_kib: int
+    host: str = ""
+    warning: str | None = None  # why stored metadata was ignored, when it was
+
+    @property
+    def path(self) -> str:
+        return self.meta.path
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.meta.labels
+
+    @property
+    def place(self) -> str:
+        """The VM's own place in the tree: its folder joined with its name."""
+        return join(self.path, self.name)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "uuid": self.uuid,
+            "host": self.host,
+            "path": self.path,
+            "place": self.place,
+            "labels": list(self.labels),
+            "state": self.state,
+            "persistent": self.persistent,
+            "managed_save": self.managed_save,
+            "snapshots": self.snapshots,
+            "vcpus": self.vcpus,
+            "memory_mib": self.memory_kib // 1024,
+        }

@@ -1,0 +1,28 @@
+"""The project's own errors: each carries a one-line message meant for a person.
+
+Only the core raises them; the CLI and the picker turn them into `vmm: error: ...`.
+"""
+
+
+class VmmError(Exception):
+    """Base of every error vmm reports to a user."""
+
+
+class InvalidInput(VmmError):
+    """A path, label or other argument the user gave cannot be used."""
+
+
+class NotFound(VmmError):
+    """A VM, folder or snapshot that does not exist."""
+
+
+class ConnectionFailed(VmmError):
+    """The libvirt host could not be reached or refused us."""
+
+
+class InvalidState(VmmError):
+    """The action makes no sense in the VM's current state."""
+
+
+class HostError(VmmError):
+    """libvirt refused or failed an operation."""

@@ -1,0 +1,208 @@
+"""One libvirt host: listing its VMs as domain views, finding them, reading and writing metadata."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import libvirt
+from lxml import etree
+
+from vmm import metadata
+from vmm.connection import libvirt_errors, open_connection
+from vmm.domain import Domain, state_name
+from vmm.errors import NotFound
+from vmm.metadata import Metadata, MalformedMetadata
+
+# libvirtd serves a few calls per client at once; more threads than that only queue.
+LIST_WORKERS = 16
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class MetadataChange:
+    vm: str
+    uuid: str
+    before: Metadata
+    after: Metadata
+
+
+def _metadata_flags(dom: libvirt.virDomain) -> int:
+    """Where a write must go: the config of a persistent VM, and the live state of a running one."""
+    flags = 0
+    if dom.isPersistent():
+        flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    if dom.isActive():
+        flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+    return flags
+
+
+def _read_xml(dom: libvirt.virDomain, persistent: bool) -> etree._Element:
+    """The definition vmm trusts: the persistent config, or the live one of a transient VM."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
+    return etree.fromstring(dom.XMLDesc(flags).encode())
+
+
+def _meta_from_domain_xml(xml: etree._Element) -> tuple[Metadata, str | None]:
+    element = metadata.find_in_domain(xml)
+    if element is None:
+        return Metadata(), None
+    try:
+        return metadata.from_element(element), None
+    except MalformedMetadata as err:
+        return Metadata(), str(err)
+
+
+def _int_text(xml: etree._Element, xpath: str) -> int:
+    found = xml.findtext(xpath)
+    return int(found) if found and found.strip().isdigit() else 0
+
+
+class Host:
+    """A connection to one libvirt host. Connections are opened at the edge and passed in."""
+
+    def __init__(self, conn: libvirt.virConnect, name: str = "") -> None:
+        self.conn = conn
+        self.name = name
+
+    @classmethod
+    def open(cls, uri: str | None, name: str = "") -> Host:
+        return cls(open_connection(uri), name)
+
+    @property
+    def uri(self) -> str:
+        with libvirt_errors():
+            return self.conn.getURI()
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except libvirt.libvirtError:
+            pass  # the connection is already gone; nothing is left to release
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def domains(self) -> list[Domain]:
+        """Every VM on the host, in a handful of round trips plus one per VM, run concurrently."""
+        with libvirt_errors():
+            stats = self.conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE)
+            transient = self._uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
+            saved = self._uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE)
+            with_snapshots = self._uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT)
+
+        def describe(item: tuple[libvirt.virDomain, dict]) -> Domain | None:
+            dom, stat = item
+            uuid = dom.UUIDString()
+            try:
+                return self._describe(
+                    dom,
+                    state=state_name(stat.get("state.state", 0)),
+                    persistent=uuid not in transient,
+                    managed_save=uuid in saved,
+                    has_snapshots=uuid in with_snapshots,
+                )
+            except libvirt.libvirtError as err:
+                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return None  # undefined while we were listing
+                raise
+
+        with libvirt_errors(), ThreadPoolExecutor(LIST_WORKERS) as pool:
+            views = [view for view in pool.map(describe, stats) if view is not None]
+        return sorted(views, key=lambda d: (d.path.casefold(), d.name.casefold()))
+
+    def _uuids(self, flags: int) -> set[str]:
+        return {dom.UUIDString() for dom in self.conn.listAllDomains(flags)}
+
+    def _describe(
+        self,
+        dom: libvirt.virDomain,
+        *,
+        state: str,
+        persistent: bool,
+        managed_save: bool,
+        has_snapshots: bool,
+    ) -> Domain:
+        xml = _read_xml(dom, persistent)
+        meta, warning = _meta_from_domain_xml(xml)
+        return Domain(
+            name=dom.name(),
+            uuid=dom.UUIDString(),
+            state=state,
+            persistent=persistent,
+            meta=meta,
+            managed_save=managed_save,
+            snapshots=dom.snapshotNum() if has_snapshots else 0,
+            vcpus=_int_text(xml, "vcpu"),
+            memory_kib=_int_text(xml, "currentMemory") or _int_text(xml, "memory"),
+            host=self.name,
+            warning=f"VM {dom.name()!r}: ignoring its vmm metadata: {warning}" if warning else None,
+        )
+
+    # -- single VMs ----------------------------------------------------------------------------
+
+    def lookup(self, ref: str) -> libvirt.virDomain:
+        """The VM named `ref`, or whose UUID is `ref`."""
+        with libvirt_errors():
+            dom = _unless_missing(self.conn.lookupByName, ref)
+            if dom is None and _UUID.match(ref):
+                dom = _unless_missing(self.conn.lookupByUUIDString, ref)
+        if dom is None:
+            raise NotFound(f"no VM named {ref!r}")
+        return dom
+
+    def view(self, dom: libvirt.virDomain) -> Domain:
+        with libvirt_errors():
+            return self._describe(
+                dom,
+                state=state_name(dom.state()[0]),
+                persistent=bool(dom.isPersistent()),
+                managed_save=bool(dom.hasManagedSaveImage()),
+                has_snapshots=True,
+            )
+
+    def find(self, ref: str) -> Domain:
+        return self.view(self.lookup(ref))
+
+    # -- metadata ------------------------------------------------------------------------------
+
+    def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
+        """Fresh from libvirt: the stored metadata and, if it was unreadable, why."""
+        with libvirt_errors():
+            return _meta_from_domain_xml(_read_xml(dom, bool(dom.isPersistent())))
+
+    def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
+        """Store `meta` on the config and the live state; default metadata removes the element."""
+        with libvirt_errors():
+            flags = _metadata_flags(dom)
+            kind = libvirt.VIR_DOMAIN_METADATA_ELEMENT
+            if meta.is_default:
+                dom.setMetadata(kind, None, None, metadata.NAMESPACE, flags)
+            else:
+                dom.setMetadata(kind, metadata.to_xml(meta), metadata.KEY, metadata.NAMESPACE, flags)
+
+    def update_metadata(
+        self, dom: libvirt.virDomain, change: Callable[[Metadata], Metadata]
+    ) -> MetadataChange:
+        """Re-read, apply `change`, and write only if something changed.
+
+        Reading just before writing keeps a change made meanwhile by another client. Unreadable
+        stored metadata is replaced, since the user has now asked to change this VM.
+        """
+        before, unreadable = self.read_metadata(dom)
+        after = change(before)
+        if after != before or unreadable:
+            self.write_metadata(dom, after)
+        return MetadataChange(dom.name(), dom.UUIDString(), before, after)
+
+
+def _unless_missing(
+    lookup: Callable[[str], libvirt.virDomain], ref: str
+) -> libvirt.virDomain | None:
+    try:
+        return lookup(ref)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise

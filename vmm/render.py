@@ -1,0 +1,91 @@
+"""Terminal text for the CLI: rows, trees and detail lines. Returns strings; never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from vmm import tree
+from vmm.domain import Domain
+
+_MARKS = {
+    "running": ("●", "green"),
+    "blocked": ("●", "green"),
+    "paused": ("‖", "yellow"),
+    "shutdown": ("◐", "yellow"),
+    "pmsuspended": ("‖", "yellow"),
+    "crashed": ("✗", "red"),
+    "shutoff": ("○", None),
+    "nostate": ("?", None),
+}
+
+
+def state_mark(domain: Domain) -> str:
+    mark, colour = _MARKS.get(domain.state, ("?", None))
+    if domain.state == "shutoff" and domain.managed_save:
+        mark, colour = "◉", "blue"
+    return click.style(mark, fg=colour) if colour else mark
+
+
+def state_text(domain: Domain) -> str:
+    return "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
+
+
+def vm_row(domain: Domain, *, full_place: bool = False) -> str:
+    name = domain.place if full_place else domain.name
+    labels = " ".join(f"#{label}" for label in domain.labels)
+    return f"{state_mark(domain)} {name}  {click.style(state_text(domain), dim=True)}  {labels}".rstrip()
+
+
+def folder_row(folder: tree.Folder) -> str:
+    noun = "VM" if folder.vms == 1 else "VMs"
+    return f"{click.style(folder.name + '/', fg='cyan', bold=True)}  ({folder.vms} {noun})"
+
+
+def tree_lines(domains: Sequence[Domain], *, with_vms: bool = False) -> list[str]:
+    lines = [f"{click.style('/', fg='cyan', bold=True)}  ({len(domains)})"]
+
+    def walk(path: str, prefix: str) -> None:
+        folders = tree.subfolders(path, domains)
+        vms = tree.in_folder(path, domains) if with_vms else []
+        entries: list[str | Domain] = [*(f.path for f in folders), *vms]
+        counts = {f.path: f.vms for f in folders}
+        for i, entry in enumerate(entries):
+            last = i == len(entries) - 1
+            branch, extend = ("└── ", "    ") if last else ("├── ", "│   ")
+            if isinstance(entry, str):
+                name = click.style(tree.basename(entry), fg="cyan", bold=True)
+                lines.append(f"{prefix}{branch}{name}  ({counts[entry]})")
+                walk(entry, prefix + extend)
+            else:
+                lines.append(f"{prefix}{branch}{vm_row(entry)}")
+
+    walk(tree.ROOT, "")
+    return lines
+
+
+def _mib(kib: int) -> str:
+    return f"{kib // 1024} MiB"
+
+
+def info_lines(domain: Domain) -> list[str]:
+    fields = [
+        ("name", domain.name),
+        ("uuid", domain.uuid),
+        ("host", domain.host),
+        ("path", domain.path),
+        ("labels", ", ".join(domain.labels) or "-"),
+        ("state", state_text(domain)),
+        ("persistent", "yes" if domain.persistent else "no (transient)"),
+        ("saved state", "yes" if domain.managed_save else "no"),
+        ("snapshots", str(domain.snapshots)),
+        ("vcpus", str(domain.vcpus)),
+        ("memory", _mib(domain.memory_kib)),
+    ]
+    return [f"{key + ':':<12} {value}" for key, value in fields if value != ""]
+
+
+def label_lines(counts: dict[str, int]) -> list[str]:
+    width = max((len(label) for label in counts), default=0)
+    return [f"{label:<{width}}  {count}" for label, count in counts.items()]
