@@ -21,7 +21,13 @@ VMS: list[tuple[str, str | None, list[str], int, dict]] = [
     ("apache 2", "/lab/web", ["web"], SHUTOFF, {}),
     ("haproxy", "/lab/web", ["web", "lb"], RUNNING, {}),
     ("nginx-staging", "/lab/web/staging", ["web", "staging"], SHUTOFF, {}),
-    ("postgres-main", "/lab/db", ["db", "critical"], RUNNING, {"snapshots": ["before-upgrade", "after-upgrade"]}),
+    (
+        "postgres-main",
+        "/lab/db",
+        ["db", "critical"],
+        RUNNING,
+        {"snapshots": ["before-upgrade", "after-upgrade"]},
+    ),
     ("mariadb", "/lab/db", ["db"], SHUTOFF, {"saved": True}),
     ("pg-replica-1", "/lab/db/replicas", ["db", "replica"], RUNNING, {}),
     ("pg-replica-2", "/lab/db/replicas", ["db", "replica"], RUNNING, {}),
@@ -82,7 +88,9 @@ def add_snapshots(domain: etree._Element, name: str, index: int, snapshots: list
         etree.SubElement(element, "creationTime").text = str(1_760_000_000 + 86_400 * position)
         etree.SubElement(element, "active").text = "1" if position == len(snapshots) - 1 else "0"
         if position:
-            etree.SubElement(etree.SubElement(element, "parent"), "name").text = snapshots[position - 1]
+            etree.SubElement(etree.SubElement(element, "parent"), "name").text = snapshots[
+                position - 1
+            ]
         domain_body(etree.SubElement(element, "domain", type="test"), name, index, 1)
 
 

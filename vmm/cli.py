@@ -64,6 +64,12 @@ class Session:
     uri_option: str | None = None
     demo: bool = False
     _host: Host | None = field(default=None, repr=False)
+    _owns_host: bool = True
+
+    @classmethod
+    def borrowing(cls, host: Host) -> Session:
+        """A session over a connection someone else opened (and will close): tests, the picker."""
+        return cls(_host=host, _owns_host=False)
 
     def host(self) -> Host:
         if self._host is None:
@@ -81,7 +87,7 @@ class Session:
         return domains
 
     def close(self) -> None:
-        if self._host is not None:
+        if self._host is not None and self._owns_host:
             self._host.close()
             self._host = None
 
@@ -101,7 +107,9 @@ def _complete(values: Callable[[list[Domain]], Iterable[str]]):
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
         session = _completion_session(ctx)
         try:
-            return sorted(v for v in set(values(session.host().domains())) if v.startswith(incomplete))
+            return sorted(
+                v for v in set(values(session.host().domains())) if v.startswith(incomplete)
+            )
         except VmmError:
             return []
         finally:
@@ -150,9 +158,17 @@ def lookup_all(host: Host, refs: Sequence[str]) -> list[libvirt.virDomain]:
 
 @click.group(cls=VmmGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.option(
-    "-c", "--connect", "uri_option", metavar="URI", help="libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file, then libvirt's own)."
+    "-c",
+    "--connect",
+    "uri_option",
+    metavar="URI",
+    help="libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file, then libvirt's own).",
 )
-@click.option("--demo", is_flag=True, help="Use the bundled demo host (libvirt's test driver; changes last one run).")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Use the bundled demo host (libvirt's test driver; changes last one run).",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="vmm")
 @click.pass_context
 def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
@@ -160,7 +176,8 @@ def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
 
     VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
     """
-    ctx.obj = Session(uri_option, demo)
+    if ctx.obj is None:
+        ctx.obj = Session(uri_option, demo)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         ctx.invoke(tree_command, with_vms=True)
@@ -169,12 +186,24 @@ def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
 @cli.command("ls")
 @click.argument("path", default="/", shell_complete=complete_folders)
 @click.option("-r", "--recursive", is_flag=True, help="Include VMs in every folder below PATH.")
-@click.option("-l", "--label", "labels", multiple=True, metavar="LABEL", help="Only VMs with this label (repeatable: all of them).")
+@click.option(
+    "-l",
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="LABEL",
+    help="Only VMs with this label (repeatable: all of them).",
+)
 @click.option("--state", help="Only VMs in this state (running, shutoff, paused, saved, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
 @pass_session
 def ls_command(
-    session: Session, path: str, recursive: bool, labels: tuple[str, ...], state: str | None, as_json: bool
+    session: Session,
+    path: str,
+    recursive: bool,
+    labels: tuple[str, ...],
+    state: str | None,
+    as_json: bool,
 ) -> None:
     """List the folders and VMs at PATH (default /)."""
     from vmm import render, tree
@@ -199,7 +228,9 @@ def ls_command(
 
 @cli.command("tree")
 @click.option("-v", "--vms", "with_vms", is_flag=True, help="Show the VMs in each folder too.")
-@click.option("--json", "as_json", is_flag=True, help="Print every folder with its VM count as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print every folder with its VM count as JSON."
+)
 @pass_session
 def tree_command(session: Session, with_vms: bool = False, as_json: bool = False) -> None:
     """Show the folder tree with the number of VMs in each folder."""
@@ -248,7 +279,9 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     changes = [organize.move_vm(host, dom, target) for dom in vms]
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
-        changes += [organize.move_within_folder(host, host.lookup(d.uuid), old, new) for d in members]
+        changes += [
+            organize.move_within_folder(host, host.lookup(d.uuid), old, new) for d in members
+        ]
     echo_changes(changes)
 
 
@@ -278,11 +311,12 @@ def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> Non
 def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
     """Remove LABELS from VM."""
     from vmm import organize
+    from vmm.metadata import normalize_labels
 
     host = session.host()
     dom = host.lookup(vm)
     current, _ = host.read_metadata(dom)
-    missing = [label for label in labels if label.strip() not in current.labels]
+    missing = [label for label in normalize_labels(labels) if label not in current.labels]
     if missing:
         raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
     echo_changes([organize.remove_labels(host, dom, labels)])

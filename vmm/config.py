@@ -1,4 +1,4 @@
-"""Where vmm's settings come from: command line, environment, config file, then libvirt's default."""
+"""Where vmm's settings come from: command line, environment, config file, libvirt's default."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import libvirt
@@ -61,19 +62,26 @@ def libvirt_errors() -> Iterator[None]:
 
 
 # URI schemes of libvirt's drivers; anything else is a typo, not a host.
-_DRIVERS = frozenset(
-    "qemu test lxc xen libxl vbox vmwareplayer vmwarews vmwarefusion esx gsx vpx hyperv "
-    "openvz bhyve ch vz parallels virtuozzo remote network nodedev nwfilter secret storage "
-    "interface".split()
-)
+# fmt: off
+_DRIVERS = frozenset({
+    "qemu", "test", "lxc", "xen", "libxl", "vbox", "vmwareplayer", "vmwarews", "vmwarefusion",
+    "esx", "gsx", "vpx", "hyperv", "openvz", "bhyve", "ch", "vz", "parallels", "virtuozzo",
+    "remote", "network", "nodedev", "nwfilter", "secret", "storage", "interface",
+})
+# fmt: on
 
 
 def check_uri(uri: str) -> None:
+    """Refuse what libvirt would misread: a foreign scheme, a test node file that is not there."""
     scheme = uri.split(":", 1)[0] if ":" in uri else ""
     if scheme.split("+", 1)[0].lower() not in _DRIVERS:
         raise ConnectionFailed(
             f"{uri!r} is not a libvirt URI (examples: qemu:///system, qemu+ssh://host/system)"
         )
+    # libxml2 would print its own warning about a missing node file before failing
+    node = uri.removeprefix("test://").split("?", 1)[0]
+    if scheme == "test" and node not in ("/default", "") and not os.path.isfile(node):
+        raise ConnectionFailed(f"cannot connect to {uri}: no test node file {node}")
 
 
 def open_connection(uri: str | None, *, readonly: bool = False) -> libvirt.virConnect:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from vmm import metadata
 from vmm.connection import libvirt_errors, open_connection
 from vmm.domain import Domain, state_name
 from vmm.errors import NotFound
-from vmm.metadata import Metadata, MalformedMetadata
+from vmm.metadata import MalformedMetadata, Metadata
 
 # libvirtd serves a few calls per client at once; more threads than that only queue.
 LIST_WORKERS = 16
@@ -77,10 +78,8 @@ class Host:
             return self.conn.getURI()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(libvirt.libvirtError):  # already gone: nothing to release
             self.conn.close()
-        except libvirt.libvirtError:
-            pass  # the connection is already gone; nothing is left to release
 
     # -- listing -------------------------------------------------------------------------------
 
@@ -180,7 +179,9 @@ class Host:
             if meta.is_default:
                 dom.setMetadata(kind, None, None, metadata.NAMESPACE, flags)
             else:
-                dom.setMetadata(kind, metadata.to_xml(meta), metadata.KEY, metadata.NAMESPACE, flags)
+                dom.setMetadata(
+                    kind, metadata.to_xml(meta), metadata.KEY, metadata.NAMESPACE, flags
+                )
 
     def update_metadata(
         self, dom: libvirt.virDomain, change: Callable[[Metadata], Metadata]

@@ -59,7 +59,8 @@ class Metadata:
 
 
 def _has_control_chars(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    """Control characters, and what XML 1.0 cannot hold at all (surrogates, U+FFFE, U+FFFF)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff" for ch in text)
 
 
 def normalize_path(raw: str) -> str:

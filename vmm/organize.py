@@ -25,9 +25,7 @@ def check_folder_move(old: str, new: str) -> tuple[str, str]:
     return old, new
 
 
-def move_within_folder(
-    host: Host, dom: libvirt.virDomain, old: str, new: str
-) -> MetadataChange:
+def move_within_folder(host: Host, dom: libvirt.virDomain, old: str, new: str) -> MetadataChange:
     """Re-home one VM of folder `old` under `new`, judged on its freshly read path."""
 
     def rehome(meta: Metadata) -> Metadata:

@@ -35,7 +35,8 @@ def state_text(domain: Domain) -> str:
 def vm_row(domain: Domain, *, full_place: bool = False) -> str:
     name = domain.place if full_place else domain.name
     labels = " ".join(f"#{label}" for label in domain.labels)
-    return f"{state_mark(domain)} {name}  {click.style(state_text(domain), dim=True)}  {labels}".rstrip()
+    state = click.style(state_text(domain), dim=True)
+    return f"{state_mark(domain)} {name}  {state}  {labels}".rstrip()
 
 
 def folder_row(folder: tree.Folder) -> str:

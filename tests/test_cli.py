@@ -1,0 +1,201 @@
+"""Every subcommand through click's CliRunner on a test-driver host, and a few as real processes."""
+
+import json
+
+import pytest
+from conftest import node_uri, run_vmm
+
+from vmm.config import demo_uri
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.stdout
+
+
+def test_ls_root_shows_folders_and_vms(run):
+    lines = ok(run("ls")).splitlines()
+    assert lines[0].startswith("lab/")  # broken's unreadable path is not a folder
+    assert any("gamma" in line for line in lines)
+    assert not any("alpha" in line for line in lines)
+
+
+def test_ls_json_recursive_with_filters(run):
+    vms = json.loads(ok(run("ls", "-r", "/lab", "--json")))
+    assert {vm["name"] for vm in vms} == {"alpha", "beta", "delta one"}
+    assert set(vms[0]) == {
+        "name", "uuid", "host", "path", "place", "labels", "state",
+        "persistent", "managed_save", "snapshots", "vcpus", "memory_mib",
+    }  # fmt: skip
+    web = json.loads(ok(run("ls", "-r", "--label", "web", "--label", "prod", "--json")))
+    assert [vm["name"] for vm in web] == ["alpha"]
+    off = json.loads(ok(run("ls", "-r", "--state", "shutoff", "--json")))
+    assert "alpha" not in {vm["name"] for vm in off} and "gamma" in {vm["name"] for vm in off}
+
+
+def test_ls_warns_about_malformed_metadata_on_stderr(run):
+    result = run("ls")
+    assert "vmm: warning: VM 'broken'" in result.stderr
+    assert "warning" not in result.stdout
+
+
+def test_tree_counts(run):
+    out = ok(run("tree"))
+    assert "lab  (3)" in out and "web  (2)" in out and "db  (1)" in out
+    folders = {f["path"]: f for f in json.loads(ok(run("tree", "--json")))}
+    assert folders["/"]["vms"] == 5 and folders["/lab/web"]["here"] == 2
+
+
+def test_mv_vms_into_a_folder(run, host):
+    out = ok(run("mv", "alpha", "gamma", "new/place/"))
+    assert "alpha: /lab/web -> /new/place" in out and "gamma: / -> /new/place" in out
+    assert host.find("alpha").path == host.find("gamma").path == "/new/place"
+
+
+def test_mv_a_folder_rehomes_everything_below_it(run, host):
+    ok(run("mv", "/lab", "/archive/2026"))
+    assert host.find("alpha").path == "/archive/2026/web"
+    assert host.find("beta").path == "/archive/2026/db"
+    assert host.find("delta one").path == "/archive/2026/web"
+    assert host.find("gamma").path == "/"
+
+
+def test_mv_by_uuid(run, host):
+    uuid = host.find("beta").uuid
+    ok(run("mv", uuid, "/x"))
+    assert host.find("beta").path == "/x"
+
+
+def test_mv_back_to_root_leaves_the_vm_looking_untouched(run, host):
+    ok(run("mv", "delta one", "/"))
+    ok(run("label", "rm", "delta one", "web"))
+    assert "calebstew" not in host.lookup("delta one").XMLDesc(0)
+
+
+def test_label_add_and_rm(run, host):
+    assert "alpha: web, prod, new" in ok(run("label", "add", "alpha", " new ", "web"))
+    ok(run("label", "rm", "alpha", "web"))
+    assert host.find("alpha").labels == ("prod", "new")
+
+
+def test_labels_lists_counts(run):
+    assert json.loads(ok(run("labels", "--json"))) == {"db": 1, "prod": 1, "web": 2}
+    assert ok(run("labels")).splitlines()[-1].split() == ["web", "2"]
+
+
+def test_info(run):
+    info = json.loads(ok(run("info", "alpha", "--json")))
+    assert info["path"] == "/lab/web" and info["state"] == "running" and info["vcpus"] == 2
+    text = ok(run("info", "beta"))
+    assert "path:        /lab/db" in text and "state:       shutoff" in text
+
+
+def all_xml(host):
+    return {d.name(): d.XMLDesc(0) for d in host.conn.listAllDomains()}
+
+
+BAD_INPUT = [
+    (["info", "nope"], "no VM named 'nope'"),
+    (["ls", "/no/such"], "no folder /no/such"),
+    (["ls", "/.."], "goes above /"),
+    (["mv", "alpha", "nope", "/x"], "no VM named 'nope'"),
+    (["mv", "alpha", "/../x"], "goes above /"),
+    (["mv", "alpha", "/a\tb"], "control characters"),
+    (["mv", "/nope", "/x"], "no VM or folder named '/nope'"),
+    (["mv", "/lab", "/lab/inner"], "into itself"),
+    (["mv", "alpha"], "Missing argument"),
+    (["label", "add", "alpha", ""], "empty label"),
+    (["label", "add", "nope", "x"], "no VM named 'nope'"),
+    (["label", "rm", "alpha", "absent"], "has no label 'absent'"),
+    (["label", "frob"], "No such command"),
+    (["ls", "--bogus"], "No such option"),
+    (["frobnicate"], "No such command"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_is_one_line_and_changes_nothing(run, host, args, message):
+    before = all_xml(host)
+    result = run(*args)
+    assert result.exit_code != 0
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("vmm: warning:")]
+    assert len(errors) == 1 and errors[0].startswith("vmm: error: ") and message in errors[0]
+    assert "Traceback" not in result.output + result.stderr
+    assert all_xml(host) == before
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("http://example.com/", "not a libvirt URI"),
+        ("test:///no/such/node.xml", "cannot connect to test:///no/such/node.xml"),
+        ("qemu+unix:///system?socket=/nonexistent/sock", "cannot connect"),
+    ],
+)
+def test_unreachable_uris_fail_in_one_line_in_a_real_process(uri, message):
+    result = run_vmm("-c", uri, "ls")
+    assert result.returncode == 1
+    assert result.stderr.startswith("vmm: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_real_process_lists_and_moves_on_a_node_file():
+    result = run_vmm("-c", node_uri(), "ls", "-r", "--json")
+    assert result.returncode == 0, result.stderr
+    assert {vm["name"] for vm in json.loads(result.stdout)} >= {"alpha", "gamma"}
+    moved = run_vmm("-c", node_uri(), "mv", "alpha", "/x")
+    assert moved.returncode == 0 and "alpha: /lab/web -> /x" in moved.stdout
+
+
+def test_uri_comes_from_environment_then_config(tmp_path):
+    env = {"LIBVIRT_DEFAULT_URI": node_uri(), "XDG_CONFIG_HOME": str(tmp_path)}
+    assert "alpha" in run_vmm("ls", "-r", env=env).stdout
+    (tmp_path / "vmm").mkdir()
+    (tmp_path / "vmm" / "config.toml").write_text(f'uri = "{node_uri()}"\n')
+    env["LIBVIRT_DEFAULT_URI"] = ""
+    assert "alpha" in run_vmm("ls", "-r", env=env).stdout
+    (tmp_path / "vmm" / "config.toml").write_text("uri = [\n")
+    broken = run_vmm("ls", env=env)
+    assert broken.returncode == 1 and broken.stderr.startswith("vmm: error: cannot read")
+
+
+def test_python_dash_m_and_version():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "vmm", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "0.1.0" in result.stdout
+
+
+def test_demo_host_has_what_the_demo_promises():
+    vms = json.loads(run_vmm("--demo", "ls", "-r", "--json").stdout)
+    states = {vm["state"] for vm in vms}
+    assert 20 <= len(vms) <= 30 and {"running", "shutoff", "paused"} <= states
+    assert any(vm["managed_save"] for vm in vms)
+    assert sum(vm["snapshots"] > 0 for vm in vms) >= 2
+    assert sum(vm["path"] == "/" and not vm["labels"] for vm in vms) >= 3
+    assert any(" " in vm["name"] for vm in vms) and any(not vm["name"].isascii() for vm in vms)
+    assert max(vm["path"].count("/") for vm in vms) >= 3
+    assert demo_uri().startswith("test:///")
+
+
+def complete(*words: str) -> list[str]:
+    env = {
+        "_VMM_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = run_vmm(env=env)
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
+def test_shell_completion_of_vms_folders_and_labels():
+    assert complete("vmm", "--demo", "info", "ngi") == ["nginx", "nginx-staging"]
+    assert complete("vmm", "--demo", "ls", "/lab/k") == [
+        "/lab/k8s",
+        "/lab/k8s/control",
+        "/lab/k8s/workers",
+    ]
+    assert complete("vmm", "--demo", "label", "add", "nginx", "cri") == ["critical"]
