@@ -199,3 +199,22 @@ def test_shell_completion_of_vms_folders_and_labels():
         "/lab/k8s/workers",
     ]
     assert complete("vmm", "--demo", "label", "add", "nginx", "cri") == ["critical"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["tree"], "lab  (3)"),
+        (["tree", "-v"], "alpha"),
+        (["labels"], "web"),
+        (["info", "delta one"], "/lab/web"),
+        (["ls", "/lab/web"], "delta one"),
+        (["label", "add", "gamma", "x"], "gamma: x"),
+        (["label", "rm", "alpha", "web"], "alpha: prod"),
+        (["mv", "/lab/db", "/db"], "beta: /lab/db -> /db"),
+    ],
+)
+def test_every_subcommand_in_a_real_process(args, expected):
+    result = run_vmm("-c", node_uri(), *args)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
