@@ -15,6 +15,7 @@ from vmm import metadata
 from vmm.connection import libvirt_errors, open_connection
 from vmm.domain import Domain, state_name
 from vmm.errors import NotFound
+from vmm.history import Entry, History
 from vmm.metadata import MalformedMetadata, Metadata
 
 # libvirtd serves a few calls per client at once; more threads than that only queue.
@@ -64,18 +65,39 @@ def _int_text(xml: etree._Element, xpath: str) -> int:
 class Host:
     """A connection to one libvirt host. Connections are opened at the edge and passed in."""
 
-    def __init__(self, conn: libvirt.virConnect, name: str = "") -> None:
+    def __init__(
+        self, conn: libvirt.virConnect, name: str = "", history: History | None = None
+    ) -> None:
         self.conn = conn
         self.name = name
+        self.history = history
+        self._uri: str | None = None
 
     @classmethod
-    def open(cls, uri: str | None, name: str = "") -> Host:
-        return cls(open_connection(uri), name)
+    def open(cls, uri: str | None, name: str = "", history: History | None = None) -> Host:
+        return cls(open_connection(uri), name, history)
 
     @property
     def uri(self) -> str:
-        with libvirt_errors():
-            return self.conn.getURI()
+        if self._uri is None:
+            with libvirt_errors():
+                self._uri = self.conn.getURI()
+        return self._uri
+
+    def record(
+        self,
+        vm: str,
+        uuid: str,
+        action: str,
+        detail: str = "",
+        before: Metadata | None = None,
+        after: Metadata | None = None,
+    ) -> None:
+        """Journal a change, when this host keeps a history."""
+        if self.history is None:
+            return
+        entry = Entry(self.uri, vm, uuid, action, detail, _meta_json(before), _meta_json(after))
+        self.history.record(entry)
 
     def close(self) -> None:
         with contextlib.suppress(libvirt.libvirtError):  # already gone: nothing to release
@@ -184,7 +206,10 @@ class Host:
                 )
 
     def update_metadata(
-        self, dom: libvirt.virDomain, change: Callable[[Metadata], Metadata]
+        self,
+        dom: libvirt.virDomain,
+        change: Callable[[Metadata], Metadata],
+        action: str = "metadata",
     ) -> MetadataChange:
         """Re-read, apply `change`, and write only if something changed.
 
@@ -193,9 +218,17 @@ class Host:
         """
         before, unreadable = self.read_metadata(dom)
         after = change(before)
+        name, uuid = dom.name(), dom.UUIDString()
         if after != before or unreadable:
             self.write_metadata(dom, after)
-        return MetadataChange(dom.name(), dom.UUIDString(), before, after)
+            self.record(name, uuid, action, before=before, after=after)
+        return MetadataChange(name, uuid, before, after)
+
+
+def _meta_json(meta: Metadata | None) -> dict | None:
+    if meta is None:
+        return None
+    return {"path": meta.path, "labels": list(meta.labels)}
 
 
 def _unless_missing(

@@ -14,7 +14,7 @@ from vmm.metadata import Metadata, normalize_labels, normalize_path
 
 def move_vm(host: Host, dom: libvirt.virDomain, dest: str) -> MetadataChange:
     folder = normalize_path(dest)
-    return host.update_metadata(dom, lambda meta: meta.moved_to(folder))
+    return host.update_metadata(dom, lambda meta: meta.moved_to(folder), "move")
 
 
 def check_folder_move(old: str, new: str) -> tuple[str, str]:
@@ -33,14 +33,14 @@ def move_within_folder(host: Host, dom: libvirt.virDomain, old: str, new: str) -
             return meta  # moved elsewhere by someone else since we listed it
         return meta.moved_to(tree.rehome(meta.path, old, new))
 
-    return host.update_metadata(dom, rehome)
+    return host.update_metadata(dom, rehome, "move")
 
 
 def add_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:
     wanted = normalize_labels(labels)
-    return host.update_metadata(dom, lambda meta: meta.with_labels(wanted))
+    return host.update_metadata(dom, lambda meta: meta.with_labels(wanted), "label add")
 
 
 def remove_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:
     unwanted = normalize_labels(labels)
-    return host.update_metadata(dom, lambda meta: meta.without_labels(unwanted))
+    return host.update_metadata(dom, lambda meta: meta.without_labels(unwanted), "label rm")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import click
 
 from vmm import tree
+from vmm.details import Details, DiskInfo
 from vmm.domain import Domain
+from vmm.history import Entry
+from vmm.snapshots import Snapshot
 
 _MARKS = {
     "running": ("●", "green"),
@@ -90,3 +94,48 @@ def info_lines(domain: Domain) -> list[str]:
 def label_lines(counts: dict[str, int]) -> list[str]:
     width = max((len(label) for label in counts), default=0)
     return [f"{label:<{width}}  {count}" for label, count in counts.items()]
+
+
+def snapshot_lines(ordered: Sequence[tuple[int, Snapshot]]) -> list[str]:
+    lines = []
+    for depth, snap in ordered:
+        when = datetime.fromtimestamp(snap.created).strftime("%Y-%m-%d %H:%M")
+        mark = click.style(" *", fg="green", bold=True) if snap.current else ""
+        about = f"  {snap.description}" if snap.description else ""
+        lines.append(f"{'  ' * depth}{snap.name}{mark}  {when}  {snap.state}{about}")
+    return lines
+
+
+def _disk_line(disk: DiskInfo) -> str:
+    chain = "".join(f" <- {image}" for image in disk.chain)
+    return f"{disk.target} ({disk.device}{', ' + disk.format if disk.format else ''}): {disk.path or '-'}{chain}"
+
+
+def details_lines(info: Details) -> list[str]:
+    lines = info_lines(info.domain)
+    if info.cpu_percent is not None:
+        lines.append(f"{'cpu:':<12} {info.cpu_percent:.1f}%")
+    if info.memory_used_kib is not None:
+        lines.append(f"{'memory used:':<12} {_mib(info.memory_used_kib)}")
+    lines += [f"{'disk:':<12} {_disk_line(disk)}" for disk in info.disks]
+    for iface in info.interfaces:
+        addresses = ", ".join(iface.addresses) or "no address known"
+        lines.append(
+            f"{'interface:':<12} {iface.mac} on {iface.source or '-'} ({iface.model or '-'}): {addresses}"
+        )
+    if info.snapshots:
+        lines.append("snapshot tree:")
+        lines += [f"  {line}" for line in snapshot_lines(info.snapshots)]
+    return lines
+
+
+def history_line(entry: Entry) -> str:
+    change = entry.detail
+    if entry.before is not None and entry.after is not None:
+        change = f"{_place(entry.before)} -> {_place(entry.after)}"
+    return f"{entry.time}  {entry.vm}  {entry.action}: {change}  ({entry.host})"
+
+
+def _place(meta: dict) -> str:
+    labels = "".join(f" #{label}" for label in meta.get("labels", []))
+    return f"{meta.get('path', '/')}{labels}"

@@ -1,0 +1,220 @@
+"""The root of the command line: global options, the session, error reporting, shared helpers.
+
+libvirt and lxml are imported inside the commands that need them, so that `vmm --version`,
+`vmm --help` and shell completion of options start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from vmm import __version__
+from vmm.errors import InvalidInput, VmmError
+
+if TYPE_CHECKING:
+
+    from vmm.domain import Domain
+    from vmm.host import Host, MetadataChange
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"vmm: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    click.echo(f"vmm: warning: {message}", err=True)
+
+
+class VmmGroup(click.Group):
+    """Reports every error as one `vmm: error: ...` line: no usage dump, no traceback."""
+
+    def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.pop("standalone_mode", None)
+        try:
+            result = super().main(args, standalone_mode=False, **kwargs)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            fail(f"{err.format_message()}{hint}", err.exit_code)
+        except click.ClickException as err:
+            fail(err.format_message(), err.exit_code)
+        except VmmError as err:
+            fail(str(err))
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(141)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@dataclass
+class Session:
+    """What the global options chose; the host is opened on first use and closed at exit."""
+
+    uri_option: str | None = None
+    demo: bool = False
+    _host: Host | None = field(default=None, repr=False)
+    _owns_host: bool = True
+
+    @classmethod
+    def borrowing(cls, host: Host) -> Session:
+        """A session over a connection someone else opened (and will close): tests, the picker."""
+        return cls(_host=host, _owns_host=False)
+
+    def host(self) -> Host:
+        if self._host is None:
+            from vmm.config import resolve_uri
+            from vmm.history import History, default_path
+            from vmm.host import Host
+
+            uri = resolve_uri(self.uri_option, demo=self.demo)
+            self._host = Host.open(uri, history=History(default_path()))
+        return self._host
+
+    def domains(self) -> list[Domain]:
+        domains = self.host().domains()
+        for domain in domains:
+            if domain.warning:
+                warn(domain.warning)
+        return domains
+
+    def close(self) -> None:
+        if self._host is not None and self._host.history is not None:
+            for failure in self._host.history.failures:
+                warn(failure)
+            self._host.history.failures.clear()
+        if self._host is not None and self._owns_host:
+            self._host.close()
+            self._host = None
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+# -- shell completion ------------------------------------------------------------------------
+
+
+def _completion_session(ctx: click.Context) -> Session:
+    params = ctx.find_root().params
+    return Session(params.get("uri_option"), bool(params.get("demo")))
+
+
+def _complete(values: Callable[[list[Domain]], Iterable[str]]):
+    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        session = _completion_session(ctx)
+        try:
+            return sorted(
+                v for v in set(values(session.host().domains())) if v.startswith(incomplete)
+            )
+        except VmmError:
+            return []
+        finally:
+            session.close()
+
+    return complete
+
+
+def _folders(domains: list[Domain]) -> Iterable[str]:
+    from vmm import tree
+
+    return tree.folder_counts(domains)
+
+
+complete_vms = _complete(lambda domains: (d.name for d in domains))
+complete_folders = _complete(_folders)
+complete_labels = _complete(lambda domains: (label for d in domains for label in d.labels))
+complete_vms_and_folders = _complete(lambda ds: [*(d.name for d in ds), *_folders(ds)])
+
+
+# -- output helpers ----------------------------------------------------------------------------
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def echo_changes(changes: Iterable[MetadataChange]) -> None:
+    for change in changes:
+        if change.before == change.after:
+            click.echo(f"{change.vm}: unchanged")
+        elif change.before.path != change.after.path:
+            click.echo(f"{change.vm}: {change.before.path} -> {change.after.path}")
+        else:
+            labels = ", ".join(change.after.labels) or "no labels"
+            click.echo(f"{change.vm}: {labels}")
+
+
+def targets(command: Callable) -> Callable:
+    """The arguments every VM action takes: VMs, UUIDs or folders, and --label."""
+    command = click.option(
+        "-l", "--label", "labels", multiple=True, metavar="LABEL",
+        help="Act on the VMs with this label (repeatable: all of them); narrows folders.",
+    )(command)  # fmt: skip
+    return click.argument("vms", nargs=-1, shell_complete=complete_vms_and_folders)(command)
+
+
+def act(
+    session: Session, vms: Sequence[str], labels: Sequence[str], action: str, **options: Any
+) -> None:
+    """Run `action` on every selected VM, one line each; exit 1 if any failed."""
+    from vmm.actions import perform_each
+    from vmm.selection import select
+
+    host = session.host()
+    outcomes = perform_each(host, select(host, vms, labels), action, **options)
+    for outcome in outcomes:
+        if outcome.ok:
+            click.echo(f"{outcome.vm}: {outcome.message}")
+        else:
+            click.echo(f"vmm: error: {outcome.message}", err=True)
+    if not all(outcome.ok for outcome in outcomes):
+        sys.exit(1)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before something that cannot be undone; without a terminal, --yes is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{question} Refusing without --yes when not run from a terminal")
+    if not click.confirm(question, default=False):
+        raise InvalidInput("cancelled; nothing was changed")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@click.group(cls=VmmGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option(
+    "-c",
+    "--connect",
+    "uri_option",
+    metavar="URI",
+    help="libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file, then libvirt's own).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Use the bundled demo host (libvirt's test driver; changes last one run).",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="vmm")
+@click.pass_context
+def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
+    """Organise and drive libvirt VMs from the keyboard.
+
+    VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
+    """
+    if ctx.obj is None:
+        ctx.obj = Session(uri_option, demo)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(cli.commands["tree"], with_vms=True)

@@ -1,0 +1,180 @@
+"""Organising subcommands: ls, tree, mv, label, labels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from vmm.cli.base import (
+    CONTEXT,
+    Session,
+    cli,
+    complete_folders,
+    complete_labels,
+    complete_vms,
+    complete_vms_and_folders,
+    echo_changes,
+    echo_json,
+    pass_session,
+)
+from vmm.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import libvirt
+
+    from vmm.domain import Domain
+
+
+@cli.command("ls")
+@click.argument("path", default="/", shell_complete=complete_folders)
+@click.option("-r", "--recursive", is_flag=True, help="Include VMs in every folder below PATH.")
+@click.option(
+    "-l",
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="LABEL",
+    help="Only VMs with this label (repeatable: all of them).",
+)
+@click.option("--state", help="Only VMs in this state (running, shutoff, paused, saved, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
+@pass_session
+def ls_command(
+    session: Session,
+    path: str,
+    recursive: bool,
+    labels: tuple[str, ...],
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """List the folders and VMs at PATH (default /)."""
+    from vmm import render, tree
+    from vmm.metadata import normalize_labels, normalize_path
+
+    folder, wanted = normalize_path(path), normalize_labels(labels)
+    domains = session.domains()
+    if not tree.folder_exists(folder, domains):
+        raise NotFound(f"no folder {folder}")
+    vms = tree.with_labels(wanted, tree.in_folder(folder, domains, recursive=recursive))
+    if state:
+        vms = [d for d in vms if state in (d.state, render.state_text(d))]
+    if as_json:
+        echo_json([d.as_json() for d in vms])
+        return
+    if not recursive and not wanted and not state:
+        for sub in tree.subfolders(folder, domains):
+            click.echo(render.folder_row(sub))
+    for domain in vms:
+        click.echo(render.vm_row(domain, full_place=recursive))
+
+
+@cli.command("tree")
+@click.option("-v", "--vms", "with_vms", is_flag=True, help="Show the VMs in each folder too.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print every folder with its VM count as JSON."
+)
+@pass_session
+def tree_command(session: Session, with_vms: bool = False, as_json: bool = False) -> None:
+    """Show the folder tree with the number of VMs in each folder."""
+    from vmm import render, tree
+
+    domains = session.domains()
+    if as_json:
+        counts = tree.folder_counts(domains)
+        here = {path: len(tree.in_folder(path, domains)) for path in counts}
+        echo_json([{"path": p, "vms": counts[p], "here": here[p]} for p in sorted(counts)])
+        return
+    for line in render.tree_lines(domains, with_vms=with_vms):
+        click.echo(line)
+
+
+@cli.command("mv")
+@click.argument("sources", nargs=-1, required=True, shell_complete=complete_vms_and_folders)
+@click.argument("dest", shell_complete=complete_folders)
+@pass_session
+def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
+    """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`.
+
+    A SOURCE is a VM name or UUID; a SOURCE that names no VM but an existing folder moves
+    every VM under that folder, keeping their sub-folders.
+    """
+    from vmm import organize, tree
+    from vmm.metadata import normalize_path
+
+    host = session.host()
+    target = normalize_path(dest)
+    vms: list[libvirt.virDomain] = []
+    folders: list[tuple[str, str]] = []
+    domains: list[Domain] | None = None
+    for source in sources:
+        try:
+            vms.append(host.lookup(source))
+            continue
+        except NotFound:
+            if not source.startswith("/"):
+                raise
+        domains = domains if domains is not None else session.domains()
+        old, new = organize.check_folder_move(source, target)
+        if not tree.folder_exists(old, domains):
+            raise NotFound(f"no VM or folder named {source!r}")
+        folders.append((old, new))
+    changes = [organize.move_vm(host, dom, target) for dom in vms]
+    for old, new in folders:
+        members = tree.in_folder(old, domains or [], recursive=True)
+        changes += [
+            organize.move_within_folder(host, host.lookup(d.uuid), old, new) for d in members
+        ]
+    echo_changes(changes)
+
+
+@cli.group("label", context_settings=CONTEXT)
+def label_group() -> None:
+    """Add or remove labels on a VM."""
+
+
+@label_group.command("add")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@pass_session
+def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
+    """Add LABELS to VM."""
+    from vmm import organize
+    from vmm.metadata import normalize_labels
+
+    normalize_labels(labels)
+    host = session.host()
+    echo_changes([organize.add_labels(host, host.lookup(vm), labels)])
+
+
+@label_group.command("rm")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@pass_session
+def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
+    """Remove LABELS from VM."""
+    from vmm import organize
+    from vmm.metadata import normalize_labels
+
+    host = session.host()
+    dom = host.lookup(vm)
+    current, _ = host.read_metadata(dom)
+    missing = [label for label in normalize_labels(labels) if label not in current.labels]
+    if missing:
+        raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
+    echo_changes([organize.remove_labels(host, dom, labels)])
+
+
+@cli.command("labels")
+@click.option("--json", "as_json", is_flag=True, help="Print {label: count} as JSON.")
+@pass_session
+def labels_command(session: Session, as_json: bool) -> None:
+    """Every label in use, with the number of VMs carrying it."""
+    from vmm import render, tree
+
+    counts = tree.label_counts(session.domains())
+    if as_json:
+        echo_json(counts)
+    else:
+        for line in render.label_lines(counts):
+            click.echo(line)

@@ -1,0 +1,148 @@
+"""One-VM subcommands: info, rm, ip, ssh, console, view, and the history of changes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+
+import click
+
+from vmm.cli.base import (
+    Session,
+    act,
+    cli,
+    complete_vms,
+    confirm,
+    echo_json,
+    pass_session,
+    targets,
+    warn,
+)
+from vmm.errors import HostError
+
+
+@cli.command("info")
+@click.argument("vm", shell_complete=complete_vms)
+@click.option("--json", "as_json", is_flag=True, help="Print the VM as a JSON object.")
+@pass_session
+def info_command(session: Session, vm: str, as_json: bool) -> None:
+    """Show one VM (by name or UUID): state, use, disks, addresses, snapshots."""
+    from vmm import details, render
+
+    host = session.host()
+    info = details.gather(host, host.lookup(vm))
+    if info.domain.warning:
+        warn(info.domain.warning)
+    if as_json:
+        echo_json(info.as_json())
+    else:
+        for line in render.details_lines(info):
+            click.echo(line)
+
+
+@cli.command("rm")
+@targets
+@click.option("--storage", is_flag=True, help="Delete the VMs' disk volumes too.")
+@click.option("--force", is_flag=True, help="Force running VMs off first.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def rm_command(
+    session: Session,
+    vms: tuple[str, ...],
+    labels: tuple[str, ...],
+    storage: bool,
+    force: bool,
+    yes: bool,
+) -> None:
+    """Delete VMs, with their saved state and snapshots (--storage: and their disks)."""
+    what = "these VMs and their disks" if storage else "these VMs"
+    confirm(f"Delete {what}: {', '.join(vms) or 'labelled ' + ', '.join(labels)}?", yes)
+    act(session, vms, labels, "rm", with_storage=storage, force=force)
+
+
+@cli.command("ip")
+@click.argument("vm", shell_complete=complete_vms)
+@click.option("--json", "as_json", is_flag=True, help="Print the addresses as JSON.")
+@pass_session
+def ip_command(session: Session, vm: str, as_json: bool) -> None:
+    """VM's IP addresses (from the DHCP lease, the guest agent, or ARP)."""
+    from vmm import reach
+    from vmm.connection import libvirt_errors
+
+    with libvirt_errors():
+        found = reach.addresses(session.host().lookup(vm))
+    if as_json:
+        echo_json([asdict(address) for address in found])
+        return
+    if not found:
+        raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
+    for address in found:
+        click.echo(
+            f"{address.address}/{address.prefix}  {address.interface}  {address.mac}  ({address.source})"
+        )
+
+
+def _exec(argv: list[str]) -> None:
+    """Replace vmm with `argv`: the terminal belongs to that program from here on."""
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as err:
+        raise HostError(f"cannot run {argv[0]}: {err.strerror}") from None
+
+
+@cli.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("vm", shell_complete=complete_vms)
+@click.option("-u", "--user", help="Log in as USER.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@pass_session
+def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ...]) -> None:
+    """ssh into VM at its first address; ARGS (after --) go to ssh."""
+    from vmm import reach
+    from vmm.connection import libvirt_errors
+
+    with libvirt_errors():
+        address = reach.first_address(session.host().lookup(vm))
+    session.close()
+    _exec(reach.ssh_argv(address, args, user))
+
+
+@cli.command("console")
+@click.argument("vm", shell_complete=complete_vms)
+@pass_session
+def console_command(session: Session, vm: str) -> None:
+    """Attach to VM's serial console (virsh console; leave with Ctrl-])."""
+    from vmm import reach
+
+    host = session.host()
+    argv = reach.console_argv(host.uri, host.find(vm).uuid)
+    session.close()
+    _exec(argv)
+
+
+@cli.command("view")
+@click.argument("vm", shell_complete=complete_vms)
+@pass_session
+def view_command(session: Session, vm: str) -> None:
+    """Open VM's graphical display in virt-viewer."""
+    from vmm import reach
+
+    host = session.host()
+    argv = reach.viewer_argv(host.uri, host.find(vm).uuid)
+    session.close()
+    _exec(argv)
+
+
+@cli.command("history")
+@click.argument("vm", required=False, shell_complete=complete_vms)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+def history_command(vm: str | None, as_json: bool) -> None:
+    """Every change vmm made (to VM, by name or UUID), oldest first."""
+    from vmm import render
+    from vmm.history import History, default_path
+
+    entries = History(default_path()).entries(vm)
+    if as_json:
+        echo_json([asdict(entry) for entry in entries])
+        return
+    for entry in entries:
+        click.echo(render.history_line(entry))

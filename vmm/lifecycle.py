@@ -1,0 +1,127 @@
+"""Acting on one VM: power, saved state. Each action checks that it makes sense first.
+
+Every function takes a libvirt domain and returns a short outcome for the user ("started").
+Wrong states raise InvalidState with a one-line reason; nothing has changed then.
+"""
+
+from __future__ import annotations
+
+import time
+
+import libvirt
+
+from vmm.domain import state_name
+from vmm.errors import InvalidState
+
+POLL_SECONDS = 0.25
+
+
+def _state(dom: libvirt.virDomain) -> str:
+    return state_name(dom.state()[0])
+
+
+def _require(dom: libvirt.virDomain, allowed: set[str], doing: str) -> str:
+    state = _state(dom)
+    if state not in allowed:
+        raise InvalidState(f"cannot {doing} {dom.name()!r}: it is {_describe(dom, state)}")
+    return state
+
+
+def _describe(dom: libvirt.virDomain, state: str) -> str:
+    if state == "shutoff" and dom.hasManagedSaveImage():
+        return "shut off with a saved state"
+    return {"shutoff": "shut off", "shutdown": "shutting down"}.get(state, state)
+
+
+RUNNING = {"running", "blocked"}
+ACTIVE = RUNNING | {"paused", "shutdown", "pmsuspended", "crashed"}
+INACTIVE = {"shutoff", "nostate", "crashed"}
+
+
+def start(dom: libvirt.virDomain, *, fresh: bool = False) -> str:
+    """Start a VM; a saved state is restored unless `fresh` drops it."""
+    _require(dom, INACTIVE, "start")
+    if dom.isActive():
+        raise InvalidState(f"cannot start {dom.name()!r}: it is already running")
+    if dom.hasManagedSaveImage():
+        if fresh:
+            dom.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
+            return "started fresh (saved state dropped)"
+        dom.create()
+        return "restored from saved state"
+    dom.create()
+    return "started"
+
+
+def wait_for_shutoff(dom: libvirt.virDomain, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while dom.isActive():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def shutdown(
+    dom: libvirt.virDomain,
+    *,
+    wait: bool = False,
+    timeout: float = 60,
+    force_after: float | None = None,
+) -> str:
+    """Ask the guest to shut down; optionally wait, and force it off after `force_after` s."""
+    _require(dom, ACTIVE, "shut down")
+    dom.shutdown()
+    if force_after is not None:
+        if wait_for_shutoff(dom, force_after):
+            return "shut down"
+        dom.destroy()
+        return f"did not shut down within {force_after:g}s: forced off"
+    if not wait:
+        return "shutdown requested"
+    if wait_for_shutoff(dom, timeout):
+        return "shut down"
+    raise InvalidState(f"{dom.name()!r} is still running {timeout:g}s after the shutdown request")
+
+
+def off(dom: libvirt.virDomain) -> str:
+    _require(dom, ACTIVE, "force off")
+    dom.destroy()
+    return "forced off"
+
+
+def reboot(dom: libvirt.virDomain) -> str:
+    _require(dom, RUNNING, "reboot")
+    dom.reboot(0)
+    return "reboot requested"
+
+
+def reset(dom: libvirt.virDomain) -> str:
+    _require(dom, ACTIVE, "reset")
+    dom.reset(0)
+    return "reset"
+
+
+def pause(dom: libvirt.virDomain) -> str:
+    _require(dom, RUNNING, "pause")
+    dom.suspend()
+    return "paused"
+
+
+def resume(dom: libvirt.virDomain) -> str:
+    _require(dom, {"paused", "pmsuspended"}, "resume")
+    dom.resume()
+    return "resumed"
+
+
+def save(dom: libvirt.virDomain) -> str:
+    _require(dom, RUNNING | {"paused"}, "save the state of")
+    dom.managedSave(0)
+    return "state saved"
+
+
+def discard_save(dom: libvirt.virDomain) -> str:
+    if not dom.hasManagedSaveImage():
+        raise InvalidState(f"{dom.name()!r} has no saved state")
+    dom.managedSaveRemove(0)
+    return "saved state discarded"

@@ -1,0 +1,118 @@
+"""Snapshots of one VM: list them as a tree, create, revert, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import libvirt
+from lxml import etree
+
+from vmm.errors import InvalidInput, InvalidState, NotFound
+from vmm.metadata import normalize_label
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    parent: str | None
+    created: int  # seconds since the epoch
+    state: str  # the VM's state when it was taken
+    current: bool
+    description: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "parent": self.parent,
+            "created": self.created,
+            "state": self.state,
+            "current": self.current,
+            "description": self.description,
+        }
+
+
+def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
+    xml = etree.fromstring(snap.getXMLDesc(0).encode())
+    created = xml.findtext("creationTime") or "0"
+    return Snapshot(
+        name=snap.getName(),
+        parent=xml.findtext("parent/name"),
+        created=int(created) if created.isdigit() else 0,
+        state=xml.findtext("state") or "",
+        current=bool(snap.isCurrent(0)),
+        description=xml.findtext("description") or "",
+    )
+
+
+def list_snapshots(dom: libvirt.virDomain) -> list[Snapshot]:
+    return [_read(snap) for snap in dom.listAllSnapshots(0)]
+
+
+def as_tree(snapshots: list[Snapshot]) -> list[tuple[int, Snapshot]]:
+    """Depth-first order with depths: roots first, children by creation time."""
+    children: dict[str | None, list[Snapshot]] = {}
+    names = {s.name for s in snapshots}
+    for snap in snapshots:
+        parent = snap.parent if snap.parent in names else None
+        children.setdefault(parent, []).append(snap)
+    ordered: list[tuple[int, Snapshot]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for snap in sorted(children.get(parent, []), key=lambda s: (s.created, s.name)):
+            ordered.append((depth, snap))
+            walk(snap.name, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def default_name(now: datetime | None = None) -> str:
+    return f"snap-{(now or datetime.now()):%Y%m%d-%H%M%S}"
+
+
+def create(dom: libvirt.virDomain, name: str | None = None, description: str = "") -> str:
+    name = default_name() if name is None else _check_name(name)
+    root = etree.Element("domainsnapshot")
+    etree.SubElement(root, "name").text = name
+    if description:
+        etree.SubElement(root, "description").text = description
+    dom.snapshotCreateXML(etree.tostring(root, encoding="unicode"), 0)
+    return f"snapshot {name!r} created"
+
+
+def _check_name(name: str) -> str:
+    try:
+        checked = normalize_label(name)
+    except InvalidInput:
+        raise InvalidInput(f"bad snapshot name {name!r}") from None
+    if "/" in checked:
+        raise InvalidInput(f"bad snapshot name {name!r}: no '/' allowed")
+    return checked
+
+
+def _lookup(dom: libvirt.virDomain, name: str) -> libvirt.virDomainSnapshot:
+    try:
+        return dom.snapshotLookupByName(name, 0)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            raise NotFound(f"{dom.name()!r} has no snapshot {name!r}") from None
+        raise
+
+
+def revert(dom: libvirt.virDomain, name: str | None = None) -> str:
+    """Revert to `name`, or to the current snapshot."""
+    if name is None:
+        if not dom.hasCurrentSnapshot(0):
+            raise InvalidState(f"{dom.name()!r} has no current snapshot; name one")
+        snap = dom.snapshotCurrent(0)
+    else:
+        snap = _lookup(dom, name)
+    dom.revertToSnapshot(snap, 0)
+    return f"reverted to snapshot {snap.getName()!r}"
+
+
+def delete(dom: libvirt.virDomain, name: str, *, children: bool = False) -> str:
+    snap = _lookup(dom, name)
+    snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0)
+    return f"snapshot {name!r} deleted" + (" with its children" if children else "")

@@ -1,0 +1,106 @@
+"""Disks, volumes and backing chains: what a VM's images are and what depends on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import libvirt
+from lxml import etree
+
+MAX_CHAIN = 32
+
+
+@dataclass(frozen=True)
+class Disk:
+    target: str
+    device: str  # disk, cdrom, floppy, lun
+    path: str | None
+    format: str | None
+    readonly: bool
+    shareable: bool
+
+    @property
+    def writable(self) -> bool:
+        """A disk only this VM writes: the kind a clone needs its own copy or overlay of."""
+        return (
+            self.device == "disk" and not self.readonly and not self.shareable and bool(self.path)
+        )
+
+
+def disks_of(domain_xml: etree._Element) -> list[Disk]:
+    found = []
+    for disk in domain_xml.iterfind("devices/disk"):
+        source = disk.find("source")
+        path = None
+        if source is not None:
+            path = source.get("file") or source.get("dev") or source.get("volume")
+        found.append(
+            Disk(
+                target=disk.find("target").get("dev", "")
+                if disk.find("target") is not None
+                else "",
+                device=disk.get("device", "disk"),
+                path=path if disk.get("type", "file") in ("file", "block") else None,
+                format=disk.find("driver").get("type") if disk.find("driver") is not None else None,
+                readonly=disk.find("readonly") is not None,
+                shareable=disk.find("shareable") is not None,
+            )
+        )
+    return found
+
+
+def volume_at(conn: libvirt.virConnect, path: str) -> libvirt.virStorageVol | None:
+    try:
+        return conn.storageVolLookupByPath(path)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() in (
+            libvirt.VIR_ERR_NO_STORAGE_VOL,
+            libvirt.VIR_ERR_NO_STORAGE_POOL,
+        ):
+            return None
+        raise
+
+
+def backing_of(volume: libvirt.virStorageVol) -> str | None:
+    xml = etree.fromstring(volume.XMLDesc(0).encode())
+    return xml.findtext("backingStore/path")
+
+
+def backing_chain(conn: libvirt.virConnect, path: str) -> list[str]:
+    """The images under `path`, nearest first, as far as libvirt's pools know them."""
+    chain: list[str] = []
+    current = path
+    while len(chain) < MAX_CHAIN:
+        volume = volume_at(conn, current)
+        backing = backing_of(volume) if volume is not None else None
+        if not backing or backing in chain:
+            break
+        chain.append(backing)
+        current = backing
+    return chain
+
+
+def dependants(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, list[str]]:
+    """For each of `paths`, the volumes in any active pool whose backing image it is."""
+    wanted = set(paths)
+    found: dict[str, list[str]] = {}
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        pool.refresh(0)  # pick up images made outside libvirt (qemu-img)
+        for volume in pool.listAllVolumes(0):
+            backing = backing_of(volume)
+            if backing in wanted:
+                found.setdefault(backing, []).append(volume.path())
+    return found
+
+
+def owners(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, str]:
+    """Which VM uses each of `paths` as a disk (from the persistent definitions)."""
+    wanted = set(paths)
+    found = {}
+    for dom in conn.listAllDomains(0):
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
+        for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
+            if disk.path in wanted:
+                found[disk.path] = dom.name()
+    return found
