@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from lxml import etree
 
 from vmm.cli import Session, cli
+from vmm.history import History
 from vmm.host import Host
 
 HOSTS = Path(__file__).parent / "hosts"
@@ -42,9 +43,14 @@ def node_uri(name: str = "basic") -> str:
 
 
 @pytest.fixture
-def host() -> Iterator[Host]:
-    """A fresh in-process test-driver host loaded from tests/hosts/basic.xml."""
-    h = Host(libvirt.open(node_uri()))
+def history(tmp_path: Path) -> History:
+    return History(tmp_path / "history.jsonl")
+
+
+@pytest.fixture
+def host(history: History) -> Iterator[Host]:
+    """A fresh in-process test-driver host loaded from tests/hosts/basic.xml, with a journal."""
+    h = Host(libvirt.open(node_uri()), history=history)
     yield h
     h.close()
 

@@ -68,7 +68,9 @@ def domain_body(parent: etree._Element, name: str, index: int, vcpus: int) -> No
     etree.SubElement(disk, "source", file=f"{POOL_PATH}/{volume_name(name)}")
     etree.SubElement(disk, "target", dev="vda", bus="virtio")
     iface = etree.SubElement(devices, "interface", type="network")
+    etree.SubElement(iface, "mac", address=f"52:54:00:00:00:{index:02x}")
     etree.SubElement(iface, "source", network="default")
+    etree.SubElement(iface, "target", dev=f"vnet{index}")
 
 
 def add_metadata(domain: etree._Element, folder: str, labels: list[str]) -> None:
@@ -105,6 +107,14 @@ def build() -> etree._Element:
         if extra.get("saved"):
             etree.SubElement(domain, f"{{{TEST_NS}}}hasmanagedsave").text = "1"
         add_snapshots(domain, name, index, extra.get("snapshots", []))
+    network = etree.SubElement(node, "network")
+    etree.SubElement(network, "name").text = "default"
+    etree.SubElement(network, "bridge", name="virbr0")
+    etree.SubElement(network, "forward")
+    ip = etree.SubElement(network, "ip", address="192.168.122.1", netmask="255.255.255.0")
+    etree.SubElement(
+        etree.SubElement(ip, "dhcp"), "range", start="192.168.122.2", end="192.168.122.254"
+    )
     pool = etree.SubElement(node, "pool", type="dir")
     etree.SubElement(pool, "name").text = "default-pool"
     etree.SubElement(etree.SubElement(pool, "target"), "path").text = POOL_PATH

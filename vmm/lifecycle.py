@@ -45,12 +45,23 @@ def start(dom: libvirt.virDomain, *, fresh: bool = False) -> str:
         raise InvalidState(f"cannot start {dom.name()!r}: it is already running")
     if dom.hasManagedSaveImage():
         if fresh:
-            dom.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
+            _force_boot(dom)
             return "started fresh (saved state dropped)"
         dom.create()
         return "restored from saved state"
     dom.create()
     return "started"
+
+
+def _force_boot(dom: libvirt.virDomain) -> None:
+    """Boot, discarding the saved state; drivers without FORCE_BOOT get the two-step way."""
+    try:
+        dom.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+            raise
+        dom.managedSaveRemove(0)
+        dom.create()
 
 
 def wait_for_shutoff(dom: libvirt.virDomain, timeout: float) -> bool:

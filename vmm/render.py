@@ -108,7 +108,8 @@ def snapshot_lines(ordered: Sequence[tuple[int, Snapshot]]) -> list[str]:
 
 def _disk_line(disk: DiskInfo) -> str:
     chain = "".join(f" <- {image}" for image in disk.chain)
-    return f"{disk.target} ({disk.device}{', ' + disk.format if disk.format else ''}): {disk.path or '-'}{chain}"
+    kind = f"{disk.device}, {disk.format}" if disk.format else disk.device
+    return f"{disk.target} ({kind}): {disk.path or '-'}{chain}"
 
 
 def details_lines(info: Details) -> list[str]:
@@ -120,9 +121,8 @@ def details_lines(info: Details) -> list[str]:
     lines += [f"{'disk:':<12} {_disk_line(disk)}" for disk in info.disks]
     for iface in info.interfaces:
         addresses = ", ".join(iface.addresses) or "no address known"
-        lines.append(
-            f"{'interface:':<12} {iface.mac} on {iface.source or '-'} ({iface.model or '-'}): {addresses}"
-        )
+        model = f" ({iface.model})" if iface.model else ""
+        lines.append(f"{'interface:':<12} {iface.mac} on {iface.source or '-'}{model}: {addresses}")
     if info.snapshots:
         lines.append("snapshot tree:")
         lines += [f"  {line}" for line in snapshot_lines(info.snapshots)]

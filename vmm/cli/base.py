@@ -18,7 +18,6 @@ from vmm import __version__
 from vmm.errors import InvalidInput, VmmError
 
 if TYPE_CHECKING:
-
     from vmm.domain import Domain
     from vmm.host import Host, MetadataChange
 

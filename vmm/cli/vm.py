@@ -77,9 +77,8 @@ def ip_command(session: Session, vm: str, as_json: bool) -> None:
     if not found:
         raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
     for address in found:
-        click.echo(
-            f"{address.address}/{address.prefix}  {address.interface}  {address.mac}  ({address.source})"
-        )
+        where = f"{address.interface}  {address.mac}  ({address.source})"
+        click.echo(f"{address.address}/{address.prefix}  {where}")
 
 
 def _exec(argv: list[str]) -> None:

@@ -1,0 +1,47 @@
+import json
+
+from conftest import node_uri, run_vmm
+
+from vmm.history import Entry, History
+
+
+def test_entries_round_trip_and_filter(tmp_path):
+    history = History(tmp_path / "deep" / "history.jsonl")
+    history.record(Entry("test:///x", "a", "u-1", "start", "started"))
+    history.record(
+        Entry("test:///x", "b", "u-2", "move", before={"path": "/"}, after={"path": "/x"})
+    )
+    assert [e.vm for e in history.entries()] == ["a", "b"]
+    assert [e.action for e in history.entries("u-2")] == ["move"]
+
+
+def test_a_torn_line_does_not_hide_the_rest(tmp_path):
+    path = tmp_path / "history.jsonl"
+    history = History(path)
+    history.record(Entry("h", "a", "u", "start"))
+    with path.open("a") as journal:
+        journal.write('{"half": \n')
+    history.record(Entry("h", "b", "u2", "off"))
+    assert [e.vm for e in history.entries()] == ["a", "b"]
+
+
+def test_unwritable_history_is_a_warning_not_a_failure(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    history = History(blocker / "history.jsonl")
+    history.record(Entry("h", "a", "u", "start"))
+    assert history.failures and "cannot write history" in history.failures[0]
+
+
+def test_history_command_in_real_processes(tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    moved = run_vmm("-c", node_uri(), "mv", "/lab", "/old-lab", env=env)
+    assert moved.returncode == 0
+    entries = json.loads(run_vmm("history", "--json", env=env).stdout)
+    assert {(e["vm"], e["before"]["path"], e["after"]["path"]) for e in entries} == {
+        ("alpha", "/lab/web", "/old-lab/web"),
+        ("beta", "/lab/db", "/old-lab/db"),
+        ("delta one", "/lab/web", "/old-lab/web"),
+    }
+    text = run_vmm("history", "beta", env=env).stdout
+    assert "beta  move: /lab/db #db -> /old-lab/db #db" in text

@@ -1,0 +1,52 @@
+"""Addresses and the programs vmm hands the terminal to (ssh, virsh console, virt-viewer)."""
+
+import json
+import shutil
+
+from conftest import require, run_vmm
+
+from vmm import reach
+
+
+def test_ip_reads_addresses_from_libvirt(run, host):
+    # the test driver reports one fixed address for every running VM
+    found = json.loads(run("ip", "alpha", "--json").stdout)
+    assert found[0]["address"] == "192.168.122.3" and found[0]["source"] == "lease"
+    assert "192.168.122.3/24" in run("ip", "alpha").stdout
+
+
+def test_ip_of_a_shut_off_vm_is_an_error(run):
+    result = run("ip", "beta")
+    assert result.exit_code == 1 and "no known IP address for 'beta'" in result.stderr
+
+
+def test_ssh_execs_ssh_with_the_address_and_args():
+    require(shutil.which("ssh") is not None, "ssh is not installed")
+    # `ssh ADDRESS -V` prints ssh's version and exits without connecting: proof of the exec
+    result = run_vmm("-c", "test:///default", "ssh", "test", "--", "-V")
+    assert result.returncode == 0 and "OpenSSH" in result.stderr
+
+
+def test_argument_lists_never_carry_names():
+    uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+    assert reach.console_argv("qemu:///system", uuid) == [
+        "virsh",
+        "-c",
+        "qemu:///system",
+        "console",
+        uuid,
+    ]
+    assert reach.ssh_argv("10.0.0.5", ("uptime",), "root") == [
+        "ssh",
+        "-l",
+        "root",
+        "10.0.0.5",
+        "uptime",
+    ]
+
+
+def test_view_without_virt_viewer_says_how_to_get_it(run):
+    if shutil.which("virt-viewer"):
+        return
+    result = run("view", "alpha")
+    assert result.exit_code == 1 and "virt-viewer is not installed" in result.stderr

@@ -1,0 +1,101 @@
+"""Deleting VMs on the test driver, with and without storage, and the linked-clone guard."""
+
+import libvirt
+import pytest
+from conftest import node_uri
+from lxml import etree
+
+from vmm.host import Host
+
+
+@pytest.fixture
+def storage_host(history):
+    h = Host(libvirt.open(node_uri("storage")), history=history)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def run_storage(storage_host):
+    from click.testing import CliRunner
+
+    from vmm.cli import Session, cli
+
+    return lambda *args: CliRunner().invoke(cli, list(args), obj=Session.borrowing(storage_host))
+
+
+def volumes(host):
+    return {v.name() for v in host.conn.storagePoolLookupByName("pool").listAllVolumes()}
+
+
+def test_rm_refuses_without_yes_off_a_terminal(run, host):
+    assert run("rm", "beta").exit_code == 1
+    assert host.lookup("beta")
+
+
+def test_rm_undefines_with_saved_state_and_snapshots(run, host):
+    dom = host.lookup("alpha")
+    dom.snapshotCreateXML("<domainsnapshot><name>s</name></domainsnapshot>")
+    dom.managedSave()
+    assert run("rm", "-y", "alpha").stdout == "alpha: deleted\n"
+    assert "alpha" not in {d.name for d in host.domains()}
+
+
+def test_rm_refuses_a_running_vm_unless_forced(run, host):
+    result = run("rm", "-y", "alpha")
+    assert result.exit_code == 1 and "is running" in result.stderr
+    assert host.find("alpha").state == "running"
+    assert run("rm", "-y", "--force", "alpha").exit_code == 0
+    assert "alpha" not in {d.name for d in host.domains()}
+
+
+def test_rm_storage_deletes_only_the_vms_writable_volumes(run_storage, storage_host):
+    result = run_storage("rm", "-y", "--storage", "lone-vm", "--force")
+    assert result.stdout == "lone-vm: deleted with 1 volume(s)\n"
+    assert volumes(storage_host) == {"base.qcow2", "clone.qcow2", "installer.iso"}
+
+
+def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(run_storage, storage_host):
+    result = run_storage("rm", "-y", "--storage", "base-vm")
+    assert result.exit_code == 1
+    assert "its disk backs other images; delete these first: clone-vm" in result.stderr
+    assert "base-vm" in {d.name for d in storage_host.domains()}
+    assert "base.qcow2" in volumes(storage_host)
+
+
+def test_clone_first_then_base(run_storage, storage_host):
+    assert run_storage("rm", "-y", "--storage", "clone-vm").exit_code == 0
+    assert run_storage("rm", "-y", "--storage", "base-vm").exit_code == 0
+    assert volumes(storage_host) == {"installer.iso", "lone.qcow2"}  # the CD-ROM is shared
+
+
+def test_rm_without_storage_keeps_the_disks(run_storage, storage_host):
+    assert run_storage("rm", "-y", "base-vm").exit_code == 0
+    assert "base.qcow2" in volumes(storage_host)
+
+
+def test_info_shows_the_backing_chain(run_storage):
+    info = run_storage("info", "clone-vm", "--json")
+    import json
+
+    disks = json.loads(info.stdout)["disks"]
+    assert disks == [
+        {
+            "target": "vda",
+            "device": "disk",
+            "path": "/pool/clone.qcow2",
+            "format": "qcow2",
+            "backing": ["/pool/base.qcow2"],
+        }
+    ]
+
+
+def test_disks_of_reads_devices():
+    from vmm.storage import disks_of
+
+    xml = etree.parse(node_uri("storage").removeprefix("test://")).getroot()
+    disks = disks_of(xml.find("domain"))
+    assert [(d.target, d.device, d.writable) for d in disks] == [
+        ("vda", "disk", True),
+        ("sda", "cdrom", False),
+    ]
