@@ -129,3 +129,51 @@ def shared(daemon: libvirt.virConnect) -> Iterator[Callable[..., libvirt.virDoma
             dom.undefine()
         except libvirt.libvirtError:
             pass  # the test removed it itself
+
+
+@pytest.fixture(scope="session")
+def qemu_conn() -> Iterator[libvirt.virConnect]:
+    """The real hypervisor; make test starts libvirtd."""
+    from kvmlab import QEMU_URI
+
+    try:
+        conn = libvirt.open(QEMU_URI)
+    except libvirt.libvirtError as err:
+        require(
+            False, f"no QEMU/KVM hypervisor ({err.get_error_message()}); make test starts libvirtd"
+        )
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def kvm(qemu_conn: libvirt.virConnect):
+    """A scratch pool and tiny VMs on the real hypervisor, removed afterwards."""
+    from kvmlab import KvmLab
+
+    lab = KvmLab(qemu_conn)
+    yield lab
+    lab.cleanup()
+
+
+@pytest.fixture
+def kvm_run(qemu_conn: libvirt.virConnect, history: History) -> Callable[..., Result]:
+    """The CLI through CliRunner on the real hypervisor."""
+    kvm_host = Host(qemu_conn, history=history)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), obj=Session.borrowing(kvm_host))
+
+    return invoke
+
+
+@pytest.fixture
+def private_daemon() -> Iterator[object]:
+    """A separate libvirtd (another host) that the test may kill."""
+    from daemons import PrivateDaemon, user_exists
+
+    require(user_exists(), "user 'vmmtest' is missing (make test creates it)")
+    require(shutil.which("libvirtd") is not None, "libvirtd is not installed")
+    daemon = PrivateDaemon()
+    yield daemon
+    daemon.stop()

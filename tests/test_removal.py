@@ -58,7 +58,8 @@ def test_rm_storage_deletes_only_the_vms_writable_volumes(run_storage, storage_h
 def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(run_storage, storage_host):
     result = run_storage("rm", "-y", "--storage", "base-vm")
     assert result.exit_code == 1
-    assert "its disk backs other images; delete these first: clone-vm" in result.stderr
+    assert "cannot delete 'base-vm' with its storage: its disk backs other images;" in result.stderr
+    assert "delete these first: clone-vm" in result.stderr
     assert "base-vm" in {d.name for d in storage_host.domains()}
     assert "base.qcow2" in volumes(storage_host)
 

@@ -13,12 +13,20 @@ packages=(
 )
 packages+=("$@")
 
+ensure_test_user() {
+  # an unprivileged user runs the private libvirt daemons and Sway in the test tiers
+  id vmmtest >/dev/null 2>&1 && return 0
+  if [[ $(id -u) -eq 0 ]]; then useradd -m vmmtest; else
+    echo "vmm: the tests need a user 'vmmtest'; run as root: useradd -m vmmtest" >&2; return 1
+  fi
+}
+
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then ensure_test_user; exit; fi
 
 command="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
@@ -29,3 +37,4 @@ fi
 echo "installing system packages: ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ensure_test_user

@@ -40,7 +40,9 @@ def volumes_to_delete(conn: libvirt.virConnect, xml: etree._Element) -> list[lib
     return volumes
 
 
-def refuse_shared_bases(conn: libvirt.virConnect, volumes: list[libvirt.virStorageVol]) -> None:
+def refuse_shared_bases(
+    dom: libvirt.virDomain, conn: libvirt.virConnect, volumes: list[libvirt.virStorageVol]
+) -> None:
     paths = [volume.path() for volume in volumes]
     users = storage.dependants(conn, paths)
     if not users:
@@ -48,7 +50,10 @@ def refuse_shared_bases(conn: libvirt.virConnect, volumes: list[libvirt.virStora
     dependent_images = [image for images in users.values() for image in images]
     names = storage.owners(conn, dependent_images)
     who = sorted({names.get(image, image) for image in dependent_images})
-    raise InvalidState(f"its disk backs other images; delete these first: {', '.join(who)}")
+    raise InvalidState(
+        f"cannot delete {dom.name()!r} with its storage: its disk backs other images;"
+        f" delete these first: {', '.join(who)}"
+    )
 
 
 def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = False) -> str:
@@ -63,7 +68,7 @@ def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = 
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
     xml = etree.fromstring(dom.XMLDesc(flags).encode())
     volumes = volumes_to_delete(conn, xml) if with_storage else []
-    refuse_shared_bases(conn, volumes)
+    refuse_shared_bases(dom, conn, volumes)
     if dom.isActive():
         dom.destroy()
     if dom.isPersistent():

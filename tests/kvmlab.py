@@ -1,0 +1,104 @@
+"""A scratch area on the real hypervisor (qemu:///system): a dir pool in a temporary directory
+and tiny VMs (64 MiB, no OS, qcow2 disk), all under one per-run name prefix and removed
+afterwards, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import libvirt
+from lxml import etree
+
+QEMU_URI = "qemu:///system"
+_counter = itertools.count()
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def domain_xml(name: str, disk: str, *, memory_mib: int = 64) -> str:
+    root = etree.Element("domain", type="kvm" if kvm_usable() else "qemu")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(root, "memory", unit="MiB").text = str(memory_mib)
+    etree.SubElement(root, "vcpu").text = "1"
+    os_ = etree.SubElement(root, "os")
+    etree.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
+    devices = etree.SubElement(root, "devices")
+    disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
+    etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
+    etree.SubElement(disk_el, "source", file=disk)
+    etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
+    etree.SubElement(devices, "serial", type="pty")
+    etree.SubElement(devices, "graphics", type="vnc", listen="127.0.0.1")
+    return etree.tostring(root, encoding="unicode")
+
+
+class KvmLab:
+    def __init__(self, conn: libvirt.virConnect) -> None:
+        self.conn = conn
+        self.prefix = f"vmmt{os.getpid()}-{next(_counter)}-"
+        self.dir = Path(tempfile.mkdtemp(prefix="vmm-kvm-", dir="/var/tmp"))
+        self.dir.chmod(0o755)  # qemu runs as another user and must reach the images
+        pool_xml = etree.Element("pool", type="dir")
+        etree.SubElement(pool_xml, "name").text = self.prefix + "pool"
+        etree.SubElement(etree.SubElement(pool_xml, "target"), "path").text = str(self.dir)
+        self.pool = conn.storagePoolCreateXML(etree.tostring(pool_xml, encoding="unicode"), 0)
+
+    def volume(
+        self, name: str, *, mib: int = 64, backing: str | None = None
+    ) -> libvirt.virStorageVol:
+        vol = etree.Element("volume")
+        etree.SubElement(vol, "name").text = name
+        etree.SubElement(vol, "capacity", unit="MiB").text = str(mib)
+        etree.SubElement(etree.SubElement(vol, "target"), "format", type="qcow2")
+        if backing:
+            store = etree.SubElement(vol, "backingStore")
+            etree.SubElement(store, "path").text = backing
+            etree.SubElement(store, "format", type="qcow2")
+        return self.pool.createXML(etree.tostring(vol, encoding="unicode"), 0)
+
+    def vm(self, name: str, *, disk_mib: int = 64) -> libvirt.virDomain:
+        full = self.prefix + name
+        disk = self.volume(f"{full}.qcow2", mib=disk_mib)
+        return self.conn.defineXML(domain_xml(full, disk.path()))
+
+    def image_info(self, path: str) -> dict:
+        import json
+
+        out = subprocess.run(
+            ["qemu-img", "info", "-U", "--output=json", path],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)
+
+    def cleanup(self) -> None:
+        for dom in self.conn.listAllDomains(0):
+            if not dom.name().startswith(self.prefix):
+                continue
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isActive():
+                    dom.destroy()
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.undefineFlags(
+                    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                )
+        with contextlib.suppress(libvirt.libvirtError):
+            self.pool.refresh(0)
+            for vol in self.pool.listAllVolumes(0):
+                with contextlib.suppress(libvirt.libvirtError):
+                    vol.delete(0)
+        with contextlib.suppress(libvirt.libvirtError):
+            self.pool.destroy()
+        shutil.rmtree(self.dir, ignore_errors=True)
