@@ -11,7 +11,7 @@ from functools import partial
 
 import libvirt
 
-from vmm import lifecycle, removal, snapshots
+from vmm import clone, lifecycle, removal, snapshots
 from vmm.connection import libvirt_errors
 from vmm.errors import VmmError
 from vmm.host import Host
@@ -32,6 +32,7 @@ ACTIONS: dict[str, Action] = {
     "snapshot revert": snapshots.revert,
     "snapshot rm": snapshots.delete,
     "rm": removal.delete,
+    "clone": clone.clone,
 }
 
 

@@ -104,3 +104,27 @@ def owners(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, str]:
             if disk.path in wanted:
                 found[disk.path] = dom.name()
     return found
+
+
+def images_of(conn: libvirt.virConnect, dom: libvirt.virDomain) -> set[str]:
+    """Every image `dom` reads: its writable disks and everything beneath them."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
+    images: set[str] = set()
+    for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
+        if disk.writable and disk.path:
+            images.add(disk.path)
+            images.update(backing_chain(conn, disk.path))
+    return images
+
+
+def sharing(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[tuple[str, str]]:
+    """(VM, image) for every other VM that reads one of `dom`'s images."""
+    mine = images_of(conn, dom)
+    found = []
+    for other in conn.listAllDomains(0):
+        if other.UUIDString() == dom.UUIDString():
+            continue
+        shared = mine & images_of(conn, other)
+        if shared:
+            found.append((other.name(), sorted(shared)[0]))
+    return sorted(found)

@@ -3,7 +3,7 @@
 One module per family of subcommands; `base` holds the root group and what they share.
 """
 
-from vmm.cli import organise, power, snapshot, vm  # noqa: F401  (registers the subcommands)
+from vmm.cli import clone, organise, power, snapshot, vm  # noqa: F401  (registers the subcommands)
 from vmm.cli.base import Session, cli
 
 __all__ = ["Session", "cli", "main"]

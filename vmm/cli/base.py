@@ -7,6 +7,7 @@ libvirt and lxml are imported inside the commands that need them, so that `vmm -
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,16 @@ def warn(message: str) -> None:
     click.echo(f"vmm: warning: {message}", err=True)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class VmmGroup(click.Group):
     """Reports every error as one `vmm: error: ...` line: no usage dump, no traceback."""
 
     def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.pop("standalone_mode", None)
+        signal.signal(signal.SIGTERM, _interrupt)  # roll back like Ctrl-C, then exit
         try:
             result = super().main(args, standalone_mode=False, **kwargs)
         except click.UsageError as err:

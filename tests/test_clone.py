@@ -1,0 +1,253 @@
+"""Clones and new VMs on the test driver: the XML they define and that failure leaves nothing."""
+
+import json
+
+import libvirt
+import pytest
+from click.testing import CliRunner
+from conftest import node_uri
+from lxml import etree
+
+from vmm import clone, create, transaction, volumes
+from vmm.cli import Session, cli
+from vmm.host import Host
+from vmm.metadata import Metadata
+
+
+@pytest.fixture
+def shost(history):
+    h = Host(libvirt.open(node_uri("storage")), history=history)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def srun(shost):
+    return lambda *args: CliRunner().invoke(cli, list(args), obj=Session.borrowing(shost))
+
+
+def snapshot_of(host):
+    """Everything a failed clone must leave exactly as it was."""
+    conn = host.conn
+    doms = {d.name(): d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) for d in conn.listAllDomains()}
+    vols = {v.name() for p in conn.listAllStoragePools() for v in p.listAllVolumes()}
+    return doms, vols
+
+
+def volume_xml(host, path):
+    return etree.fromstring(host.conn.storageVolLookupByPath(path).XMLDesc())
+
+
+def disk_path(host, name):
+    xml = etree.fromstring(host.lookup(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    return xml.find("devices/disk/source").get("file")
+
+
+def test_linked_clone_gets_an_overlay_and_the_source_moves_onto_its_own(srun, shost):
+    result = srun("clone", "lone-vm", "lone copy")
+    assert result.stdout == "lone-vm: linked clone 'lone copy' created (1 disk(s))\n"
+    clone_disk, source_disk = disk_path(shost, "lone copy"), disk_path(shost, "lone-vm")
+    assert clone_disk == "/pool/lone-copy-vda.qcow2"
+    assert source_disk == "/pool/lone-vm-vda.qcow2"
+    for path in (clone_disk, source_disk):
+        backing = volume_xml(shost, path).find("backingStore")
+        assert backing.findtext("path") == "/pool/lone.qcow2"
+        assert backing.find("format").get("type") == "qcow2"
+    assert json.loads(srun("info", "lone copy", "--json").stdout)["disks"][0]["backing"] == [
+        "/pool/lone.qcow2"
+    ]
+
+
+def test_clone_xml_renames_drops_identity_and_keeps_shared_disks(shost):
+    source = etree.fromstring(shost.lookup("base-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    etree.SubElement(
+        etree.SubElement(source.find("devices"), "interface", type="network"),
+        "mac",
+        address="52:54:00:01:02:03",
+    )
+    xml = etree.fromstring(
+        clone.clone_xml(source, "new", {"vda": "/pool/new.qcow2"}, Metadata("/x", ("a",)))
+    )
+    assert xml.findtext("name") == "new" and xml.find("uuid") is None
+    assert xml.find("devices/interface/mac") is None
+    disks = xml.findall("devices/disk")
+    assert disks[0].find("source").get("file") == "/pool/new.qcow2"
+    assert disks[1].find("source").get("file") == "/pool/installer.iso"  # the CD-ROM is shared
+    vmm = xml.find("metadata/{http://calebstew.art/xmlns/vmm}vmm")
+    assert vmm.findtext("{http://calebstew.art/xmlns/vmm}path") == "/x"
+
+
+def test_full_clone_copies_and_keeps_the_source(srun, shost):
+    before = disk_path(shost, "lone-vm")
+    assert "full clone 'copy' created" in srun("clone", "--full", "lone-vm", "copy").stdout
+    assert disk_path(shost, "lone-vm") == before
+    assert volume_xml(shost, disk_path(shost, "copy")).find("backingStore") is None
+
+
+def test_clone_copies_folder_and_labels_unless_told(run, host):
+    host.lookup("alpha").destroy()
+    run("clone", "alpha", "a1")
+    run("clone", "alpha", "a2", "--to", "/elsewhere", "--label", "x", "--label", "y")
+    a1, a2 = host.find("a1"), host.find("a2")
+    assert (a1.path, a1.labels) == ("/lab/web", ("web", "prod"))
+    assert (a2.path, a2.labels) == ("/elsewhere", ("x", "y"))
+    assert a1.uuid != host.find("alpha").uuid and not a1.managed_save and a1.snapshots == 0
+
+
+def test_clone_and_start(run, host):
+    result = run("clone", "gamma", "g2", "--start")
+    assert "g2: started" in result.stdout and host.find("g2").state == "running"
+
+
+@pytest.mark.parametrize(
+    ("prepare", "args", "message"),
+    [
+        (None, ["clone", "alpha", "x"], "while it runs"),
+        ("save", ["clone", "alpha", "x"], "its saved state refers to the disks"),
+        ("snapshot", ["clone", "beta", "x"], "its snapshots live in the images"),
+        (None, ["clone", "beta", "gamma"], "a VM named 'gamma' already exists"),
+        (None, ["clone", "beta", "a/b"], "bad VM name"),
+        (None, ["clone", "nope", "x"], "no VM named 'nope'"),
+    ],
+)
+def test_refusals_change_nothing(run, host, prepare, args, message):
+    if prepare == "save":
+        host.lookup("alpha").managedSave()
+    if prepare == "snapshot":
+        host.lookup("beta").snapshotCreateXML("<domainsnapshot><name>s</name></domainsnapshot>")
+    before = snapshot_of(host)
+    result = run(*args)
+    assert result.exit_code == 1 and message in result.stderr
+    assert snapshot_of(host) == before
+
+
+class Boom(Exception):
+    pass
+
+
+def fail_on_call(monkeypatch, owner, name, n, error=Boom):
+    """Make the n-th call of owner.name fail (a mock: injected failures cannot happen for real)."""
+    real = getattr(owner, name)
+    calls = {"count": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == n:
+            raise error("injected failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "n"),
+    [
+        (volumes, "create_overlay", 1),  # the clone's overlay
+        (volumes, "create_overlay", 2),  # the source's new overlay
+        (clone, "define_new", 1),  # defining the clone
+        (clone, "copy_nvram", 1),
+        (clone, "freeze_source", 1),
+    ],
+)
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_a_failure_at_any_step_leaves_nothing_behind(monkeypatch, shost, owner, name, n, error):
+    before = snapshot_of(shost)
+    fail_on_call(monkeypatch, owner, name, n, error)
+    with pytest.raises(error):
+        clone.clone(shost.lookup("lone-vm"), "doomed")
+    assert snapshot_of(shost) == before
+
+
+def test_a_failure_after_the_source_moved_puts_it_back(monkeypatch, shost):
+    before = snapshot_of(shost)
+    real = transaction.Rollback.push
+    pushed = []
+
+    def push_then_fail_after_freeze(self, undo):
+        real(self, undo)
+        pushed.append(undo)
+        if len(pushed) == 4:  # clone overlay, clone domain, source overlay, source redefine
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(transaction.Rollback, "push", push_then_fail_after_freeze)
+    with pytest.raises(KeyboardInterrupt):
+        clone.clone(shost.lookup("lone-vm"), "doomed")
+    assert snapshot_of(shost) == before
+
+
+def test_full_clone_failure_removes_the_copy(monkeypatch, shost):
+    before = snapshot_of(shost)
+    fail_on_call(monkeypatch, clone, "define_new", 1)
+    with pytest.raises(Boom):
+        clone.clone(shost.lookup("lone-vm"), "doomed", linked=False)
+    assert snapshot_of(shost) == before
+
+
+def test_clones_lists_vms_sharing_images(srun):
+    assert srun("clones", "base-vm").stdout == "clone-vm  (through /pool/base.qcow2)\n"
+    assert srun("clones", "lone-vm").stdout == ""
+
+
+def test_new_vm_from_a_pool_volume(srun, shost):
+    result = srun(
+        "new",
+        "fresh one",
+        "--base",
+        "pool/base.qcow2",
+        "--memory",
+        "256",
+        "--vcpus",
+        "2",
+        "--to",
+        "/new",
+    )
+    assert result.stdout == "fresh one: created on an overlay of /pool/base.qcow2\n"
+    view = shost.find("fresh one")
+    assert (view.path, view.vcpus, view.memory_kib) == ("/new", 2, 256 * 1024)
+    assert (
+        volume_xml(shost, disk_path(shost, "fresh one")).findtext("backingStore/path")
+        == "/pool/base.qcow2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("pool/nope.qcow2", "no base image"),
+        ("nope", "give an absolute path"),
+        ("/nope/x.img", "does not exist"),
+    ],
+)
+def test_new_vm_bad_base(srun, shost, base, message):
+    before = snapshot_of(shost)
+    result = srun("new", "x", "--base", base)
+    assert result.exit_code == 1 and message in result.stderr
+    assert snapshot_of(shost) == before
+
+
+def test_new_vm_failure_removes_the_overlay(monkeypatch, shost):
+    before = snapshot_of(shost)
+    fail_on_call(monkeypatch, create, "define_new", 1)
+    with pytest.raises(Boom):
+        create.new_vm(shost.conn, "x", "pool/base.qcow2")
+    assert snapshot_of(shost) == before
+
+
+@pytest.mark.parametrize(
+    ("uri", "local"),
+    [
+        ("qemu:///system", True),
+        ("qemu+unix:///system", True),
+        ("test:///default", True),
+        ("qemu+ssh://root@host/system", False),
+        ("qemu+tls://host/system", False),
+        ("qemu://host/system", False),
+    ],
+)
+def test_which_uris_are_local(uri, local):
+    assert volumes.is_local_uri(uri) is local
+
+
+def test_safe_stem():
+    assert volumes.safe_stem("a b/$(x)") == "a-b-x"
+    assert volumes.safe_stem("ünï") == "n" and volumes.safe_stem("üï") == "vm"

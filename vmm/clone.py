@@ -1,0 +1,197 @@
+"""Linked and full clones, and new VMs from a base image, that leave nothing behind on failure.
+
+The one rule of linked clones: an image that a clone reads through must never be written again.
+So a linked clone freezes the source's disks: the clone *and the source* each get a new qcow2
+overlay on top of them, and from then on nobody opens the old images for writing. The source
+keeps all its data (its overlay reads through to it) and what it writes later lands in its own
+overlay, where the clone cannot see it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import libvirt
+from lxml import etree
+
+from vmm import metadata, storage, volumes
+from vmm.errors import InvalidState
+from vmm.metadata import Metadata
+from vmm.transaction import Rollback, all_or_nothing, check_name_free, define_new, track_image
+from vmm.volumes import Image, Progress
+
+
+@dataclass(frozen=True)
+class DiskPlan:
+    target: str
+    image: Image
+
+
+def _inactive_xml(dom: libvirt.virDomain) -> etree._Element:
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+    return etree.fromstring(dom.XMLDesc(flags).encode())
+
+
+def check_clonable(dom: libvirt.virDomain, *, linked: bool) -> None:
+    """Refuse what would copy an inconsistent disk or write into a shared base."""
+    if dom.isActive():
+        raise InvalidState(f"cannot clone {dom.name()!r} while it runs: shut it down first")
+    if linked and dom.hasManagedSaveImage():
+        raise InvalidState(
+            f"cannot make a linked clone of {dom.name()!r}: its saved state refers to the disks"
+            " that would become the shared base; start it and shut it down, or discard the state"
+        )
+    if linked and dom.snapshotNum(0):
+        raise InvalidState(
+            f"cannot make a linked clone of {dom.name()!r}: its snapshots live in the images that"
+            " would become the shared base; delete them, or make a --full clone"
+        )
+
+
+def plan_disks(conn: libvirt.virConnect, xml: etree._Element) -> list[DiskPlan]:
+    """The source's writable disks, each with the image a clone builds on."""
+    return [
+        DiskPlan(disk.target, volumes.image_at(conn, disk.path, disk.format))
+        for disk in storage.disks_of(xml)
+        if disk.writable and disk.path
+    ]
+
+
+def clone_xml(
+    source: etree._Element, name: str, disks: dict[str, str], meta: Metadata | None
+) -> str:
+    """The new domain's XML: new name and disks, no UUID or MACs (libvirt makes new ones)."""
+    xml = etree.fromstring(etree.tostring(source))
+    xml.find("name").text = name
+    for element in (xml.find("uuid"), *xml.iterfind("devices/interface/mac")):
+        if element is not None:
+            element.getparent().remove(element)
+    for disk in xml.iterfind("devices/disk"):
+        target = disk.find("target")
+        if target is not None and target.get("dev") in disks:
+            _point_disk_at(disk, disks[target.get("dev")])
+    nvram = xml.find("os/nvram")
+    if nvram is not None:
+        nvram.text = None  # libvirt makes the clone's own from the template; see copy_nvram
+    if meta is not None:
+        _replace_metadata(xml, meta)
+    return etree.tostring(xml, encoding="unicode")
+
+
+def _point_disk_at(disk: etree._Element, path: str) -> None:
+    disk.set("type", "file")
+    for old in disk.findall("source") + disk.findall("backingStore"):
+        disk.remove(old)
+    driver = disk.find("driver")
+    if driver is not None:
+        driver.set("type", "qcow2")
+    source = etree.Element("source", file=path)
+    (driver if driver is not None else disk.find("target")).addprevious(source)
+
+
+def _replace_metadata(xml: etree._Element, meta: Metadata) -> None:
+    container = xml.find("metadata")
+    if container is None:
+        container = etree.SubElement(xml, "metadata")
+    old = metadata.find_in_domain(xml)
+    if old is not None:
+        container.remove(old)
+    if not meta.is_default:
+        container.append(metadata.to_element(meta, namespaced=True))
+
+
+def copy_nvram(source_xml: etree._Element, new: libvirt.virDomain, rollback: Rollback) -> str:
+    """Give the clone its own copy of the source's UEFI variables; returns a note for the user.
+
+    libvirt names the clone's variables file when it is defined; on a local connection the
+    source's file is copied there. Remotely it cannot be, and libvirt starts the clone with
+    fresh variables from the firmware's template.
+    """
+    source_path = source_xml.findtext("os/nvram")
+    new_path = _inactive_xml(new).findtext("os/nvram")
+    if not source_path or not new_path:
+        return ""
+    if not volumes.is_local(new.connect()) or not os.path.exists(source_path):
+        return "; UEFI variables start fresh"
+    shutil.copyfile(source_path, new_path)
+    rollback.push(lambda: os.unlink(new_path))
+    return "; UEFI variables copied"
+
+
+def clone(
+    dom: libvirt.virDomain,
+    name: str,
+    *,
+    linked: bool = True,
+    folder: str | None = None,
+    labels: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """Clone `dom` as `name`; on any failure (Ctrl-C included) remove all it made and return
+    the source to exactly its old definition."""
+    conn = dom.connect()
+    check_name_free(conn, name)
+    check_clonable(dom, linked=linked)
+    source_xml = _inactive_xml(dom)
+    meta = _clone_metadata(source_xml, folder, labels)
+    plans = plan_disks(conn, source_xml)
+    stem = volumes.safe_stem(name)
+    with all_or_nothing() as rollback:
+        made: dict[str, str] = {}
+        for plan in plans:
+            disk_stem = f"{stem}-{plan.target}"
+            if linked:
+                made[plan.target] = track_image(
+                    conn, volumes.create_overlay(plan.image, disk_stem), rollback
+                )
+            else:
+                copy = volumes.copy_image(plan.image, disk_stem, progress)
+                made[plan.target] = track_image(conn, copy, rollback)
+        new = define_new(conn, clone_xml(source_xml, name, made, meta), rollback)
+        note = copy_nvram(source_xml, new, rollback)
+        if linked:
+            freeze_source(dom, source_xml, plans, rollback)
+    kind = "linked clone" if linked else "full clone"
+    return f"{kind} {new.name()!r} created ({len(plans)} disk(s){note})"
+
+
+def freeze_source(
+    dom: libvirt.virDomain, source_xml: etree._Element, plans: list[DiskPlan], rollback: Rollback
+) -> None:
+    """Move the source onto overlays of its own, so that its old images are never written."""
+    conn = dom.connect()
+    stem = volumes.safe_stem(dom.name())
+    moved = {
+        plan.target: track_image(
+            conn, volumes.create_overlay(plan.image, f"{stem}-{plan.target}"), rollback
+        )
+        for plan in plans
+    }
+    original = etree.tostring(source_xml, encoding="unicode")
+    xml = etree.fromstring(original)
+    for disk in xml.iterfind("devices/disk"):
+        target = disk.find("target")
+        if target is not None and target.get("dev") in moved:
+            _point_disk_at(disk, moved[target.get("dev")])
+    conn.defineXMLFlags(etree.tostring(xml, encoding="unicode"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    rollback.push(lambda: conn.defineXML(original))
+
+
+def _clone_metadata(
+    source_xml: etree._Element, folder: str | None, labels: tuple[str, ...] | None
+) -> Metadata | None:
+    """The source's folder and labels unless the user chose others; None keeps the XML's."""
+    if folder is None and labels is None:
+        return None
+    element = metadata.find_in_domain(source_xml)
+    try:
+        meta = metadata.from_element(element) if element is not None else Metadata()
+    except metadata.MalformedMetadata:
+        meta = Metadata()
+    if folder is not None:
+        meta = meta.moved_to(folder)
+    if labels is not None:
+        meta = Metadata(meta.path, metadata.normalize_labels(labels), meta.extra)
+    return meta

@@ -1,0 +1,175 @@
+"""Making disk images for clones and new VMs: qcow2 overlays and full copies.
+
+Through the storage pool API wherever the image lives in a pool, so that it works on a remote
+connection too (the remote libvirtd writes the file). Images outside any pool can only be
+handled on a local connection, with qemu-img run from an argument list.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import libvirt
+from lxml import etree
+
+from vmm.errors import HostError, InvalidInput
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+PROGRESS_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Image:
+    """A disk image vmm may build on: where it is, in which pool, its format and size."""
+
+    path: str
+    format: str
+    capacity: int
+    pool: libvirt.virStoragePool | None
+    volume: libvirt.virStorageVol | None
+
+
+def is_local_uri(uri: str) -> bool:
+    """True when files on this machine are the hypervisor's files."""
+    parts = urlparse(uri)
+    transport = parts.scheme.partition("+")[2]
+    return not parts.netloc and transport in ("", "unix")
+
+
+def is_local(conn: libvirt.virConnect) -> bool:
+    return is_local_uri(conn.getURI())
+
+
+def image_at(conn: libvirt.virConnect, path: str, fmt: str | None) -> Image:
+    """Describe the image at `path`, from its pool when it has one, else from the local file."""
+    from vmm.storage import volume_at
+
+    volume = volume_at(conn, path)
+    if volume is not None:
+        xml = etree.fromstring(volume.XMLDesc(0).encode())
+        found = xml.find("target/format")
+        volume_format = found.get("type") if found is not None else None
+        capacity = int(xml.findtext("capacity") or 0)
+        pool = volume.storagePoolLookupByVolume()
+        return Image(path, fmt or volume_format or "raw", capacity, pool, volume)
+    if not is_local(conn):
+        raise InvalidInput(
+            f"disk {path} is in no storage pool, and this connection is remote: define a pool"
+            " for its directory on the host (virsh pool-define-as) and try again"
+        )
+    if not os.path.exists(path):
+        raise InvalidInput(f"disk image {path} does not exist")
+    return Image(path, fmt or "raw", os.path.getsize(path), None, None)
+
+
+def safe_stem(name: str) -> str:
+    """A file-name-safe form of a VM name (volume names cannot hold '/')."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return stem or "vm"
+
+
+def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: str) -> str:
+    """`stem.qcow2`, or `stem-2.qcow2`, ... whichever is free in the pool (or directory)."""
+    taken = set(pool.listVolumes()) if pool is not None else set(os.listdir(directory))
+    candidate, n = f"{stem}.qcow2", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}.qcow2"
+    return candidate
+
+
+def overlay_xml(name: str, base: Image) -> str:
+    root = etree.Element("volume")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(root, "capacity", unit="bytes").text = str(base.capacity)
+    etree.SubElement(etree.SubElement(root, "target"), "format", type="qcow2")
+    backing = etree.SubElement(root, "backingStore")
+    etree.SubElement(backing, "path").text = base.path
+    etree.SubElement(backing, "format", type=base.format)  # never leave it to probing
+    return etree.tostring(root, encoding="unicode")
+
+
+def create_overlay(base: Image, stem: str) -> str:
+    """A new empty qcow2 image whose reads fall through to `base`; returns its path."""
+    directory = str(Path(base.path).parent)
+    name = free_volume_name(base.pool, directory, stem)
+    if base.pool is not None:
+        return base.pool.createXML(overlay_xml(name, base), 0).path()
+    path = os.path.join(directory, name)
+    _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, path)
+    return path
+
+
+def copy_image(base: Image, stem: str, progress: Progress | None = None) -> str:
+    """A full, independent copy of `base` (qcow2 when the source is qcow2); returns its path."""
+    directory = str(Path(base.path).parent)
+    name = free_volume_name(base.pool, directory, stem)
+    if base.pool is None or base.volume is None:
+        path = os.path.join(directory, name)
+        _qemu_img("convert", "-q", "-O", "qcow2", "-f", base.format, base.path, path)
+        return path
+    root = etree.Element("volume")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(root, "capacity", unit="bytes").text = str(base.capacity)
+    etree.SubElement(etree.SubElement(root, "target"), "format", type=base.format)
+    xml = etree.tostring(root, encoding="unicode")
+    with _watch_allocation(base.pool, name, base.capacity, progress):
+        return base.pool.createXMLFrom(xml, base.volume, 0).path()
+
+
+class _watch_allocation:
+    """Report a copy's progress from the target volume's allocation, polled from a thread."""
+
+    def __init__(
+        self, pool: libvirt.virStoragePool, name: str, total: int, progress: Progress | None
+    ):
+        self.pool, self.name, self.total, self.progress = pool, name, total, progress
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> None:
+        if self.progress is not None:
+            self.thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.progress is not None:
+            self.thread.join()
+            if exc[0] is None:
+                self.progress(self.total, self.total)
+
+    def _poll(self) -> None:
+        while not self.done.wait(PROGRESS_SECONDS):
+            try:
+                allocation = self.pool.storageVolLookupByName(self.name).info()[2]
+            except libvirt.libvirtError:
+                continue  # not created yet
+            self.progress(min(allocation, self.total), self.total)
+
+
+def delete_image(conn: libvirt.virConnect, path: str) -> None:
+    """Remove an image vmm made: through its pool, or the local file."""
+    from vmm.storage import volume_at
+
+    volume = volume_at(conn, path)
+    if volume is not None:
+        volume.delete(0)
+    elif is_local(conn) and os.path.exists(path):
+        os.unlink(path)
+
+
+def _qemu_img(*args: str) -> None:
+    try:
+        subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise HostError("qemu-img is not installed (apt-get install qemu-utils)") from None
+    except subprocess.CalledProcessError as err:
+        message = " ".join(err.stderr.split()) or f"exit status {err.returncode}"
+        raise HostError(f"qemu-img {args[0]} failed: {message}") from None
