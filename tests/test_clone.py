@@ -201,7 +201,9 @@ def test_new_vm_from_a_pool_volume(srun, shost):
         "--to",
         "/new",
     )
-    assert result.stdout == "fresh one: created on an overlay of /pool/base.qcow2\n"
+    assert (
+        result.stdout == "fresh one: created on an overlay of /pool/base.qcow2, with no network\n"
+    )
     view = shost.find("fresh one")
     assert (view.path, view.vcpus, view.memory_kib) == ("/new", 2, 256 * 1024)
     assert (

@@ -7,7 +7,7 @@ packages=(
   # libvirt-python builds from source against these
   libvirt-dev pkg-config gcc python3-dev
   # a real libvirt daemon, QEMU and the tools the hypervisor tier uses as witnesses
-  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base ovmf
   # the picker and its terminal tests
   fzf tmux
 )

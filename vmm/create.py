@@ -55,9 +55,9 @@ def guest_type(conn: libvirt.virConnect) -> tuple[str, str]:
 
 
 def _default_network(conn: libvirt.virConnect) -> str | None:
+    """The host's 'default' network, when it is there and up (else the VM could not start)."""
     try:
-        conn.networkLookupByName("default")
-        return "default"
+        return "default" if conn.networkLookupByName("default").isActive() else None
     except libvirt.libvirtError:
         return None
 
@@ -109,4 +109,5 @@ def new_vm(
     with all_or_nothing() as rollback:
         disk = track_image(conn, volumes.create_overlay(base, volumes.safe_stem(name)), rollback)
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
-    return f"created on an overlay of {base.path}"
+    nic = f", on network {network!r}" if network else ", with no network"
+    return f"created on an overlay of {base.path}{nic}"

@@ -1,0 +1,179 @@
+"""Clones on real qcow2 images under the real hypervisor; qemu-img and qemu-io are the witnesses."""
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import libvirt
+import pytest
+from lxml import etree
+
+from vmm import clone
+
+pytestmark = pytest.mark.hypervisor
+MiB = 2**20
+
+
+def qemu_io(image, command):
+    """Run one qemu-io command on an image, its backing chain included; returns success."""
+    result = subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", command, image], capture_output=True, text=True
+    )
+    return result.returncode == 0 and "Pattern verification failed" not in result.stdout
+
+
+def write(image, pattern, offset=0, length="64k"):
+    assert qemu_io(image, f"write -P {pattern} {offset} {length}")
+
+
+def reads(image, pattern, offset=0, length="64k"):
+    return qemu_io(image, f"read -P {pattern} {offset} {length}")
+
+
+def disk(dom):
+    xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    return xml.find("devices/disk/source").get("file")
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_linked_clone_never_lets_writes_cross_and_never_touches_the_base(kvm, kvm_run):
+    source = kvm.vm("src")
+    base = disk(source)
+    write(base, "0xaa")  # data the source had before it was cloned
+    name = kvm.prefix + "clone"
+    assert "linked clone" in kvm_run("clone", source.name(), name).stdout
+    copy = kvm.conn.lookupByName(name)
+    clone_disk, source_disk = disk(copy), disk(source)
+    assert base not in (clone_disk, source_disk)
+    for image in (clone_disk, source_disk):
+        info = kvm.image_info(image)
+        assert info["backing-filename"] == base and info["backing-filename-format"] == "qcow2"
+    frozen = sha256(base)
+    write(source_disk, "0xbb")  # the source writes after the clone was made
+    assert reads(clone_disk, "0xaa") and not reads(clone_disk, "0xbb")
+    write(clone_disk, "0xcc", offset="1M")
+    assert reads(source_disk, "0xbb") and reads(source_disk, "0", offset="1M")
+    assert sha256(base) == frozen
+    # both run at once: QEMU's image locking would refuse two writers of one image
+    source.create()
+    copy.create()
+    assert source.isActive() and copy.isActive()
+    source.destroy()
+    copy.destroy()
+    assert sha256(base) == frozen
+
+
+def test_linked_clone_is_tiny_whatever_the_disk_size(kvm, kvm_run):
+    source = kvm.vm("big", disk_mib=4096)
+    write(disk(source), "0x11", length="8M")
+    kvm_run("clone", source.name(), kvm.prefix + "small")
+    clone_disk = disk(kvm.conn.lookupByName(kvm.prefix + "small"))
+    assert kvm.image_info(clone_disk)["virtual-size"] == 4096 * MiB
+    assert os.path.getsize(clone_disk) < 2 * MiB  # an overlay, not a copy
+    assert reads(clone_disk, "0x11", length="8M")
+
+
+def test_full_clone_is_independent(kvm, kvm_run):
+    source = kvm.vm("fullsrc")
+    write(disk(source), "0x5a", length="1M")
+    seen = []
+    copy = clone.clone(
+        source, kvm.prefix + "full", linked=False, progress=lambda d, t: seen.append((d, t))
+    )
+    assert "full clone" in copy
+    copy_disk = disk(kvm.conn.lookupByName(kvm.prefix + "full"))
+    assert "backing-filename" not in kvm.image_info(copy_disk)
+    assert disk(source) != copy_disk
+    assert reads(copy_disk, "0x5a", length="1M")
+    write(copy_disk, "0x00", length="1M")
+    assert reads(disk(source), "0x5a", length="1M")
+    assert seen and seen[-1][0] == seen[-1][1] == 64 * MiB
+
+
+def test_new_vm_from_a_base_image_boots(kvm, kvm_run):
+    template = kvm.volume(f"{kvm.prefix}template.qcow2")
+    write(template.path(), "0x42")
+    name = kvm.prefix + "fromtemplate"
+    pool = kvm.pool.name()
+    result = kvm_run(
+        "new", name, "--base", f"{pool}/{template.name()}", "--memory", "64", "--to", "/boxes"
+    )
+    assert result.exit_code == 0, result.stderr
+    dom = kvm.conn.lookupByName(name)
+    assert kvm.image_info(disk(dom))["backing-filename"] == template.path()
+    assert reads(disk(dom), "0x42")
+    dom.create()
+    assert dom.isActive()
+
+
+def test_rm_refuses_a_disk_that_another_vm_builds_on(kvm, kvm_run):
+    source = kvm.vm("template-vm")
+    child = kvm.prefix + "child"
+    assert kvm_run("new", child, "--base", disk(source), "--memory", "64").exit_code == 0
+    refused = kvm_run("rm", "-y", "--storage", source.name())
+    assert refused.exit_code == 1 and f"delete these first: {child}" in refused.stderr
+    assert os.path.exists(disk(source))
+    assert kvm_run("rm", "-y", "--storage", child).exit_code == 0
+    assert kvm_run("rm", "-y", "--storage", source.name()).exit_code == 0
+
+
+def test_deleting_the_source_of_a_linked_clone_keeps_the_clone_working(kvm, kvm_run):
+    source = kvm.vm("going")
+    base = disk(source)
+    write(base, "0x77")
+    kvm_run("clone", source.name(), kvm.prefix + "staying")
+    assert kvm_run("rm", "-y", "--storage", source.name()).exit_code == 0
+    staying = kvm.conn.lookupByName(kvm.prefix + "staying")
+    assert os.path.exists(base) and reads(disk(staying), "0x77")
+
+
+def test_clone_keeps_its_own_uefi_variables(kvm):
+    source = kvm.vm("uefi")
+    nvram = kvm.dir / "uefi_VARS.fd"
+    nvram.write_bytes(b"\x5a" * 4096)
+    xml = etree.fromstring(source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    etree.SubElement(
+        xml.find("features")
+        if xml.find("features") is not None
+        else etree.SubElement(xml, "features"),
+        "acpi",
+    )
+    os_ = xml.find("os")
+    etree.SubElement(
+        os_, "loader", readonly="yes", type="pflash"
+    ).text = "/usr/share/OVMF/OVMF_CODE.fd"
+    etree.SubElement(os_, "nvram").text = str(nvram)
+    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    note = clone.clone(source, kvm.prefix + "uefi2")
+    assert "UEFI variables copied" in note
+    copy = kvm.conn.lookupByName(kvm.prefix + "uefi2")
+    copy_nvram = etree.fromstring(copy.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext(
+        "os/nvram"
+    )
+    assert copy_nvram != str(nvram)
+    assert Path(copy_nvram).read_bytes() == nvram.read_bytes()
+    copy.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    assert not os.path.exists(copy_nvram)
+
+
+def test_interrupted_clone_leaves_no_file_and_the_source_as_it_was(kvm, monkeypatch):
+    source = kvm.vm("interrupted")
+    before_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    before_files = set(os.listdir(kvm.dir))
+    real = clone.freeze_source
+
+    def freeze_then_interrupt(*args):
+        real(*args)
+        raise KeyboardInterrupt  # Ctrl-C after the last step (a mock: timing can't be forced)
+
+    monkeypatch.setattr(clone, "freeze_source", freeze_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        clone.clone(source, kvm.prefix + "never")
+    assert set(os.listdir(kvm.dir)) == before_files
+    assert source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before_xml
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(kvm.prefix + "never")
