@@ -53,9 +53,10 @@ def test_linked_clone_gets_an_overlay_and_the_source_moves_onto_its_own(srun, sh
         backing = volume_xml(shost, path).find("backingStore")
         assert backing.findtext("path") == "/pool/lone.qcow2"
         assert backing.find("format").get("type") == "qcow2"
-    assert json.loads(srun("info", "lone copy", "--json").stdout)["disks"][0]["backing"] == [
-        "/pool/lone.qcow2"
-    ]
+    info = json.loads(srun("info", "lone copy", "--json").stdout)
+    assert info["disks"][0]["backing"] == ["/pool/lone.qcow2"]
+    assert info["linked_with"] == ["lone-vm"]
+    assert "linked with: lone copy" in srun("info", "lone-vm").stdout
 
 
 def test_clone_xml_renames_drops_identity_and_keeps_shared_disks(shost):

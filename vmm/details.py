@@ -42,6 +42,7 @@ class Details:
     disks: tuple[DiskInfo, ...] = ()
     interfaces: tuple[InterfaceInfo, ...] = ()
     snapshots: tuple[tuple[int, snapshots.Snapshot], ...] = field(default=())
+    linked_with: tuple[str, ...] = ()  # VMs sharing a backing image: a clone's source, siblings
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -65,6 +66,7 @@ class Details:
                 for i in self.interfaces
             ],
             "snapshot_tree": [{**s.as_json(), "depth": depth} for depth, s in self.snapshots],
+            "linked_with": list(self.linked_with),
         }
 
 
@@ -126,6 +128,8 @@ def gather(host: Host, dom: libvirt.virDomain) -> Details:
             for d in storage.disks_of(xml)
         )
         cpu, memory = usage(host.conn, dom, view.vcpus)
+        layered = any(disk.chain for disk in disks)
+        linked = tuple(name for name, _ in storage.sharing(host.conn, dom)) if layered else ()
         return Details(
             domain=view,
             cpu_percent=cpu,
@@ -133,4 +137,5 @@ def gather(host: Host, dom: libvirt.virDomain) -> Details:
             disks=disks,
             interfaces=_interfaces(xml, dom),
             snapshots=tuple(snapshots.as_tree(snapshots.list_snapshots(dom))),
+            linked_with=linked,
         )

@@ -123,6 +123,8 @@ def details_lines(info: Details) -> list[str]:
         addresses = ", ".join(iface.addresses) or "no address known"
         model = f" ({iface.model})" if iface.model else ""
         lines.append(f"{'interface:':<12} {iface.mac} on {iface.source or '-'}{model}: {addresses}")
+    if info.linked_with:
+        lines.append(f"{'linked with:':<12} {', '.join(info.linked_with)} (shared backing image)")
     if info.snapshots:
         lines.append("snapshot tree:")
         lines += [f"  {line}" for line in snapshot_lines(info.snapshots)]
