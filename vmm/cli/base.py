@@ -211,9 +211,16 @@ def confirm(question: str, yes: bool) -> None:
     is_flag=True,
     help="Use the bundled demo host (libvirt's test driver; changes last one run).",
 )
+@click.option(
+    "--menu",
+    type=click.Choice(["auto", "fzf", "wofi", "dmenu"]),
+    default="auto",
+    show_default=True,
+    help="The picker's menu: fzf in a terminal, wofi (or a dmenu-like launcher) without one.",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="vmm")
 @click.pass_context
-def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
+def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str) -> None:
     """Organise and drive libvirt VMs from the keyboard.
 
     VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
@@ -222,4 +229,6 @@ def cli(ctx: click.Context, uri_option: str | None, demo: bool) -> None:
         ctx.obj = Session(uri_option, demo)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(cli.commands["tree"], with_vms=True)
+        from vmm.cli.pick import run_picker
+
+        run_picker(ctx.obj, menu)

@@ -1,0 +1,277 @@
+"""The interactive flow: folders, VMs and their actions, one menu screen at a time.
+
+It knows nothing of fzf or wofi: it builds Screens for a Menu and reports outcomes through a
+Notifier. It lists the host once and afterwards re-reads only the VMs it acted on, so moving
+between folders never waits on libvirt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from vmm import organize, tree
+from vmm.actions import perform
+from vmm.domain import Domain
+from vmm.errors import VmmError
+from vmm.host import Host
+from vmm.menus import Cancelled, Cell, Choice, Menu, Row, Screen
+from vmm.notify import Notifier
+from vmm.picker_vm import VmScreens
+
+FOLDER_KEYS = {
+    "ctrl-s": "start",
+    "ctrl-x": "shut down",
+    "ctrl-o": "force off",
+    "ctrl-v": "save state",
+    "ctrl-r": "refresh",
+}
+QUICK_ACTIONS = {"ctrl-s": "start", "ctrl-x": "shutdown", "ctrl-o": "off", "ctrl-v": "save"}
+CONFIRM_QUICK = {"ctrl-o"}
+_MARK_STYLE = {"running": "running", "blocked": "running", "paused": "paused", "crashed": "crashed"}
+
+
+def vm_cells(domain: Domain, *, place: bool = False) -> tuple[Cell, ...]:
+    state = "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
+    mark = {"running": "●", "blocked": "●", "paused": "‖", "saved": "◉", "crashed": "✗"}.get(
+        state, "○"
+    )
+    style = "saved" if state == "saved" else _MARK_STYLE.get(domain.state, "")
+    labels = tuple(Cell(f"  #{label}", "label") for label in domain.labels)
+    return (
+        Cell(f"{mark} ", style),
+        Cell(domain.place if place else domain.name),
+        Cell(f"  {state}", "dim"),
+        *labels,
+    )
+
+
+class Picker:
+    def __init__(self, host: Host, menu: Menu, notifier: Notifier, *, terminal: bool) -> None:
+        self.host = host
+        self.menu = menu
+        self.notifier = notifier
+        self.terminal = terminal
+        self.status = ""
+        self.vms: dict[str, Domain] = {}
+        self.reload()
+        self.vm_screens = VmScreens(self)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.vms = {d.uuid: d for d in self.host.domains()}
+
+    def refresh(self, uuids: Iterable[str]) -> None:
+        """Re-read only these VMs; one that is gone is dropped."""
+        for uuid in uuids:
+            try:
+                self.vms[uuid] = self.host.find(uuid)
+            except VmmError:
+                self.vms.pop(uuid, None)
+
+    def add(self, name: str) -> None:
+        view = self.host.find(name)
+        self.vms[view.uuid] = view
+
+    def report(self, message: str, *, error: bool = False) -> None:
+        self.status = ("error: " if error else "") + message
+        (self.notifier.error if error else self.notifier.info)(message)
+
+    def attempt(self, work: Callable[[], str | None]) -> bool:
+        """Run `work`; its failure becomes the status line, never an exit."""
+        try:
+            message = work()
+        except VmmError as err:
+            self.report(str(err), error=True)
+            return False
+        if message:
+            self.report(message)
+        return True
+
+    def header(self, where: str, keys: dict[str, str]) -> str:
+        hints = " · ".join(f"{key} {what}" for key, what in keys.items())
+        lines = [
+            f"vmm · {self.host.uri} · {where}",
+            f"enter open · esc back · {hints}".rstrip(" ·"),
+        ]
+        return "\n".join([*lines, self.status] if self.status else lines)
+
+    # -- the flow ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        path = tree.ROOT
+        while True:
+            try:
+                path = self.folder_screen(path)
+            except Cancelled:
+                if path == tree.ROOT:
+                    return
+                path = tree.parent(path)
+
+    def folder_rows(self, path: str) -> list[Row]:
+        vms = list(self.vms.values())
+        rows = [Row.plain("up", "..", "folder")] if path != tree.ROOT else []
+        for folder in tree.subfolders(path, vms):
+            rows.append(
+                Row(
+                    f"dir:{folder.path}",
+                    (Cell(f"▸ {folder.name}/", "folder"), Cell(f"  ({folder.vms})", "dim")),
+                )
+            )
+        rows += [Row(f"vm:{d.uuid}", vm_cells(d)) for d in tree.in_folder(path, vms)]
+        rows += [
+            Row.plain("all", "⋯ All VMs", "action"),
+            Row.plain("running", "⋯ Running", "action"),
+            Row.plain("labels", "⋯ Labels", "action"),
+            Row.plain("new", "⋯ New VM", "action"),
+        ]
+        return rows
+
+    def folder_screen(self, path: str) -> str:
+        """Show one folder; returns the folder to show next."""
+        screen = Screen(
+            prompt=path,
+            rows=self.folder_rows(path),
+            header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
+            keys=FOLDER_KEYS,
+            multi=True,
+            preview=self.preview,
+        )
+        choice = self.menu.choose(screen)
+        if choice.key == "ctrl-r":
+            self.attempt(self.reload)
+            return path
+        if choice.key in QUICK_ACTIONS:
+            self.quick_action(choice)
+            return path
+        if not choice.rows:
+            return path
+        return self.open(choice.rows[0], path)
+
+    def open(self, key: str, path: str) -> str:
+        if key == "up":
+            return tree.parent(path)
+        if key.startswith("dir:"):
+            return key.removeprefix("dir:")
+        if key.startswith("vm:"):
+            self.vm_screens.vm_screen(key.removeprefix("vm:"))
+        elif key == "all":
+            self.list_screen("All VMs", lambda d: True)
+        elif key == "running":
+            self.list_screen("Running", lambda d: d.active)
+        elif key == "labels":
+            self.labels_screen()
+        elif key == "new":
+            self.vm_screens.new_vm(path)
+        return path
+
+    def targets(self, keys: Iterable[str]) -> list[Domain]:
+        """The VMs behind chosen rows; a folder row stands for every VM in and below it."""
+        chosen: dict[str, Domain] = {}
+        for key in keys:
+            if key.startswith("vm:") and key[3:] in self.vms:
+                chosen[key[3:]] = self.vms[key[3:]]
+            elif key.startswith("dir:"):
+                for d in tree.in_folder(key[4:], self.vms.values(), recursive=True):
+                    chosen[d.uuid] = d
+        return list(chosen.values())
+
+    def quick_action(self, choice: Choice) -> None:
+        targets = self.targets(choice.rows)
+        if not targets:
+            return
+        action = QUICK_ACTIONS[choice.key]
+        names = ", ".join(d.name for d in targets)
+        if choice.key in CONFIRM_QUICK and not self.confirm(f"Force off {names}?"):
+            return
+        self.act_on(targets, action)
+
+    def act_on(self, targets: list[Domain], action: str, **options: object) -> None:
+        failures, done = [], []
+        for target in targets:
+            try:
+                done.append(
+                    f"{target.name}: {perform(self.host, self.host.lookup(target.uuid), action, **options)}"
+                )
+            except VmmError as err:
+                failures.append(str(err))
+        self.refresh(d.uuid for d in targets)
+        if failures:
+            self.report("; ".join(failures), error=True)
+        else:
+            self.report("; ".join(done))
+
+    def confirm(self, question: str) -> bool:
+        screen = Screen(
+            question, [Row.plain("no", "No"), Row.plain("yes", "Yes", "danger")], header=question
+        )
+        try:
+            return self.menu.choose(screen).rows == ("yes",)
+        except Cancelled:
+            return False
+
+    def ask(self, prompt: str, suggestions: Iterable[str], hint: str) -> str | None:
+        """Free text, with existing values offered; None when the user backs out."""
+        rows = [Row.plain(f"s:{s}", s) for s in suggestions]
+        header = f"{hint}\ntype a new value and press enter; alt-enter takes the typed text as is"
+        try:
+            choice = self.menu.choose(Screen(prompt, rows, header=header, free_text=True))
+        except Cancelled:
+            return None
+        if choice.rows:
+            return choice.rows[0].removeprefix("s:")
+        return choice.query.strip() or None
+
+    def list_screen(self, title: str, wanted: Callable[[Domain], bool]) -> None:
+        while True:
+            vms = sorted(
+                (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
+            )
+            rows = [Row(f"vm:{d.uuid}", vm_cells(d, place=True)) for d in vms]
+            keys = {k: v for k, v in FOLDER_KEYS.items() if k != "ctrl-r"}
+            screen = Screen(
+                title, rows, self.header(title, keys), keys, multi=True, preview=self.preview
+            )
+            try:
+                choice = self.menu.choose(screen)
+            except Cancelled:
+                return
+            if choice.key in QUICK_ACTIONS:
+                self.quick_action(choice)
+            elif choice.rows:
+                self.vm_screens.vm_screen(choice.rows[0].removeprefix("vm:"))
+
+    def labels_screen(self) -> None:
+        while True:
+            counts = tree.label_counts(self.vms.values())
+            rows = [
+                Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell(f"  ({n})", "dim")))
+                for label, n in counts.items()
+            ]
+            try:
+                choice = self.menu.choose(Screen("Labels", rows, self.header("labels", {})))
+            except Cancelled:
+                return
+            if choice.rows:
+                label = choice.rows[0].removeprefix("l:")
+                self.list_screen(f"#{label}", lambda d, label=label: label in d.labels)
+
+    # -- previews ----------------------------------------------------------------------------
+
+    def preview(self, key: str) -> str:
+        from vmm import render
+
+        if key.startswith("vm:") and key[3:] in self.vms:
+            from vmm import details
+
+            info = details.gather(self.host, self.host.lookup(key[3:]))
+            return "\n".join(render.details_lines(info))
+        if key.startswith("dir:"):
+            vms = tree.in_folder(key[4:], self.vms.values(), recursive=True)
+            return "\n".join(render.vm_row(d, full_place=True) for d in vms) or "(empty)"
+        return ""
+
+    def move(self, uuid: str, folder: str) -> str:
+        change = organize.move_vm(self.host, self.host.lookup(uuid), folder)
+        self.refresh([uuid])
+        return f"{change.vm}: moved to {change.after.path}"

@@ -1,0 +1,367 @@
+"""The picker's screens for one VM: its actions, snapshots, folder, labels, clones, XML, deletion."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vmm import organize, tree
+from vmm.actions import perform
+from vmm.connection import libvirt_errors
+from vmm.domain import Domain
+from vmm.errors import VmmError
+from vmm.menus import Cancelled, Cell, Row, Screen
+
+if TYPE_CHECKING:
+    from vmm.picker import Picker
+
+# action key -> (label, style); which ones a VM gets depends on its state
+_LABELS = {
+    "start": ("Start", "action"),
+    "restore": ("Restore saved state", "action"),
+    "fresh": ("Start fresh (drop saved state)", "danger"),
+    "discard-save": ("Discard saved state", "danger"),
+    "shutdown": ("Shut down", "action"),
+    "off": ("Force off", "danger"),
+    "reboot": ("Reboot", ""),
+    "reset": ("Force reset", "danger"),
+    "pause": ("Pause", ""),
+    "resume": ("Resume", "action"),
+    "save": ("Save state", ""),
+    "snapshots": ("Snapshots…", ""),
+    "move": ("Move to…", ""),
+    "labels": ("Labels…", ""),
+    "clone": ("Clone…", ""),
+    "console": ("Console", ""),
+    "viewer": ("Viewer", ""),
+    "edit": ("Edit XML", ""),
+    "delete": ("Delete…", "danger"),
+}
+CONFIRM = {"fresh", "discard-save", "off", "reset"}
+
+
+def actions_for(domain: Domain) -> list[str]:
+    """Only what makes sense in the VM's current state."""
+    if domain.state in ("running", "blocked"):
+        power = ["shutdown", "off", "reboot", "reset", "pause", "save", "console", "viewer"]
+    elif domain.state in ("paused", "pmsuspended"):
+        power = ["resume", "off", "save", "console", "viewer"]
+    elif domain.managed_save:
+        power = ["restore", "fresh", "discard-save"]
+    elif domain.active:
+        power = ["off", "console", "viewer"]
+    else:
+        power = ["start"]
+    return [*power, "snapshots", "move", "labels", "clone", "edit", "delete"]
+
+
+class VmScreens:
+    def __init__(self, picker: Picker) -> None:
+        self.p = picker
+
+    def vm_screen(self, uuid: str) -> None:
+        while uuid in self.p.vms:
+            domain = self.p.vms[uuid]
+            rows = [Row.plain(a, *_LABELS[a]) for a in actions_for(domain)]
+            labels = " ".join(f"#{label}" for label in domain.labels)
+            header = self.p.header(f"{domain.place}  [{domain.state}]  {labels}".rstrip(), {})
+            try:
+                choice = self.p.menu.choose(
+                    Screen(domain.name, rows, header, preview=self.preview(uuid))
+                )
+            except Cancelled:
+                return
+            if choice.rows:
+                self.run_action(domain, choice.rows[0])
+
+    def preview(self, uuid: str):
+        return lambda _key: self.p.preview(f"vm:{uuid}")
+
+    def run_action(self, domain: Domain, action: str) -> None:
+        if action in CONFIRM and not self.p.confirm(f"{_LABELS[action][0]}: {domain.name}?"):
+            return
+        simple = {"start": {}, "restore": {}, "fresh": {"fresh": True}}
+        if action in simple:
+            self.p.act_on([domain], "start", **simple[action])
+        elif action in (
+            "discard-save",
+            "shutdown",
+            "off",
+            "reboot",
+            "reset",
+            "pause",
+            "resume",
+            "save",
+        ):
+            self.p.act_on([domain], action)
+        else:
+            getattr(self, action)(domain)
+
+    # -- sub-screens -------------------------------------------------------------------------
+
+    def snapshots(self, domain: Domain) -> None:
+        from vmm import snapshots
+
+        while True:
+            try:
+                with libvirt_errors():
+                    ordered = snapshots.as_tree(
+                        snapshots.list_snapshots(self.p.host.lookup(domain.uuid))
+                    )
+            except VmmError as err:
+                self.p.report(str(err), error=True)
+                return
+            rows = [Row.plain("create", "+ Create snapshot…", "action")]
+            for depth, snap in ordered:
+                current = (Cell("  *current*", "running"),) if snap.current else ()
+                rows.append(
+                    Row(
+                        f"s:{snap.name}",
+                        (Cell("  " * depth + snap.name), *current, Cell(f"  {snap.state}", "dim")),
+                    )
+                )
+            try:
+                choice = self.p.menu.choose(
+                    Screen(f"{domain.name} snapshots", rows, self.p.header(domain.place, {}))
+                )
+            except Cancelled:
+                return
+            if choice.rows == ("create",):
+                self._create_snapshot(domain)
+            elif choice.rows:
+                self._snapshot_actions(domain, choice.rows[0].removeprefix("s:"))
+
+    def _create_snapshot(self, domain: Domain) -> None:
+        from vmm.snapshots import default_name
+
+        name = self.p.ask("snapshot name", [default_name()], f"new snapshot of {domain.name}")
+        if name is not None:
+            self.p.act_on([domain], "snapshot create", name=name)
+
+    def _snapshot_actions(self, domain: Domain, name: str) -> None:
+        rows = [
+            Row.plain("revert", "Revert to this snapshot", "action"),
+            Row.plain("rm", "Delete this snapshot"),
+            Row.plain("rm-all", "Delete it and its children", "danger"),
+        ]
+        try:
+            choice = self.p.menu.choose(
+                Screen(f"snapshot {name}", rows, self.p.header(domain.place, {}))
+            )
+        except Cancelled:
+            return
+        picked = choice.rows[0] if choice.rows else ""
+        if picked == "revert" and self.p.confirm(f"Revert {domain.name} to {name}?"):
+            self.p.act_on([domain], "snapshot revert", name=name)
+        elif picked in ("rm", "rm-all") and self.p.confirm(f"Delete snapshot {name}?"):
+            self.p.act_on([domain], "snapshot rm", name=name, children=picked == "rm-all")
+
+    def move(self, domain: Domain) -> None:
+        folders = sorted(tree.folder_counts(self.p.vms.values()), key=str.casefold)
+        dest = self.p.ask("move to", folders, f"move {domain.name} from {domain.path} to:")
+        if dest is not None:
+            self.p.attempt(lambda: self.p.move(domain.uuid, dest))
+
+    def labels(self, domain: Domain) -> None:
+        while domain.uuid in self.p.vms:
+            domain = self.p.vms[domain.uuid]
+            rows = [Row.plain("add", "+ Add label…", "action")]
+            rows += [
+                Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell("  (enter removes)", "dim")))
+                for label in domain.labels
+            ]
+            try:
+                choice = self.p.menu.choose(
+                    Screen(f"{domain.name} labels", rows, self.p.header(domain.place, {}))
+                )
+            except Cancelled:
+                return
+            if choice.rows == ("add",):
+                known = tree.label_counts(self.p.vms.values())
+                label = self.p.ask(
+                    "label",
+                    [x for x in known if x not in domain.labels],
+                    f"add a label to {domain.name}",
+                )
+                if label is not None:
+                    self.p.attempt(
+                        lambda label=label: self._relabel(domain, organize.add_labels, label)
+                    )
+            elif choice.rows:
+                label = choice.rows[0].removeprefix("l:")
+                self.p.attempt(
+                    lambda label=label: self._relabel(domain, organize.remove_labels, label)
+                )
+
+    def _relabel(self, domain: Domain, change, label: str) -> str:
+        result = change(self.p.host, self.p.host.lookup(domain.uuid), [label])
+        self.p.refresh([domain.uuid])
+        return f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
+
+    def clone(self, domain: Domain) -> None:
+        rows = [
+            Row.plain("linked", "Linked clone (instant, copy-on-write)", "action"),
+            Row.plain("full", "Full clone (copies the disks)"),
+        ]
+        try:
+            choice = self.p.menu.choose(
+                Screen(f"clone {domain.name}", rows, self.p.header(domain.place, {}))
+            )
+        except Cancelled:
+            return
+        if not choice.rows:
+            return
+        name = self.p.ask(
+            "clone name", [f"{domain.name}-clone"], f"name of the clone of {domain.name}"
+        )
+        if name is None:
+            return
+
+        def progress(done: int, total: int) -> None:
+            self.p.notifier.progress(
+                f"cloning {domain.name} as {name}", 100 * done // max(total, 1)
+            )
+
+        linked = choice.rows[0] == "linked"
+        if self.p.attempt(
+            lambda: perform(
+                self.p.host,
+                self.p.host.lookup(domain.uuid),
+                "clone",
+                name,
+                linked=linked,
+                progress=progress,
+            )
+        ):
+            self.p.refresh([domain.uuid])
+            self.p.attempt(lambda: self.p.add(name))
+
+    def console(self, domain: Domain) -> None:
+        from vmm import reach
+
+        self._hand_terminal_to(reach.console_argv(self.p.host.uri, domain.uuid))
+
+    def viewer(self, domain: Domain) -> None:
+        from vmm import reach
+
+        def launch() -> str:
+            argv = reach.viewer_argv(self.p.host.uri, domain.uuid)
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            return f"{domain.name}: viewer opened"
+
+        self.p.attempt(launch)
+
+    def _hand_terminal_to(self, argv: list[str]) -> None:
+        if not self.p.terminal:
+            self.p.report(f"{argv[0]} needs a terminal: run vmm in one", error=True)
+            return
+        try:
+            subprocess.run(argv, check=False)
+        except OSError as err:
+            self.p.report(f"cannot run {argv[0]}: {err.strerror}", error=True)
+
+    def edit(self, domain: Domain) -> None:
+        from vmm import edit
+
+        if not self.p.terminal:
+            self.p.report("editing XML needs a terminal: run vmm in one", error=True)
+            return
+        dom = self.p.host.lookup(domain.uuid)
+        original = edit.current_xml(dom)
+        with tempfile.TemporaryDirectory(prefix="vmm-edit-") as tmp:
+            path = Path(tmp) / f"{domain.uuid}.xml"
+            path.write_text(original)
+            while True:
+                editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+                if shutil.which(editor[0]) is None:
+                    self.p.report(
+                        f"editor {editor[0]!r} not found: set $VISUAL or $EDITOR", error=True
+                    )
+                    return
+                subprocess.run([*editor, str(path)], check=False)
+                try:
+                    self.p.report(
+                        f"{domain.name}: {edit.redefine(dom, original, path.read_text())}"
+                    )
+                    self.p.refresh([domain.uuid])
+                    return
+                except VmmError as err:
+                    if not self._edit_again(str(err)):
+                        self.p.report(f"{domain.name}: edit discarded", error=False)
+                        return
+
+    def _edit_again(self, error: str) -> bool:
+        rows = [
+            Row.plain("again", "Edit again", "action"),
+            Row.plain("discard", "Discard my changes", "danger"),
+        ]
+        try:
+            return self.p.menu.choose(
+                Screen("invalid XML", rows, f"libvirt refused it: {error}")
+            ).rows == ("again",)
+        except Cancelled:
+            return False
+
+    def delete(self, domain: Domain) -> None:
+        rows = [
+            Row.plain("keep", "Delete the VM, keep its disks", "danger"),
+            Row.plain("storage", "Delete the VM and its disks", "danger"),
+        ]
+        question = (
+            f"Delete {domain.name}"
+            + (" (it is running: it will be forced off)" if domain.active else "")
+            + "?"
+        )
+        try:
+            choice = self.p.menu.choose(Screen(f"delete {domain.name}", rows, question))
+        except Cancelled:
+            return
+        if choice.rows and self.p.confirm(f"Really delete {domain.name}? This cannot be undone."):
+            self.p.act_on([domain], "rm", with_storage=choice.rows[0] == "storage", force=True)
+
+    def new_vm(self, folder: str) -> None:
+        if shutil.which("virt-manager"):
+            argv = ["virt-manager", "--connect", self.p.host.uri, "--show-domain-creator"]
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self.p.report("virt-manager's new VM wizard opened")
+            return
+        from vmm import create
+
+        name = self.p.ask("new VM name", [], f"a new VM in {folder}, on an overlay of a base image")
+        if name is None:
+            return
+        conn = self.p.host.conn
+        with libvirt_errors():
+            bases = [
+                v.path()
+                for p in conn.listAllStoragePools()
+                if p.isActive()
+                for v in p.listAllVolumes()
+            ]
+        base = self.p.ask("base image", sorted(bases), f"the base image for {name}")
+        if base is None:
+            return
+
+        def make() -> str:
+            with libvirt_errors():
+                return f"{name}: {create.new_vm(conn, name, base, folder=folder)}"
+
+        if self.p.attempt(make):
+            self.p.attempt(lambda: self.p.add(name))
