@@ -89,11 +89,8 @@ class Picker:
         return True
 
     def header(self, where: str, keys: dict[str, str]) -> str:
-        hints = " · ".join(f"{key} {what}" for key, what in keys.items())
-        lines = [
-            f"vmm · {self.host.uri} · {where}",
-            f"enter open · esc back · {hints}".rstrip(" ·"),
-        ]
+        hints = "".join(f" · {key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
+        lines = [f"vmm · {self.host.uri} · {where}", f"⏎ open · esc back{hints}"]
         return "\n".join([*lines, self.status] if self.status else lines)
 
     # -- the flow ----------------------------------------------------------------------------
@@ -190,9 +187,8 @@ class Picker:
         failures, done = [], []
         for target in targets:
             try:
-                done.append(
-                    f"{target.name}: {perform(self.host, self.host.lookup(target.uuid), action, **options)}"
-                )
+                dom = self.host.lookup(target.uuid)
+                done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
             except VmmError as err:
                 failures.append(str(err))
         self.refresh(d.uuid for d in targets)
