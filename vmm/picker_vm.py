@@ -1,4 +1,4 @@
-"""The picker's screens for one VM: its actions, snapshots, folder, labels, clones, XML, deletion."""
+"""The picker's screens for one VM: actions, snapshots, folder, labels, clones, XML, deletion."""
 
 from __future__ import annotations
 
@@ -189,19 +189,19 @@ class VmScreens:
                     f"add a label to {domain.name}",
                 )
                 if label is not None:
-                    self.p.attempt(
-                        lambda label=label: self._relabel(domain, organize.add_labels, label)
-                    )
+                    self._relabel(domain, organize.add_labels, label)
             elif choice.rows:
-                label = choice.rows[0].removeprefix("l:")
-                self.p.attempt(
-                    lambda label=label: self._relabel(domain, organize.remove_labels, label)
-                )
+                self._relabel(domain, organize.remove_labels, choice.rows[0].removeprefix("l:"))
 
-    def _relabel(self, domain: Domain, change, label: str) -> str:
-        result = change(self.p.host, self.p.host.lookup(domain.uuid), [label])
-        self.p.refresh([domain.uuid])
-        return f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
+    def _relabel(self, domain: Domain, change, label: str) -> None:
+        def work() -> str:
+            result = change(self.p.host, self.p.host.lookup(domain.uuid), [label])
+            self.p.refresh([domain.uuid])
+            return (
+                f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
+            )
+
+        self.p.attempt(work)
 
     def clone(self, domain: Domain) -> None:
         rows = [
