@@ -1,0 +1,220 @@
+"""The picker as a person uses it: the real vmm in tmux with the real fzf, on libvirtd's shared
+test node, checked through the test's own libvirt connection."""
+
+import os
+import shutil
+
+import libvirt
+import pytest
+from conftest import SHARED_URI, require, vmm_exe
+from tmux import Terminal
+
+from vmm.metadata import NAMESPACE
+
+
+def vmm_meta(path, *labels):
+    inner = f"<vmm:path>{path}</vmm:path>" + "".join(
+        f"<vmm:label>{label}</vmm:label>" for label in labels
+    )
+    return f'<vmm:vmm xmlns:vmm="{NAMESPACE}">{inner}</vmm:vmm>'
+
+
+@pytest.fixture
+def picker(shared, tmp_path):
+    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
+    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {
+        "TMPDIR": str(scratch),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "TERM": "xterm-256color",
+    }
+    terminals = []
+
+    def start(*args):
+        terminal = Terminal([vmm_exe(), "-c", SHARED_URI, *args], env, cwd=str(scratch))
+        terminals.append(terminal)
+        return terminal
+
+    start.scratch = scratch
+    yield start
+    for terminal in terminals:
+        terminal.close()
+
+
+def path_of(dom):
+    try:
+        xml = dom.metadata(
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT, NAMESPACE, libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        )
+    except libvirt.libvirtError:
+        return "/", []
+    from vmm.metadata import from_xml
+
+    meta = from_xml(xml)
+    return meta.path, list(meta.labels)
+
+
+def enter_folder(term, prefix):
+    term.pick("/", f"{prefix}lab/")
+
+
+def test_browse_into_a_folder_and_start_a_vm(shared, picker):
+    p = shared.prefix
+    web = shared("web1", meta=vmm_meta(f"/{p}lab/web"))
+    shared("db1", meta=vmm_meta(f"/{p}lab/db"))
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "web/")
+    term.pick(f"/{p}lab/web", "web1")
+    term.pick(web.name(), "Start")
+    screen = term.wait_for(f"{web.name()}: started")
+    assert "Shut down" in screen  # the VM screen now offers what fits a running VM
+    assert web.isActive()
+
+
+def test_quick_key_starts_selected_vms_without_opening_them(shared, picker):
+    p = shared.prefix
+    a = shared("qa", meta=vmm_meta(f"/{p}lab"))
+    b = shared("qb", meta=vmm_meta(f"/{p}lab"))
+    term = picker()
+    enter_folder(term, p)
+    term.wait_for_prompt(f"/{p}lab")
+    term.search("qa")
+    term.keys("Tab")
+    term.keys("C-u")
+    term.search("qb")
+    term.keys("Tab")
+    term.keys("C-s")
+    term.wait_for(f"{a.name()}: started; {b.name()}: started")
+    assert a.isActive() and b.isActive()
+
+
+def test_move_a_vm_to_a_new_folder_by_typing_it(shared, picker):
+    p = shared.prefix
+    vm = shared("mover", meta=vmm_meta(f"/{p}lab"))
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "mover")
+    term.pick(vm.name(), "Move to")
+    term.pick("move to", f"/{p}brand/new place")
+    term.wait_for(f"moved to /{p}brand/new place")
+    assert path_of(vm) == (f"/{p}brand/new place", [])
+
+
+def test_add_a_label(shared, picker):
+    p = shared.prefix
+    vm = shared("labelled", meta=vmm_meta(f"/{p}lab", "old"))
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "labelled")
+    term.pick(vm.name(), "Labels")
+    term.pick(f"{vm.name()} labels", "Add label")
+    term.pick("label", "fresh-label", key="M-Enter")
+    term.wait_for("labels #old #fresh-label")
+    assert path_of(vm) == (f"/{p}lab", ["old", "fresh-label"])
+
+
+def test_revert_a_snapshot(shared, picker):
+    p = shared.prefix
+    vm = shared("snappy", meta=vmm_meta(f"/{p}lab"), running=True)
+    vm.snapshotCreateXML("<domainsnapshot><name>when-running</name></domainsnapshot>")
+    vm.destroy()
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "snappy")
+    term.pick(vm.name(), "Snapshots")
+    term.pick(f"{vm.name()} snapshots", "when-running")
+    term.pick("snapshot when-running", "Revert")
+    term.pick(f"Revert {vm.name()} to when-running?", "Yes")
+    term.wait_for("reverted to snapshot 'when-running'")
+    assert vm.isActive()
+
+
+def test_make_a_linked_clone(shared, picker, daemon):
+    p = shared.prefix
+    pool = daemon.storagePoolLookupByName("default-pool")
+    vol = pool.createXML(
+        f"<volume><name>{p}src.qcow2</name><capacity>1048576</capacity>"
+        "<target><format type='qcow2'/></target></volume>"
+    )
+    vm = shared("src", meta=vmm_meta(f"/{p}lab"))
+    xml = vm.XMLDesc(0).replace(
+        "<devices>",
+        f"<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{vol.path()}'/><target dev='vda' bus='virtio'/></disk>",
+    )
+    daemon.defineXML(xml)
+    term = picker()
+    try:
+        enter_folder(term, p)
+        term.pick(f"/{p}lab", "src")
+        term.pick(vm.name(), "Clone")
+        term.pick(f"clone {vm.name()}", "Linked")
+        term.pick("clone name", f"{p}twin", key="M-Enter")
+        term.wait_for(f"linked clone '{p}twin' created")
+        twin = daemon.lookupByName(f"{p}twin")
+        disk = twin.XMLDesc(0).split("<source file='")[1].split("'")[0]
+        backing = daemon.storageVolLookupByPath(disk).XMLDesc(0)
+        assert f"<path>{vol.path()}</path>" in backing
+        assert path_of(twin) == (f"/{p}lab", [])
+    finally:
+        for name in (f"{p}twin",):
+            try:
+                daemon.lookupByName(name).undefine()
+            except libvirt.libvirtError:
+                pass
+        for v in pool.listAllVolumes():
+            if v.name().startswith(p):
+                v.delete()
+
+
+def test_escape_backs_out_of_every_level_and_quits_at_the_root(shared, picker):
+    p = shared.prefix
+    vm = shared("esc", meta=vmm_meta(f"/{p}lab/deep"))
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "deep/")
+    term.pick(f"/{p}lab/deep", "esc")
+    term.pick(vm.name(), "Snapshots")
+    term.pick(f"{vm.name()} snapshots", "", key="Escape")
+    term.pick(vm.name(), "", key="Escape")
+    term.pick(f"/{p}lab/deep", "", key="Escape")
+    term.pick(f"/{p}lab", "", key="Escape")
+    term.pick("/", "", key="Escape")
+    assert term.exit_status() == 0
+
+
+def test_ctrl_c_quits_with_130_and_leaves_no_temp_files(shared, picker):
+    p = shared.prefix
+    shared("cc", meta=vmm_meta(f"/{p}lab"))
+    term = picker()
+    enter_folder(term, p)
+    term.wait_for_prompt(f"/{p}lab")
+    term.keys("C-c")
+    assert term.exit_status() == 130
+    assert os.listdir(picker.scratch) == []
+
+
+HOSTILE = ["$(touch pwned)", "`touch pwned`", "a'b\"c", "--help", "-x", "ünï cödé 🎮", "x y  z"]
+
+
+def test_hostile_names_display_literally_and_act_on_the_right_vm(shared, picker, tmp_path):
+    p = shared.prefix
+    folder = f"/{p}$(touch pwned)"
+    doms = {name: shared(name, meta=vmm_meta(folder, "'; touch pwned")) for name in HOSTILE}
+    term = picker()
+    term.pick("/", f"{p}$(touch")
+    screen = term.wait_for_prompt(folder)
+    for dom in doms.values():
+        assert dom.name() in screen
+    assert "#'; touch pwned" in screen
+    target = doms["--help"]
+    term.search(target.name())
+    term.keys("Enter")
+    term.pick(target.name(), "Start")
+    term.wait_for(f"{target.name()}: started")
+    assert target.isActive()
+    assert [d.name() for d in doms.values() if d.isActive()] == [target.name()]
+    assert not (picker.scratch / "pwned").exists() and not (tmp_path / "pwned").exists()
