@@ -1,6 +1,7 @@
 """The picker as a person uses it: the real vmm in tmux with the real fzf, on libvirtd's shared
 test node, checked through the test's own libvirt connection."""
 
+import contextlib
 import os
 import shutil
 
@@ -160,11 +161,8 @@ def test_make_a_linked_clone(shared, picker, daemon):
         assert f"<path>{vol.path()}</path>" in backing
         assert path_of(twin) == (f"/{p}lab", [])
     finally:
-        for name in (f"{p}twin",):
-            try:
-                daemon.lookupByName(name).undefine()
-            except libvirt.libvirtError:
-                pass
+        with contextlib.suppress(libvirt.libvirtError):
+            daemon.lookupByName(f"{p}twin").undefine()
         for v in pool.listAllVolumes():
             if v.name().startswith(p):
                 v.delete()

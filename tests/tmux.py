@@ -22,23 +22,9 @@ class Terminal:
         self.done_marker = f"__EXIT_{self.name}__"
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         script = f"env {exports} {shlex.join(argv)}; echo {self.done_marker}=$?; sleep 600"
-        subprocess.run(
-            [
-                "tmux",
-                "new-session",
-                "-d",
-                "-s",
-                self.name,
-                "-c",
-                cwd,
-                "-x",
-                str(width),
-                "-y",
-                str(height),
-            ]
-            + ["bash", "-c", script],
-            check=True,
-        )
+        size = ["-x", str(width), "-y", str(height)]
+        session = ["tmux", "new-session", "-d", "-s", self.name, "-c", cwd, *size]
+        subprocess.run([*session, "bash", "-c", script], check=True)
 
     def screen(self) -> str:
         out = subprocess.run(
