@@ -33,12 +33,15 @@ def picker(shared, tmp_path):
     }
     terminals = []
 
-    def start(*args):
-        terminal = Terminal([vmm_exe(), "-c", SHARED_URI, *args], env, cwd=str(scratch))
+    def start(*args, **extra_env):
+        terminal = Terminal(
+            [vmm_exe(), "-c", SHARED_URI, *args], {**env, **extra_env}, cwd=str(scratch)
+        )
         terminals.append(terminal)
         return terminal
 
     start.scratch = scratch
+    start.with_env = lambda **extra: start(**extra)
     yield start
     for terminal in terminals:
         terminal.close()
@@ -216,3 +219,25 @@ def test_hostile_names_display_literally_and_act_on_the_right_vm(shared, picker,
     assert target.isActive()
     assert [d.name() for d in doms.values() if d.isActive()] == [target.name()]
     assert not (picker.scratch / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_edit_xml_offers_to_edit_again_after_an_error(shared, picker, tmp_path):
+    p = shared.prefix
+    vm = shared("editme", meta=vmm_meta(f"/{p}lab"))
+    count = tmp_path / "count"
+    script = tmp_path / "editor.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"echo x >> {count}\n"
+        f"if [ $(wc -l < {count}) -eq 1 ]; then sed -i 's|</domain>|<bogus/>|' \"$1\"; exit 0; fi\n"
+        "sed -i 's|<bogus/>|</domain>|;"
+        ' s|<vcpu placement=.static.>1</vcpu>|<vcpu>3</vcpu>|\' "$1"\n'
+    )
+    script.chmod(0o755)
+    term = picker.with_env(VISUAL=str(script))
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "editme")
+    term.pick(vm.name(), "Edit XML")
+    term.pick("invalid XML", "Edit again")
+    term.wait_for(f"{vm.name()}: definition saved")
+    assert "<vcpu placement='static'>3</vcpu>" in vm.XMLDesc(0)

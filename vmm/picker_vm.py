@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vmm import organize, tree
@@ -277,29 +273,21 @@ class VmScreens:
         if not self.p.terminal:
             self.p.report("editing XML needs a terminal: run vmm in one", error=True)
             return
-        dom = self.p.host.lookup(domain.uuid)
-        original = edit.current_xml(dom)
-        with tempfile.TemporaryDirectory(prefix="vmm-edit-") as tmp:
-            path = Path(tmp) / f"{domain.uuid}.xml"
-            path.write_text(original)
+        try:
+            dom = self.p.host.lookup(domain.uuid)
+            original = text = edit.current_xml(dom)
             while True:
-                editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-                if shutil.which(editor[0]) is None:
-                    self.p.report(
-                        f"editor {editor[0]!r} not found: set $VISUAL or $EDITOR", error=True
-                    )
-                    return
-                subprocess.run([*editor, str(path)], check=False)
+                text = edit.edit_text(text, domain.uuid)
                 try:
-                    self.p.report(
-                        f"{domain.name}: {edit.redefine(dom, original, path.read_text())}"
-                    )
+                    self.p.report(f"{domain.name}: {edit.redefine(dom, original, text)}")
                     self.p.refresh([domain.uuid])
                     return
                 except VmmError as err:
                     if not self._edit_again(str(err)):
-                        self.p.report(f"{domain.name}: edit discarded", error=False)
+                        self.p.report(f"{domain.name}: edit discarded")
                         return
+        except VmmError as err:
+            self.p.report(str(err), error=True)
 
     def _edit_again(self, error: str) -> bool:
         rows = [
@@ -307,9 +295,7 @@ class VmScreens:
             Row.plain("discard", "Discard my changes", "danger"),
         ]
         try:
-            return self.p.menu.choose(
-                Screen("invalid XML", rows, f"libvirt refused it: {error}")
-            ).rows == ("again",)
+            return self.p.menu.choose(Screen("invalid XML", rows, error)).rows == ("again",)
         except Cancelled:
             return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict
 
 import click
@@ -18,7 +19,7 @@ from vmm.cli.base import (
     targets,
     warn,
 )
-from vmm.errors import HostError
+from vmm.errors import HostError, InvalidInput
 
 
 @cli.command("info")
@@ -145,3 +146,26 @@ def history_command(vm: str | None, as_json: bool) -> None:
         return
     for entry in entries:
         click.echo(render.history_line(entry))
+
+
+@cli.command("edit")
+@click.argument("vm", shell_complete=complete_vms)
+@pass_session
+def edit_command(session: Session, vm: str) -> None:
+    """Edit VM's XML in $VISUAL/$EDITOR; it is validated and defined when saved."""
+    from vmm import edit
+
+    host = session.host()
+    dom = host.lookup(vm)
+    original = text = edit.current_xml(dom)
+    while True:
+        text = edit.edit_text(text, dom.UUIDString())
+        try:
+            message = edit.redefine(dom, original, text)
+            break
+        except InvalidInput as err:
+            if not sys.stdin.isatty() or not click.confirm(f"{err}\nEdit again?", default=True):
+                raise
+    if message != "no change":
+        host.record(dom.name(), dom.UUIDString(), "edit", message)
+    click.echo(f"{dom.name()}: {message}")
