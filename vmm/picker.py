@@ -89,8 +89,10 @@ class Picker:
         return True
 
     def header(self, where: str, keys: dict[str, str]) -> str:
-        hints = "".join(f" · {key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
-        lines = [f"vmm · {self.host.uri} · {where}", f"⏎ open · esc back{hints}"]
+        hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
+        lines = [f"vmm · {self.host.uri} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
+        if hints:
+            lines.append(hints)
         return "\n".join([*lines, self.status] if self.status else lines)
 
     # -- the flow ----------------------------------------------------------------------------
