@@ -10,14 +10,13 @@ import pytest
 from conftest import SHARED_URI, require, vmm_exe
 from tmux import Terminal
 
-from vmm.metadata import NAMESPACE
+from vmm import metadata
+from vmm.metadata import NAMESPACE, Metadata
 
 
 def vmm_meta(path, *labels):
-    inner = f"<vmm:path>{path}</vmm:path>" + "".join(
-        f"<vmm:label>{label}</vmm:label>" for label in labels
-    )
-    return f'<vmm:vmm xmlns:vmm="{NAMESPACE}">{inner}</vmm:vmm>'
+    """The vmm element for a test domain, built as a tree (names may hold <, & and quotes)."""
+    return metadata.to_xml(Metadata(path, labels), namespaced=True)
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ packages=(
   # a real libvirt daemon, QEMU and the tools the hypervisor tier uses as witnesses
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base ovmf
   # the picker and its terminal tests
-  fzf tmux
+  fzf tmux openssh-client
+  # wofi mode and its desktop tests: a headless Sway, typing, screenshots, notifications
+  sway wofi wtype grim mako-notifier libnotify-bin dbus-daemon dbus-bin
 )
 packages+=("$@")
 

@@ -15,6 +15,8 @@ from vmm.errors import InvalidInput
 @dataclass(frozen=True)
 class Config:
     uri: str | None = None
+    menu: str | None = None  # the picker's default menu: fzf, wofi or dmenu
+    menu_command: str | None = None  # the dmenu-style launcher, e.g. "fuzzel --dmenu"
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -30,10 +32,10 @@ def load(path: Path) -> Config:
         return Config()
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}") from None
-    uri = data.get("uri")
-    if uri is not None and not isinstance(uri, str):
-        raise InvalidInput(f"{path}: 'uri' must be a string")
-    return Config(uri=uri)
+    for key in ("uri", "menu", "menu_command"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise InvalidInput(f"{path}: '{key}' must be a string")
+    return Config(uri=data.get("uri"), menu=data.get("menu"), menu_command=data.get("menu_command"))
 
 
 def demo_uri() -> str:

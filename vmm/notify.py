@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Protocol
 
 
@@ -24,3 +26,38 @@ class StatusLine:
 
     def progress(self, message: str, percent: int) -> None:
         pass
+
+
+class Desktop:
+    """notify-send, as app 'vmm'; errors are critical; progress updates one notification."""
+
+    def __init__(self, executable: str = "notify-send") -> None:
+        self.executable = executable
+        self._progress_id: str | None = None
+
+    def _send(self, summary: str, body: str, *extra: str) -> str:
+        if shutil.which(self.executable) is None:
+            return ""
+        argv = [self.executable, "--app-name=vmm", *extra, "--", summary, body]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip()
+
+    def info(self, message: str) -> None:
+        self._progress_id = None
+        self._send("vmm", message)
+
+    def error(self, message: str) -> None:
+        self._progress_id = None
+        self._send("vmm: error", message, "--urgency=critical")
+
+    def progress(self, message: str, percent: int) -> None:
+        replace = ["--replace-id", self._progress_id] if self._progress_id else []
+        hint = f"int:value:{max(0, min(percent, 100))}"
+        found = self._send(
+            "vmm", f"{message}: {percent}%", "--print-id", f"--hint={hint}", *replace
+        )
+        if found.isdigit():
+            self._progress_id = found

@@ -1,37 +1,72 @@
-"""`vmm` with no subcommand: the picker, in a terminal (fzf) or from a launcher (wofi, dmenu)."""
+"""`vmm` with no subcommand: the picker, in a terminal (fzf) or from a launcher (wofi, dmenu).
+
+In wofi/dmenu mode nothing may wait on a terminal: outcomes and errors go to notify-send, and
+ssh asks for passwords through `wofi --password` (SSH_ASKPASS).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from vmm.cli.base import Session
-from vmm.errors import InvalidInput
+from vmm.errors import InvalidInput, VmmError
 
 
-def choose_menu(name: str) -> str:
-    """`auto` is fzf on a terminal; without one there is no menu to fall back on yet."""
+def on_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def choose_menu(name: str, configured: str | None) -> str:
+    """`auto`: the config's choice, else fzf on a terminal, else wofi in a Wayland session."""
     if name != "auto":
         return name
-    if sys.stdin.isatty() and sys.stdout.isatty():
+    if configured and (configured != "fzf" or on_terminal()):
+        return configured
+    if on_terminal():
         return "fzf"
-    raise InvalidInput("no terminal: run vmm in a terminal, or name a menu with --menu")
+    if os.environ.get("WAYLAND_DISPLAY") and shutil.which("wofi"):
+        return "wofi"
+    raise InvalidInput("no terminal and no Wayland session: name a menu with --menu")
+
+
+def use_menu_for_passwords() -> None:
+    """ssh (behind qemu+ssh:// URIs) asks through vmm-askpass, i.e. `wofi --password`."""
+    askpass = Path(sys.executable).with_name("vmm-askpass")
+    if askpass.exists():
+        os.environ["SSH_ASKPASS"] = str(askpass)
+        os.environ["SSH_ASKPASS_REQUIRE"] = "force"
 
 
 def run_picker(session: Session, menu_name: str) -> None:
+    from vmm.config import config_path, load
     from vmm.menus import MenuError, backend
-    from vmm.notify import StatusLine
+    from vmm.notify import Desktop, StatusLine
+
+    config = load(config_path())
+    name = choose_menu(menu_name, config.menu)
+    terminal = name == "fzf"
+    notifier = StatusLine() if terminal else Desktop()
+    if not terminal:
+        use_menu_for_passwords()
+    options = {"command": config.menu_command or ""} if name == "dmenu" else {}
+    try:
+        menu = backend(name, **options)
+        try:
+            _run(session, menu, notifier, terminal)
+        finally:
+            close = getattr(menu, "close", None)
+            if close is not None:
+                close()
+    except (MenuError, VmmError) as err:
+        if not terminal:
+            notifier.error(str(err))
+        raise InvalidInput(str(err)) from None
+
+
+def _run(session: Session, menu, notifier, terminal: bool) -> None:
     from vmm.picker import Picker
 
-    name = choose_menu(menu_name)
-    try:
-        menu = backend(name)
-    except MenuError as err:
-        raise InvalidInput(str(err)) from None
-    try:
-        Picker(session.host(), menu, StatusLine(), terminal=name == "fzf").run()
-    except MenuError as err:
-        raise InvalidInput(str(err)) from None
-    finally:
-        close = getattr(menu, "close", None)
-        if close is not None:
-            close()
+    Picker(session.host(), menu, notifier, terminal=terminal).run()

@@ -67,10 +67,12 @@ class Menu(Protocol):
 
 
 def backend(name: str, **options: object) -> Menu:
-    from vmm.menus import fzf
+    from vmm.menus import dmenu, fzf, wofi
 
     backends: dict[str, Callable[..., Menu]] = {
         "fzf": fzf.FzfMenu,
+        "wofi": wofi.WofiMenu,
+        "dmenu": dmenu.DmenuMenu,
     }
     if name not in backends:
         raise MenuError(f"unknown menu {name!r} (choose from {', '.join(backends)})")
