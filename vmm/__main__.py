@@ -1,3 +1,3 @@
-from vmm.cli import main
+from vmm.entry import main
 
 main()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from vmm.errors import InvalidInput
@@ -26,6 +24,8 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path:
 
 def load(path: Path) -> Config:
     """Read the config file; a missing file means the defaults."""
+    import tomllib  # only when there is no -c or $LIBVIRT_DEFAULT_URI: start-up time counts
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -40,8 +40,8 @@ def load(path: Path) -> Config:
 
 def demo_uri() -> str:
     """libvirt's test driver loaded with the demo host bundled in the package."""
-    node = resources.files("vmm") / "data" / "demo-host.xml"
-    return f"test://{Path(str(node)).resolve()}"
+    node = Path(__file__).resolve().parent / "data" / "demo-host.xml"
+    return f"test://{node}"
 
 
 def resolve_uri(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import libvirt
 from lxml import etree
@@ -15,11 +15,16 @@ from vmm import metadata
 from vmm.connection import libvirt_errors, open_connection
 from vmm.domain import Domain, state_name
 from vmm.errors import NotFound
-from vmm.history import Entry, History
 from vmm.metadata import MalformedMetadata, Metadata
+from vmm.parallel import parallel_map
 
-# libvirtd serves a few calls per client at once; more threads than that only queue.
-LIST_WORKERS = 16
+if TYPE_CHECKING:
+    from vmm.history import History
+
+# Calls in flight at once while listing. On a remote link each call waits a round trip, so
+# throughput is threads / round trip; libvirtd queues what it cannot serve yet, so many
+# threads cost the server nothing.
+LIST_WORKERS = 64
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
@@ -96,6 +101,8 @@ class Host:
         """Journal a change, when this host keeps a history."""
         if self.history is None:
             return
+        from vmm.history import Entry
+
         entry = Entry(self.uri, vm, uuid, action, detail, _meta_json(before), _meta_json(after))
         self.history.record(entry)
 
@@ -129,8 +136,10 @@ class Host:
                     return None  # undefined while we were listing
                 raise
 
-        with libvirt_errors(), ThreadPoolExecutor(LIST_WORKERS) as pool:
-            views = [view for view in pool.map(describe, stats) if view is not None]
+        with libvirt_errors():
+            views = [
+                view for view in parallel_map(describe, stats, LIST_WORKERS) if view is not None
+            ]
         return sorted(views, key=lambda d: (d.path.casefold(), d.name.casefold()))
 
     def _uuids(self, flags: int) -> set[str]:

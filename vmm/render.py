@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from vmm import tree
-from vmm.details import Details, DiskInfo
 from vmm.domain import Domain
-from vmm.history import Entry
-from vmm.snapshots import Snapshot
+
+if TYPE_CHECKING:
+    from vmm.details import Details, DiskInfo
+    from vmm.history import Entry
+    from vmm.snapshots import Snapshot
 
 _MARKS = {
     "running": ("●", "green"),

@@ -1,0 +1,1 @@
+"""vmm's benchmarks: `make bench` runs them all and writes BENCHMARKS.md with plots."""

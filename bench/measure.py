@@ -1,0 +1,48 @@
+"""Timing commands: wall time of whole processes over repeated runs, median and spread."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    label: str
+    command: str  # as a person would type it, for BENCHMARKS.md
+    runs: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return min(self.runs), max(self.runs)
+
+
+def time_command(
+    label: str, argv: list[str], runs: int, shown: str | None = None, **env: str
+) -> Timing:
+    """Run `argv` `runs` times (after one warm-up); it must succeed every time."""
+    environment = {**os.environ, **env}
+    subprocess.run(argv, capture_output=True, env=environment, check=True)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment, check=True
+        )
+        times.append(time.perf_counter() - start)
+    return Timing(label, shown or " ".join(argv), tuple(times))
+
+
+def time_shell(label: str, script: str, runs: int) -> Timing:
+    return time_command(label, ["bash", "-c", script], runs, shown=script)
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"

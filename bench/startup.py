@@ -1,0 +1,61 @@
+"""Start-up: `vmm --version`, `--help` and `ls` on the demo host against virsh and a bare floor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from bench.measure import Timing, time_command
+from vmm.config import demo_uri
+
+RUNS = 15
+FLOOR = (
+    "import libvirt, click, lxml.etree\n"
+    "c = libvirt.open({uri!r})\n"
+    "print([d.name() for d in c.listAllDomains()])\n"
+)
+
+
+@dataclass(frozen=True)
+class Startup:
+    version: Timing
+    help: Timing
+    ls: Timing
+    virsh: Timing
+    floor: Timing
+    imports: list[tuple[int, str]]  # the slowest imports of `vmm ls`: (cumulative µs, module)
+
+
+def import_profile(python: str) -> list[tuple[int, str]]:
+    """The slowest top-level imports of `vmm --demo ls`, from `python -X importtime`."""
+    done = subprocess.run(
+        [python, "-X", "importtime", "-m", "vmm", "--demo", "ls"], capture_output=True, text=True
+    )
+    found = []
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2].rstrip()
+        if len(name) - len(name.lstrip()) == 1:  # top level: one space of indent
+            found.append((int(parts[1]), name.strip()))
+    return sorted(found, reverse=True)[:12]
+
+
+def run(vmm: str) -> Startup:
+    uri = demo_uri()
+    python = sys.executable
+    return Startup(
+        version=time_command("vmm --version", [vmm, "--version"], RUNS),
+        help=time_command("vmm --help", [vmm, "--help"], RUNS),
+        ls=time_command("vmm --demo ls", [vmm, "--demo", "ls"], RUNS),
+        virsh=time_command("virsh list --all", ["virsh", "-c", uri, "list", "--all"], RUNS),
+        floor=time_command(
+            "floor: python imports libvirt, click, lxml and lists",
+            [python, "-c", FLOOR.format(uri=uri)],
+            RUNS,
+            shown="python -c 'import libvirt, click, lxml.etree; ...listAllDomains()'",
+        ),
+        imports=import_profile(python),
+    )
