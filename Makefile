@@ -4,6 +4,8 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTHON  ?= python3
 
+BENCH_VENV := .venv-bench
+
 .PHONY: demo test lint format bench system venv clean
 
 demo: $(STAMP)
@@ -14,12 +16,21 @@ test: $(STAMP) lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check vmm tests tools
-	$(VENV)/bin/ruff format --check vmm tests tools
+	$(VENV)/bin/ruff check vmm tests tools bench
+	$(VENV)/bin/ruff format --check vmm tests tools bench
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format vmm tests tools
-	$(VENV)/bin/ruff check --fix vmm tests tools
+	$(VENV)/bin/ruff format vmm tests tools bench
+	$(VENV)/bin/ruff check --fix vmm tests tools bench
+
+# vmm installed as a user installs it (not editable), plus matplotlib for the plots
+bench: $(STAMP)
+	tools/setup-system.sh virtinst
+	tools/start-libvirtd.sh
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q '.[bench]'
+	$(BENCH_VENV)/bin/python -m bench
 
 system:
 	tools/setup-system.sh
@@ -34,4 +45,4 @@ $(STAMP): pyproject.toml tools/setup-system.sh
 venv: $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,71 @@
+"""The picker at N=1000 on a local host (libvirtd on this machine, no delay): launch to first
+drawn row, and entering a folder, timed by watching the real fzf in tmux."""
+
+from __future__ import annotations
+
+import shlex
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+
+from bench import hosts
+from bench.measure import Timing
+
+RUNS = 7
+COUNT = 1000
+
+
+@dataclass(frozen=True)
+class PickerTimes:
+    first_row: Timing
+    enter_folder: Timing
+
+
+def _screen(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    ).stdout
+
+
+def _until(session: str, done, timeout: float = 30) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if done(_screen(session)):
+            return time.perf_counter()
+        time.sleep(0.002)
+    raise RuntimeError(f"picker benchmark timed out:\n{_screen(session)}")
+
+
+def _one_run(vmm: str, uri: str, n: int) -> tuple[float, float]:
+    session = f"vmm-bench-{n}"
+    command = shlex.join([vmm, "-c", uri])
+    start = time.perf_counter()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "40", command], check=True
+    )
+    try:
+        drawn = _until(session, lambda s: "▸ lab/" in s)
+        time.sleep(0.3)
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "lab/"], check=True)
+        _until(session, lambda s: s.splitlines()[0].startswith("/> lab/"))
+        entered_at = time.perf_counter()
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        entered = _until(session, lambda s: s.splitlines()[0].startswith("/lab> "))
+        return drawn - start, entered - entered_at
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def run(vmm: str) -> PickerTimes:
+    with hosts.populated(COUNT):
+        runs = [_one_run(vmm, hosts.SHARED, n) for n in range(RUNS)]
+    first = tuple(r[0] for r in runs)
+    enter = tuple(r[1] for r in runs)
+    print(
+        f"  picker: first row {statistics.median(first):.3f}s, enter folder {statistics.median(enter):.3f}s"
+    )
+    return PickerTimes(
+        Timing("vmm (picker): launch to first row", f"vmm -c {hosts.SHARED}  ({COUNT} VMs)", first),
+        Timing("vmm (picker): enter a folder", "type lab/ then Enter", enter),
+    )
