@@ -24,6 +24,7 @@ from vmm.history import History
 from vmm.host import Host
 
 HOSTS = Path(__file__).parent / "hosts"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ (its delay proxy)
 IN_CI = os.environ.get("CI") == "true"
 SHARED_URI = "test+unix:///default"
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"

@@ -24,7 +24,7 @@ def test_ls_json_recursive_with_filters(run):
     vms = json.loads(ok(run("ls", "-r", "/lab", "--json")))
     assert {vm["name"] for vm in vms} == {"alpha", "beta", "delta one"}
     assert set(vms[0]) == {
-        "name", "uuid", "host", "path", "place", "labels", "state",
+        "name", "ref", "uuid", "host", "path", "place", "labels", "state",
         "persistent", "managed_save", "snapshots", "vcpus", "memory_mib",
     }  # fmt: skip
     web = json.loads(ok(run("ls", "-r", "--label", "web", "--label", "prod", "--json")))

@@ -47,10 +47,9 @@ def perform(
     host: Host, dom: libvirt.virDomain, action: str, *args: object, **options: object
 ) -> str:
     """Run `action` on `dom`; raises a VmmError with a one-line reason when it cannot."""
-    name, uuid = dom.name(), dom.UUIDString()
     with libvirt_errors():
         message = ACTIONS[action](dom, *args, **options)
-    host.record(name, uuid, action, message)
+    host.record(dom, action, message)
     return message
 
 

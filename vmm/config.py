@@ -11,15 +11,46 @@ from vmm.errors import InvalidInput
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    name: str
+    uri: str
+    pool: str | None = None  # where full clones go (linked clones stay beside their base)
+
+
+@dataclass(frozen=True)
 class Config:
     uri: str | None = None
     menu: str | None = None  # the picker's default menu: fzf, wofi or dmenu
     menu_command: str | None = None  # the dmenu-style launcher, e.g. "fuzzel --dmenu"
+    hosts: tuple[HostConfig, ...] = ()
+    all_hosts: bool = False  # use every configured host unless -c picks one
+    timeout: float = 5.0  # seconds a host may take to connect or list
+
+    def host(self, name: str) -> HostConfig | None:
+        return next((h for h in self.hosts if h.name == name), None)
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
     return Path(base) / "vmm" / "config.toml"
+
+
+def _expect(path: Path, key: str, value: object, kind: type | tuple[type, ...]) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise InvalidInput(f"{path}: '{key}' has the wrong type")
+
+
+def _hosts(path: Path, table: object) -> tuple[HostConfig, ...]:
+    _expect(path, "hosts", table, dict)
+    hosts = []
+    for name, entry in (table or {}).items():
+        _expect(path, f"hosts.{name}", entry, dict)
+        uri, pool = entry.get("uri"), entry.get("pool")
+        if not isinstance(uri, str):
+            raise InvalidInput(f"{path}: hosts.{name} needs a uri")
+        _expect(path, f"hosts.{name}.pool", pool, str)
+        hosts.append(HostConfig(name, uri, pool))
+    return tuple(hosts)
 
 
 def load(path: Path) -> Config:
@@ -33,9 +64,17 @@ def load(path: Path) -> Config:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}") from None
     for key in ("uri", "menu", "menu_command"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            raise InvalidInput(f"{path}: '{key}' must be a string")
-    return Config(uri=data.get("uri"), menu=data.get("menu"), menu_command=data.get("menu_command"))
+        _expect(path, key, data.get(key), str)
+    _expect(path, "all_hosts", data.get("all_hosts"), bool)
+    _expect(path, "timeout", data.get("timeout"), (int, float))
+    return Config(
+        uri=data.get("uri"),
+        menu=data.get("menu"),
+        menu_command=data.get("menu_command"),
+        hosts=_hosts(path, data.get("hosts")),
+        all_hosts=bool(data.get("all_hosts", False)),
+        timeout=float(data.get("timeout", 5.0)),
+    )
 
 
 def demo_uri() -> str:
@@ -44,14 +83,41 @@ def demo_uri() -> str:
     return f"test://{node}"
 
 
-def resolve_uri(
-    option: str | None, *, demo: bool = False, env: Mapping[str, str] = os.environ
-) -> str | None:
-    """The URI to open; None leaves the choice to libvirt."""
+@dataclass(frozen=True)
+class Target:
+    """What to connect to: one URI (None: libvirt's default), or several named hosts."""
+
+    uri: str | None = None
+    name: str = ""
+    hosts: tuple[HostConfig, ...] = ()
+    timeout: float = 5.0
+
+
+def resolve(
+    option: str | None,
+    *,
+    demo: bool = False,
+    all_hosts: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> Target:
+    """-c NAME|URI, else --all-hosts, else $LIBVIRT_DEFAULT_URI, else the config file."""
     if demo:
-        return demo_uri()
+        return Target(demo_uri(), "demo")
+    if option and ":" in option and not all_hosts:
+        return Target(option)  # a URI: no need to read the config
+    config = load(config_path(env))
     if option:
-        return option
+        chosen = config.host(option)
+        if chosen is None:
+            known = ", ".join(h.name for h in config.hosts) or "none configured"
+            raise InvalidInput(
+                f"{option!r} is neither a libvirt URI nor a configured host ({known})"
+            )
+        return Target(chosen.uri, chosen.name, timeout=config.timeout)
+    if all_hosts or (config.all_hosts and not env.get("LIBVIRT_DEFAULT_URI")):
+        if not config.hosts:
+            raise InvalidInput(f"--all-hosts needs [hosts.NAME] tables in {config_path(env)}")
+        return Target(hosts=config.hosts, timeout=config.timeout)
     if env.get("LIBVIRT_DEFAULT_URI"):
-        return env["LIBVIRT_DEFAULT_URI"]
-    return load(config_path(env)).uri
+        return Target(env["LIBVIRT_DEFAULT_URI"])
+    return Target(config.uri)

@@ -115,6 +115,7 @@ def _interfaces(xml: etree._Element, dom: libvirt.virDomain) -> tuple[InterfaceI
 
 def gather(host: Host, dom: libvirt.virDomain) -> Details:
     with libvirt_errors():
+        conn = dom.connect()
         view = host.view(dom)
         xml = etree.fromstring(dom.XMLDesc(0).encode())
         disks = tuple(
@@ -123,13 +124,13 @@ def gather(host: Host, dom: libvirt.virDomain) -> Details:
                 d.device,
                 d.path,
                 d.format,
-                tuple(storage.backing_chain(host.conn, d.path)) if d.path else (),
+                tuple(storage.backing_chain(conn, d.path)) if d.path else (),
             )
             for d in storage.disks_of(xml)
         )
-        cpu, memory = usage(host.conn, dom, view.vcpus)
+        cpu, memory = usage(conn, dom, view.vcpus)
         layered = any(disk.chain for disk in disks)
-        linked = tuple(name for name, _ in storage.sharing(host.conn, dom)) if layered else ()
+        linked = tuple(name for name, _ in storage.sharing(conn, dom)) if layered else ()
         return Details(
             domain=view,
             cpu_percent=cpu,

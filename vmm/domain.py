@@ -38,6 +38,17 @@ class Domain:
     memory_kib: int
     host: str = ""
     warning: str | None = None  # why stored metadata was ignored, when it was
+    label: str = ""  # HOST:NAME when several hosts have a VM of this name
+
+    @property
+    def key(self) -> str:
+        """Unique across hosts (a UUID need not be: copied definitions keep theirs)."""
+        return f"{self.host}:{self.uuid}" if self.host else self.uuid
+
+    @property
+    def ref(self) -> str:
+        """The name to show and to type: NAME, or HOST:NAME where NAME alone is ambiguous."""
+        return self.label or self.name
 
     @property
     def path(self) -> str:
@@ -50,7 +61,7 @@ class Domain:
     @property
     def place(self) -> str:
         """The VM's own place in the tree: its folder joined with its name."""
-        return join(self.path, self.name)
+        return join(self.path, self.ref)
 
     @property
     def active(self) -> bool:
@@ -59,6 +70,7 @@ class Domain:
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "ref": self.ref,
             "uuid": self.uuid,
             "host": self.host,
             "path": self.path,

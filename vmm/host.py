@@ -89,10 +89,18 @@ class Host:
                 self._uri = self.conn.getURI()
         return self._uri
 
+    @property
+    def label(self) -> str:
+        """How the picker names where it is."""
+        return self.name or self.uri
+
+    def owner(self, dom: libvirt.virDomain) -> Host:
+        """The host a domain lives on (always this one; a Fleet has several)."""
+        return self
+
     def record(
         self,
-        vm: str,
-        uuid: str,
+        dom: libvirt.virDomain,
         action: str,
         detail: str = "",
         before: Metadata | None = None,
@@ -103,7 +111,15 @@ class Host:
             return
         from vmm.history import Entry
 
-        entry = Entry(self.uri, vm, uuid, action, detail, _meta_json(before), _meta_json(after))
+        entry = Entry(
+            self.uri,
+            dom.name(),
+            dom.UUIDString(),
+            action,
+            detail,
+            _meta_json(before),
+            _meta_json(after),
+        )
         self.history.record(entry)
 
     def close(self) -> None:
@@ -173,7 +189,12 @@ class Host:
     # -- single VMs ----------------------------------------------------------------------------
 
     def lookup(self, ref: str) -> libvirt.virDomain:
-        """The VM named `ref`, or whose UUID is `ref`."""
+        """The VM named `ref`, or whose UUID is `ref` (either may be prefixed with `HOST:`)."""
+        if self.name and ref.startswith(f"{self.name}:") and ref != self.name + ":":
+            try:
+                return self.lookup(ref[len(self.name) + 1 :])
+            except NotFound:
+                pass  # a VM whose own name starts with "HOST:"
         with libvirt_errors():
             dom = _unless_missing(self.conn.lookupByName, ref)
             if dom is None and _UUID.match(ref):
@@ -230,7 +251,7 @@ class Host:
         name, uuid = dom.name(), dom.UUIDString()
         if after != before or unreadable:
             self.write_metadata(dom, after)
-            self.record(name, uuid, action, before=before, after=after)
+            self.record(dom, action, before=before, after=after)
         return MetadataChange(name, uuid, before, after)
 
 

@@ -8,6 +8,7 @@ between folders never waits on libvirt.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from vmm import organize, tree
 from vmm.actions import perform
@@ -30,7 +31,7 @@ CONFIRM_QUICK = {"ctrl-o"}
 _MARK_STYLE = {"running": "running", "blocked": "running", "paused": "paused", "crashed": "crashed"}
 
 
-def vm_cells(domain: Domain, *, place: bool = False) -> tuple[Cell, ...]:
+def vm_cells(domain: Domain, *, place: bool = False, with_host: bool = False) -> tuple[Cell, ...]:
     state = "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
     mark = {"running": "●", "blocked": "●", "paused": "‖", "saved": "◉", "crashed": "✗"}.get(
         state, "○"
@@ -39,7 +40,8 @@ def vm_cells(domain: Domain, *, place: bool = False) -> tuple[Cell, ...]:
     labels = tuple(Cell(f"  #{label}", "label") for label in domain.labels)
     return (
         Cell(f"{mark} ", style),
-        Cell(domain.place if place else domain.name),
+        Cell(domain.place if place else domain.ref),
+        *((Cell(f"  @{domain.host}", "dim"),) if with_host and domain.host else ()),
         Cell(f"  {state}", "dim"),
         *labels,
     )
@@ -52,6 +54,7 @@ class Picker:
         self.notifier = notifier
         self.terminal = terminal
         self.status = ""
+        self.several_hosts = hasattr(host, "hosts")
         self.vms: dict[str, Domain] = {}
         self.reload()
         self.vm_screens = VmScreens(self)
@@ -59,19 +62,26 @@ class Picker:
     # -- state -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.vms = {d.uuid: d for d in self.host.domains()}
+        self.vms = {d.key: d for d in self.host.domains()}
+        warnings = getattr(self.host, "warnings", [])
+        if warnings:
+            self.report("; ".join(warnings), error=True)
+            warnings.clear()
 
     def refresh(self, uuids: Iterable[str]) -> None:
         """Re-read only these VMs; one that is gone is dropped."""
         for uuid in uuids:
             try:
-                self.vms[uuid] = self.host.find(uuid)
+                fresh = self.host.find(uuid)
             except VmmError:
                 self.vms.pop(uuid, None)
+                continue
+            old = self.vms.get(uuid)
+            self.vms[uuid] = replace(fresh, label=old.label) if old else fresh
 
     def add(self, name: str) -> None:
         view = self.host.find(name)
-        self.vms[view.uuid] = view
+        self.vms[view.key] = view
 
     def report(self, message: str, *, error: bool = False) -> None:
         self.status = ("error: " if error else "") + message
@@ -90,7 +100,7 @@ class Picker:
 
     def header(self, where: str, keys: dict[str, str]) -> str:
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
-        lines = [f"vmm · {self.host.uri} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
+        lines = [f"vmm · {self.host.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
             lines.append(hints)
         return "\n".join([*lines, self.status] if self.status else lines)
@@ -117,7 +127,10 @@ class Picker:
                     (Cell(f"▸ {folder.name}/", "folder"), Cell(f"  ({folder.vms})", "dim")),
                 )
             )
-        rows += [Row(f"vm:{d.uuid}", vm_cells(d)) for d in tree.in_folder(path, vms)]
+        rows += [
+            Row(f"vm:{d.key}", vm_cells(d, with_host=self.several_hosts))
+            for d in tree.in_folder(path, vms)
+        ]
         rows += [
             Row.plain("all", "⋯ All VMs", "action"),
             Row.plain("running", "⋯ Running", "action"),
@@ -172,7 +185,7 @@ class Picker:
                 chosen[key[3:]] = self.vms[key[3:]]
             elif key.startswith("dir:"):
                 for d in tree.in_folder(key[4:], self.vms.values(), recursive=True):
-                    chosen[d.uuid] = d
+                    chosen[d.key] = d
         return list(chosen.values())
 
     def quick_action(self, choice: Choice) -> None:
@@ -189,11 +202,11 @@ class Picker:
         failures, done = [], []
         for target in targets:
             try:
-                dom = self.host.lookup(target.uuid)
+                dom = self.host.lookup(target.key)
                 done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
             except VmmError as err:
                 failures.append(str(err))
-        self.refresh(d.uuid for d in targets)
+        self.refresh(d.key for d in targets)
         if failures:
             self.report("; ".join(failures), error=True)
         else:
@@ -225,7 +238,10 @@ class Picker:
             vms = sorted(
                 (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
             )
-            rows = [Row(f"vm:{d.uuid}", vm_cells(d, place=True)) for d in vms]
+            rows = [
+                Row(f"vm:{d.key}", vm_cells(d, place=True, with_host=self.several_hosts))
+                for d in vms
+            ]
             keys = {k: v for k, v in FOLDER_KEYS.items() if k != "ctrl-r"}
             screen = Screen(
                 title, rows, self.header(title, keys), keys, multi=True, preview=self.preview

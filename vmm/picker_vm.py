@@ -60,23 +60,23 @@ class VmScreens:
     def __init__(self, picker: Picker) -> None:
         self.p = picker
 
-    def vm_screen(self, uuid: str) -> None:
-        while uuid in self.p.vms:
-            domain = self.p.vms[uuid]
+    def vm_screen(self, key: str) -> None:
+        while key in self.p.vms:
+            domain = self.p.vms[key]
             rows = [Row.plain(a, *_LABELS[a]) for a in actions_for(domain)]
             labels = " ".join(f"#{label}" for label in domain.labels)
             header = self.p.header(f"{domain.place}  [{domain.state}]  {labels}".rstrip(), {})
             try:
                 choice = self.p.menu.choose(
-                    Screen(domain.name, rows, header, preview=self.preview(uuid))
+                    Screen(domain.name, rows, header, preview=self.preview(key))
                 )
             except Cancelled:
                 return
             if choice.rows:
                 self.run_action(domain, choice.rows[0])
 
-    def preview(self, uuid: str):
-        return lambda _key: self.p.preview(f"vm:{uuid}")
+    def preview(self, key: str):
+        return lambda _row: self.p.preview(f"vm:{key}")
 
     def run_action(self, domain: Domain, action: str) -> None:
         if action in CONFIRM and not self.p.confirm(f"{_LABELS[action][0]}: {domain.name}?"):
@@ -107,7 +107,7 @@ class VmScreens:
             try:
                 with libvirt_errors():
                     ordered = snapshots.as_tree(
-                        snapshots.list_snapshots(self.p.host.lookup(domain.uuid))
+                        snapshots.list_snapshots(self.p.host.lookup(domain.key))
                     )
             except VmmError as err:
                 self.p.report(str(err), error=True)
@@ -161,11 +161,11 @@ class VmScreens:
         folders = sorted(tree.folder_counts(self.p.vms.values()), key=str.casefold)
         dest = self.p.ask("move to", folders, f"move {domain.name} from {domain.path} to:")
         if dest is not None:
-            self.p.attempt(lambda: self.p.move(domain.uuid, dest))
+            self.p.attempt(lambda: self.p.move(domain.key, dest))
 
     def labels(self, domain: Domain) -> None:
-        while domain.uuid in self.p.vms:
-            domain = self.p.vms[domain.uuid]
+        while domain.key in self.p.vms:
+            domain = self.p.vms[domain.key]
             rows = [Row.plain("add", "+ Add label…", "action")]
             rows += [
                 Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell("  (enter removes)", "dim")))
@@ -191,8 +191,8 @@ class VmScreens:
 
     def _relabel(self, domain: Domain, change, label: str) -> None:
         def work() -> str:
-            result = change(self.p.host, self.p.host.lookup(domain.uuid), [label])
-            self.p.refresh([domain.uuid])
+            result = change(self.p.host, self.p.host.lookup(domain.key), [label])
+            self.p.refresh([domain.key])
             return (
                 f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
             )
@@ -227,26 +227,26 @@ class VmScreens:
         if self.p.attempt(
             lambda: perform(
                 self.p.host,
-                self.p.host.lookup(domain.uuid),
+                self.p.host.lookup(domain.key),
                 "clone",
                 name,
                 linked=linked,
                 progress=progress,
             )
         ):
-            self.p.refresh([domain.uuid])
+            self.p.refresh([domain.key])
             self.p.attempt(lambda: self.p.add(name))
 
     def console(self, domain: Domain) -> None:
         from vmm import reach
 
-        self._hand_terminal_to(reach.console_argv(self.p.host.uri, domain.uuid))
+        self._hand_terminal_to(reach.console_argv(self._uri(domain), domain.uuid))
 
     def viewer(self, domain: Domain) -> None:
         from vmm import reach
 
         def launch() -> str:
-            argv = reach.viewer_argv(self.p.host.uri, domain.uuid)
+            argv = reach.viewer_argv(self._uri(domain), domain.uuid)
             subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -257,6 +257,9 @@ class VmScreens:
             return f"{domain.name}: viewer opened"
 
         self.p.attempt(launch)
+
+    def _uri(self, domain: Domain) -> str:
+        return self.p.host.owner(self.p.host.lookup(domain.key)).uri
 
     def _hand_terminal_to(self, argv: list[str]) -> None:
         if not self.p.terminal:
@@ -274,13 +277,13 @@ class VmScreens:
             self.p.report("editing XML needs a terminal: run vmm in one", error=True)
             return
         try:
-            dom = self.p.host.lookup(domain.uuid)
+            dom = self.p.host.lookup(domain.key)
             original = text = edit.current_xml(dom)
             while True:
                 text = edit.edit_text(text, domain.uuid)
                 try:
                     self.p.report(f"{domain.name}: {edit.redefine(dom, original, text)}")
-                    self.p.refresh([domain.uuid])
+                    self.p.refresh([domain.key])
                     return
                 except VmmError as err:
                     if not self._edit_again(str(err)):

@@ -39,11 +39,12 @@ def state_text(domain: Domain) -> str:
     return "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
 
 
-def vm_row(domain: Domain, *, full_place: bool = False) -> str:
-    name = domain.place if full_place else domain.name
+def vm_row(domain: Domain, *, full_place: bool = False, with_host: bool = False) -> str:
+    name = domain.place if full_place else domain.ref
+    host = f"  @{domain.host}" if with_host and domain.host else ""
     labels = " ".join(f"#{label}" for label in domain.labels)
     state = click.style(state_text(domain), dim=True)
-    return f"{state_mark(domain)} {name}  {state}  {labels}".rstrip()
+    return f"{state_mark(domain)} {name}{host}  {state}  {labels}".rstrip()
 
 
 def folder_row(folder: tree.Folder) -> str:

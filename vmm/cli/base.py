@@ -67,6 +67,7 @@ class Session:
 
     uri_option: str | None = None
     demo: bool = False
+    all_hosts: bool = False
     _host: Host | None = field(default=None, repr=False)
     _owns_host: bool = True
 
@@ -76,23 +77,44 @@ class Session:
         return cls(_host=host, _owns_host=False)
 
     def host(self) -> Host:
+        """The host (or, with several configured hosts, the Fleet that stands for them)."""
         if self._host is None:
-            from vmm.config import resolve_uri
+            from vmm.config import resolve
             from vmm.history import History, default_path
             from vmm.host import Host
 
-            uri = resolve_uri(self.uri_option, demo=self.demo)
-            self._host = Host.open(uri, history=History(default_path()))
+            target = resolve(self.uri_option, demo=self.demo, all_hosts=self.all_hosts)
+            history = History(default_path())
+            if target.hosts:
+                from vmm.fleet import Fleet, HostSpec
+
+                specs = [HostSpec(h.name, h.uri) for h in target.hosts]
+                self._host = Fleet.open(specs, timeout=target.timeout, history=history)
+            else:
+                self._host = Host.open(target.uri, target.name, history)
         return self._host
+
+    @property
+    def several_hosts(self) -> bool:
+        return hasattr(self.host(), "hosts")
 
     def domains(self) -> list[Domain]:
         domains = self.host().domains()
+        self.flush_warnings()
         for domain in domains:
             if domain.warning:
                 warn(domain.warning)
         return domains
 
+    def flush_warnings(self) -> None:
+        """A Fleet's unreachable hosts, one line each."""
+        for warning in getattr(self._host, "warnings", []):
+            warn(warning)
+        if self._host is not None and hasattr(self._host, "warnings"):
+            self._host.warnings.clear()
+
     def close(self) -> None:
+        self.flush_warnings()
         if self._host is not None and self._host.history is not None:
             for failure in self._host.history.failures:
                 warn(failure)
@@ -110,7 +132,9 @@ pass_session = click.make_pass_decorator(Session)
 
 def _completion_session(ctx: click.Context) -> Session:
     params = ctx.find_root().params
-    return Session(params.get("uri_option"), bool(params.get("demo")))
+    return Session(
+        params.get("uri_option"), bool(params.get("demo")), bool(params.get("all_hosts"))
+    )
 
 
 def _complete(values: Callable[[list[Domain]], Iterable[str]]):
@@ -203,8 +227,8 @@ def confirm(question: str, yes: bool) -> None:
     "-c",
     "--connect",
     "uri_option",
-    metavar="URI",
-    help="libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file, then libvirt's own).",
+    metavar="NAME|URI",
+    help="A configured host or a libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file).",
 )
 @click.option(
     "--demo",
@@ -218,15 +242,16 @@ def confirm(question: str, yes: bool) -> None:
     show_default=True,
     help="The picker's menu: fzf in a terminal, wofi (or a dmenu-like launcher) without one.",
 )
+@click.option("--all-hosts", is_flag=True, help="Every host in the config file, as one tree.")
 @click.version_option(__version__, "-V", "--version", prog_name="vmm")
 @click.pass_context
-def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str) -> None:
+def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str, all_hosts: bool) -> None:
     """Organise and drive libvirt VMs from the keyboard.
 
     VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
     """
     if ctx.obj is None:
-        ctx.obj = Session(uri_option, demo)
+        ctx.obj = Session(uri_option, demo, all_hosts)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:
         from vmm.cli.pick import run_picker

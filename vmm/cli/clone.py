@@ -77,7 +77,8 @@ def clones_command(session: Session, vm: str) -> None:
 
     host = session.host()
     with libvirt_errors():
-        for name, image in storage.sharing(host.conn, host.lookup(vm)):
+        dom = host.lookup(vm)
+        for name, image in storage.sharing(dom.connect(), dom):
             click.echo(f"{name}  (through {image})")
 
 
@@ -110,5 +111,5 @@ def new_command(
     with libvirt_errors():
         message = create.new_vm(host.conn, name, base, create.Shape(memory, vcpus, network), folder)
     dom = host.lookup(name)
-    host.record(name, dom.UUIDString(), "new", message)
+    host.record(dom, "new", message)
     click.echo(f"{name}: {message}")

@@ -66,7 +66,7 @@ def ls_command(
         for sub in tree.subfolders(folder, domains):
             click.echo(render.folder_row(sub))
     for domain in vms:
-        click.echo(render.vm_row(domain, full_place=recursive))
+        click.echo(render.vm_row(domain, full_place=recursive, with_host=session.several_hosts))
 
 
 @cli.command("tree")

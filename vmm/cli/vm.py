@@ -114,7 +114,8 @@ def console_command(session: Session, vm: str) -> None:
     from vmm import reach
 
     host = session.host()
-    argv = reach.console_argv(host.uri, host.find(vm).uuid)
+    dom = host.lookup(vm)
+    argv = reach.console_argv(host.owner(dom).uri, dom.UUIDString())
     session.close()
     _exec(argv)
 
@@ -127,7 +128,8 @@ def view_command(session: Session, vm: str) -> None:
     from vmm import reach
 
     host = session.host()
-    argv = reach.viewer_argv(host.uri, host.find(vm).uuid)
+    dom = host.lookup(vm)
+    argv = reach.viewer_argv(host.owner(dom).uri, dom.UUIDString())
     session.close()
     _exec(argv)
 
@@ -167,5 +169,5 @@ def edit_command(session: Session, vm: str) -> None:
             if not sys.stdin.isatty() or not click.confirm(f"{err}\nEdit again?", default=True):
                 raise
     if message != "no change":
-        host.record(dom.name(), dom.UUIDString(), "edit", message)
+        host.record(dom, "edit", message)
     click.echo(f"{dom.name()}: {message}")

@@ -1,0 +1,147 @@
+"""Several hosts as one: separate libvirt daemons (one per host), listed and acted on together."""
+
+import json
+import time
+
+import libvirt
+import pytest
+from conftest import domain_xml, require, run_vmm, vmm_exe
+from test_picker import vmm_meta
+from tmux import Terminal
+
+from vmm.fleet import Fleet, HostSpec
+
+
+@pytest.fixture
+def three_hosts(tmp_path):
+    """Hosts a, b, c (separate daemons), each holding its own 'test' VM and a few of ours."""
+    from daemons import PrivateDaemon, user_exists
+
+    require(user_exists(), "user 'vmmtest' is missing (make test creates it)")
+    daemons = {name: PrivateDaemon() for name in "abc"}
+    conns = {name: libvirt.open(d.uri) for name, d in daemons.items()}  # keeps each node alive
+    conns["a"].defineXML(domain_xml("web-a", meta=vmm_meta("/lab/web", "web")))
+    conns["b"].defineXML(domain_xml("web-b", meta=vmm_meta("/lab/web", "web")))
+    conns["c"].defineXML(domain_xml("db-c", meta=vmm_meta("/lab/db")))
+    config = tmp_path / "config" / "vmm"
+    config.mkdir(parents=True)
+    hosts = "".join(f'[hosts.{name}]\nuri = "{d.uri}"\n' for name, d in daemons.items())
+    (config / "config.toml").write_text(f"timeout = 2\n{hosts}")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    yield daemons, conns, env
+    for conn in conns.values():
+        conn.close()
+    for daemon in daemons.values():
+        daemon.stop()
+
+
+def vmm_json(env, *args):
+    result = run_vmm("--all-hosts", *args, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_one_listing_over_every_host(three_hosts):
+    _, _, env = three_hosts
+    vms = vmm_json(env, "ls", "-r")
+    assert {(vm["host"], vm["ref"]) for vm in vms} == {
+        ("a", "web-a"), ("b", "web-b"), ("c", "db-c"),
+        ("a", "a:test"), ("b", "b:test"), ("c", "c:test"),
+    }  # fmt: skip
+    folders = {f["path"]: f["vms"] for f in vmm_json(env, "tree")}
+    assert folders["/lab/web"] == 2 and folders["/lab"] == 3  # one folder, VMs from two hosts
+
+
+def test_an_action_goes_to_the_vms_own_host(three_hosts):
+    _, conns, env = three_hosts
+    assert run_vmm("--all-hosts", "start", "web-b", env=env).returncode == 0
+    assert conns["b"].lookupByName("web-b").isActive()
+    assert run_vmm("--all-hosts", "mv", "db-c", "/moved", env=env).returncode == 0
+    assert [vm["ref"] for vm in vmm_json(env, "ls", "/moved")] == ["db-c"]
+
+
+def test_a_name_on_several_hosts_needs_its_host(three_hosts):
+    _, conns, env = three_hosts
+    ambiguous = run_vmm("--all-hosts", "off", "test", env=env)
+    assert ambiguous.returncode == 1
+    assert "'test' is on several hosts; name one: a:test, b:test, c:test" in ambiguous.stderr
+    assert all(conn.lookupByName("test").isActive() for conn in conns.values())
+    assert run_vmm("--all-hosts", "off", "b:test", env=env).returncode == 0
+    states = {name: conn.lookupByName("test").isActive() for name, conn in conns.items()}
+    assert states == {"a": True, "b": False, "c": True}
+
+
+def test_c_name_picks_one_configured_host(three_hosts):
+    _, _, env = three_hosts
+    result = run_vmm("-c", "c", "ls", "-r", "--json", env=env)
+    assert {vm["name"] for vm in json.loads(result.stdout)} == {"db-c", "test"}
+    unknown = run_vmm("-c", "nosuch", "ls", env=env)
+    assert (
+        unknown.returncode == 1
+        and "neither a libvirt URI nor a configured host (a, b, c)" in unknown.stderr
+    )
+
+
+def test_a_dead_host_is_a_warning_and_the_others_still_work(three_hosts):
+    daemons, conns, env = three_hosts
+    daemons["c"].kill()
+    result = run_vmm("--all-hosts", "ls", "-r", "--json", env=env)
+    assert result.returncode == 0
+    assert "vmm: warning: host c: cannot connect to" in result.stderr
+    assert {vm["host"] for vm in json.loads(result.stdout)} == {"a", "b"}
+    assert run_vmm("--all-hosts", "start", "web-a", env=env).returncode == 0
+    assert conns["a"].lookupByName("web-a").isActive()
+
+
+def test_a_slow_host_does_not_hold_up_the_others(three_hosts, tmp_path):
+    from bench.proxy import DelayProxy
+
+    daemons, _, _ = three_hosts
+    slow_socket = tmp_path / "slow.sock"
+    with DelayProxy(slow_socket, daemons["c"].socket, delay=3.0):
+        specs = [
+            HostSpec("a", daemons["a"].uri),
+            HostSpec("slow", f"test+unix:///default?socket={slow_socket}"),
+        ]
+        started = time.monotonic()
+        fleet = Fleet.open(specs, timeout=1.0)
+        try:
+            assert [h.name for h in fleet.hosts] == ["a"]
+            assert fleet.warnings == ["host slow: no answer within 1s"]
+            assert {d.name for d in fleet.domains()} == {"web-a", "test"}
+            assert (
+                time.monotonic() - started < 2.9
+            )  # it gave up on the slow host, not waited it out
+        finally:
+            fleet.close()
+
+
+def test_the_picker_over_several_hosts(three_hosts):
+    _, conns, env = three_hosts
+    term = Terminal([vmm_exe(), "--all-hosts"], {**env, "TERM": "xterm-256color"})
+    try:
+        screen = term.wait_for_prompt("/")
+        assert "3 hosts (a, b, c)" in screen and "a:test" in screen and "@c" in screen
+        term.pick("/", "lab/")
+        term.pick("/lab", "web/")
+        term.pick("/lab/web", "web-b")
+        term.pick("web-b", "Start")
+        term.wait_for("web-b: started")
+        assert conns["b"].lookupByName("web-b").isActive()
+    finally:
+        term.close()
+
+
+@pytest.mark.hypervisor
+def test_the_real_hypervisor_beside_a_test_host(three_hosts, kvm, tmp_path):
+    daemons, conns, env = three_hosts
+    vm = kvm.vm("fleet")
+    config = tmp_path / "config" / "vmm" / "config.toml"
+    config.write_text(
+        f'[hosts.kvm]\nuri = "qemu:///system"\n[hosts.a]\nuri = "{daemons["a"].uri}"\n'
+    )
+    listed = vmm_json(env, "ls", "-r")
+    assert ("kvm", vm.name()) in {(v["host"], v["ref"]) for v in listed}
+    assert ("a", "web-a") in {(v["host"], v["ref"]) for v in listed}
+    assert run_vmm("--all-hosts", "start", vm.name(), env=env).returncode == 0
+    assert vm.isActive() and not conns["a"].lookupByName("web-a").isActive()

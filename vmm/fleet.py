@@ -1,0 +1,182 @@
+"""Several libvirt hosts as one: a merged listing, names resolved to the right host.
+
+Hosts are opened and listed concurrently, each with a time limit, so a dead or slow host costs
+a warning, never the others. A Fleet answers the same calls as a Host and hands each one to
+the host the VM lives on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
+
+import libvirt
+
+from vmm.domain import Domain
+from vmm.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
+from vmm.host import Host, MetadataChange
+from vmm.metadata import Metadata
+
+if TYPE_CHECKING:
+    from vmm.history import History
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    uri: str
+
+
+def _with_deadline(
+    work: dict[str, Callable[[], T]], timeout: float
+) -> tuple[dict[str, T], dict[str, str]]:
+    """Run each job on its own thread; returns results and, per failed job, why."""
+    results: dict[str, T] = {}
+    failures: dict[str, str] = {}
+
+    def run(key: str, job: Callable[[], T]) -> None:
+        try:
+            results[key] = job()
+        except VmmError as err:
+            failures[key] = str(err)
+        except libvirt.libvirtError as err:
+            failures[key] = " ".join((err.get_error_message() or str(err)).split())
+
+    threads = {
+        key: threading.Thread(target=run, args=(key, job), daemon=True) for key, job in work.items()
+    }
+    for thread in threads.values():
+        thread.start()
+    for key, thread in threads.items():
+        thread.join(timeout)  # all threads started together, so this bounds the whole wait
+        if thread.is_alive():
+            failures[key] = f"no answer within {timeout:g}s"
+    return results, failures
+
+
+class Fleet:
+    def __init__(self, hosts: list[Host], warnings: list[str], history: History | None) -> None:
+        self.hosts = hosts
+        self.warnings = warnings
+        self.history = history
+        self.timeout = DEFAULT_TIMEOUT
+        self.name = ""
+
+    @classmethod
+    def open(
+        cls,
+        specs: list[HostSpec],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        history: History | None = None,
+    ) -> Fleet:
+        jobs = {
+            spec.name: (lambda spec=spec: Host.open(spec.uri, spec.name, history)) for spec in specs
+        }
+        opened, failed = _with_deadline(jobs, timeout)
+        if not opened:
+            reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
+            raise ConnectionFailed(f"no host could be reached ({reasons})")
+        hosts = [opened[spec.name] for spec in specs if spec.name in opened]
+        fleet = cls(hosts, [f"host {name}: {why}" for name, why in failed.items()], history)
+        fleet.timeout = timeout
+        return fleet
+
+    # -- what the picker and the CLI ask of a host -------------------------------------------
+
+    @property
+    def label(self) -> str:
+        return f"{len(self.hosts)} hosts ({', '.join(h.name for h in self.hosts)})"
+
+    @property
+    def uri(self) -> str:
+        return ", ".join(h.uri for h in self.hosts)
+
+    @property
+    def conn(self) -> libvirt.virConnect:
+        """The first host's connection: where `vmm new` defines a VM unless told otherwise."""
+        return self.hosts[0].conn
+
+    def host_named(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise NotFound(f"no host named {name!r} (hosts: {', '.join(h.name for h in self.hosts)})")
+
+    def owner(self, dom: libvirt.virDomain) -> Host:
+        conn = dom.connect()
+        for host in self.hosts:
+            if host.conn is conn:
+                return host
+        raise NotFound(f"VM {dom.name()!r} belongs to none of the open hosts")
+
+    def domains(self) -> list[Domain]:
+        """Every VM of every host that answers in time; a VM whose name is on several hosts is
+        shown as HOST:NAME."""
+        listed, failed = _with_deadline({h.name: h.domains for h in self.hosts}, self.timeout)
+        self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
+        merged = [d for host in self.hosts for d in listed.get(host.name, [])]
+        clashing = {name for name, n in Counter(d.name for d in merged).items() if n > 1}
+        return [replace(d, label=f"{d.host}:{d.name}") if d.name in clashing else d for d in merged]
+
+    def lookup(self, ref: str) -> libvirt.virDomain:
+        """A VM by NAME (when only one host has it), HOST:NAME, or UUID."""
+        found = self._everywhere(ref)
+        if len(found) == 1:
+            return found[0][1]
+        if len(found) > 1:
+            names = ", ".join(f"{host.name}:{ref}" for host, _ in found)
+            raise InvalidInput(f"{ref!r} is on several hosts; name one: {names}")
+        host_name, _, name = ref.partition(":")
+        if name and host_name in {h.name for h in self.hosts}:
+            return self.host_named(host_name).lookup(name)
+        raise NotFound(f"no VM named {ref!r} on any host")
+
+    def _everywhere(self, ref: str) -> list[tuple[Host, libvirt.virDomain]]:
+        def on(host: Host) -> Callable[[], libvirt.virDomain | None]:
+            def look() -> libvirt.virDomain | None:
+                try:
+                    return host.lookup(ref)
+                except NotFound:
+                    return None
+
+            return look
+
+        found, failed = _with_deadline({h.name: on(h) for h in self.hosts}, self.timeout)
+        self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
+        return [(h, found[h.name]) for h in self.hosts if found.get(h.name) is not None]
+
+    def view(self, dom: libvirt.virDomain) -> Domain:
+        return self.owner(dom).view(dom)
+
+    def find(self, ref: str) -> Domain:
+        return self.view(self.lookup(ref))
+
+    def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
+        return self.owner(dom).read_metadata(dom)
+
+    def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
+        self.owner(dom).write_metadata(dom, meta)
+
+    def update_metadata(
+        self,
+        dom: libvirt.virDomain,
+        change: Callable[[Metadata], Metadata],
+        action: str = "metadata",
+    ) -> MetadataChange:
+        return self.owner(dom).update_metadata(dom, change, action)
+
+    def record(
+        self, dom: libvirt.virDomain, action: str, detail: str = "", **metadata: Metadata | None
+    ) -> None:
+        self.owner(dom).record(dom, action, detail, **metadata)
+
+    def close(self) -> None:
+        for host in self.hosts:
+            host.close()
