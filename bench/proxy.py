@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,44 +41,50 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
     await sender
 
 
+async def serve(listen: Path, upstream: Path, delay: float) -> None:
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(str(upstream))
+        await asyncio.gather(_pump(reader, up_writer, delay), _pump(up_reader, writer, delay))
+
+    server = await asyncio.start_unix_server(client, path=str(listen))
+    async with server:
+        await server.serve_forever()
+
+
 class DelayProxy:
-    """Listens on `listen`, forwards to `upstream`; run it in a background thread."""
+    """The proxy in a process of its own (a link has no share in anyone's CPU or GIL)."""
 
     def __init__(self, listen: Path, upstream: Path, delay: float) -> None:
         self.listen, self.upstream, self.delay = listen, upstream, delay
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_unix_connection(str(self.upstream))
-        await asyncio.gather(
-            _pump(reader, up_writer, self.delay), _pump(up_reader, writer, self.delay)
-        )
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_unix_server(self._client, path=str(self.listen))
-        )
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            server.close()
-            tasks = asyncio.all_tasks(self._loop)
-            for task in tasks:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            self._loop.close()
+        self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> DelayProxy:
-        self._thread.start()
-        self._ready.wait(10)
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.proxy",
+            str(self.listen),
+            str(self.upstream),
+            str(self.delay),
+        ]
+        root = Path(__file__).resolve().parent.parent
+        self._process = subprocess.Popen(argv, cwd=root)
+        deadline = time.monotonic() + 10
+        while not self.listen.exists():
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise RuntimeError("the delay proxy did not start")
+            time.sleep(0.02)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
         with contextlib.suppress(FileNotFoundError):
             self.listen.unlink()
+
+
+if __name__ == "__main__":
+    listen_at, upstream_at, seconds = sys.argv[1:4]
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(Path(listen_at), Path(upstream_at), float(seconds)))
