@@ -85,6 +85,12 @@ def test_full_clone_copies_and_keeps_the_source(srun, shost):
     assert volume_xml(shost, disk_path(shost, "copy")).find("backingStore") is None
 
 
+def test_a_pool_is_only_for_full_clones(srun):
+    # (cross-pool copies need the real storage driver: see test_clone_kvm.py)
+    refused = srun("clone", "--pool", "other", "lone-vm", "linked")
+    assert refused.exit_code == 1 and "--pool is for --full clones" in refused.stderr
+
+
 def test_clone_copies_folder_and_labels_unless_told(run, host):
     host.lookup("alpha").destroy()
     run("clone", "alpha", "a1")

@@ -177,3 +177,26 @@ def test_interrupted_clone_leaves_no_file_and_the_source_as_it_was(kvm, monkeypa
     assert source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before_xml
     with pytest.raises(libvirt.libvirtError):
         kvm.conn.lookupByName(kvm.prefix + "never")
+
+
+def test_full_clone_into_another_pool(kvm, kvm_run, tmp_path):
+    import tempfile
+
+    other_dir = Path(tempfile.mkdtemp(prefix="vmm-kvm-other-", dir="/var/tmp"))
+    other_dir.chmod(0o755)
+    target = f"<target><path>{other_dir}</path></target>"
+    pool_xml = f"<pool type='dir'><name>{kvm.prefix}other</name>{target}</pool>"
+    other = kvm.conn.storagePoolCreateXML(pool_xml, 0)
+    try:
+        source = kvm.vm("pooled")
+        write(disk(source), "0x3c")
+        name = kvm.prefix + "inother"
+        result = kvm_run("clone", "--full", "--pool", other.name(), source.name(), name)
+        assert result.exit_code == 0, result.stderr
+        copy_disk = disk(kvm.conn.lookupByName(name))
+        assert Path(copy_disk).parent == other_dir and reads(copy_disk, "0x3c")
+    finally:
+        for vol in other.listAllVolumes():
+            vol.delete(0)
+        other.destroy()
+        other_dir.rmdir()

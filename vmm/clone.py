@@ -128,9 +128,12 @@ def clone(
     folder: str | None = None,
     labels: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    pool: str | None = None,
 ) -> str:
-    """Clone `dom` as `name`; on any failure (Ctrl-C included) remove all it made and return
-    the source to exactly its old definition."""
+    """Clone `dom` as `name`; a full clone's disks go to `pool` when given.
+
+    On any failure (Ctrl-C included) all it made is removed and the source is returned to
+    exactly its old definition."""
     conn = dom.connect()
     check_name_free(conn, name)
     check_clonable(dom, linked=linked)
@@ -138,6 +141,7 @@ def clone(
     meta = _clone_metadata(source_xml, folder, labels)
     plans = plan_disks(conn, source_xml)
     stem = volumes.safe_stem(name)
+    target_pool = conn.storagePoolLookupByName(pool) if pool and not linked else None
     with all_or_nothing() as rollback:
         made: dict[str, str] = {}
         for plan in plans:
@@ -147,7 +151,7 @@ def clone(
                     conn, volumes.create_overlay(plan.image, disk_stem), rollback
                 )
             else:
-                copy = volumes.copy_image(plan.image, disk_stem, progress)
+                copy = volumes.copy_image(plan.image, disk_stem, progress, target_pool)
                 made[plan.target] = track_image(conn, copy, rollback)
         new = define_new(conn, clone_xml(source_xml, name, made, meta), rollback)
         note = copy_nvram(source_xml, new, rollback)

@@ -91,6 +91,7 @@ class Target:
     name: str = ""
     hosts: tuple[HostConfig, ...] = ()
     timeout: float = 5.0
+    pool: str | None = None
 
 
 def resolve(
@@ -113,7 +114,7 @@ def resolve(
             raise InvalidInput(
                 f"{option!r} is neither a libvirt URI nor a configured host ({known})"
             )
-        return Target(chosen.uri, chosen.name, timeout=config.timeout)
+        return Target(chosen.uri, chosen.name, timeout=config.timeout, pool=chosen.pool)
     if all_hosts or (config.all_hosts and not env.get("LIBVIRT_DEFAULT_URI")):
         if not config.hosts:
             raise InvalidInput(f"--all-hosts needs [hosts.NAME] tables in {config_path(env)}")

@@ -31,6 +31,7 @@ DEFAULT_TIMEOUT = 5.0
 class HostSpec:
     name: str
     uri: str
+    pool: str | None = None
 
 
 def _with_deadline(
@@ -84,6 +85,9 @@ class Fleet:
             reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
             raise ConnectionFailed(f"no host could be reached ({reasons})")
         hosts = [opened[spec.name] for spec in specs if spec.name in opened]
+        for spec in specs:
+            if spec.name in opened:
+                opened[spec.name].pool = spec.pool
         fleet = cls(hosts, [f"host {name}: {why}" for name, why in failed.items()], history)
         fleet.timeout = timeout
         return fleet

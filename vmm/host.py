@@ -76,6 +76,7 @@ class Host:
         self.conn = conn
         self.name = name
         self.history = history
+        self.pool: str | None = None  # where full clones go, from the config
         self._uri: str | None = None
 
     @classmethod

@@ -107,11 +107,17 @@ def create_overlay(base: Image, stem: str) -> str:
     return path
 
 
-def copy_image(base: Image, stem: str, progress: Progress | None = None) -> str:
-    """A full, independent copy of `base` (qcow2 when the source is qcow2); returns its path."""
+def copy_image(
+    base: Image,
+    stem: str,
+    progress: Progress | None = None,
+    pool: libvirt.virStoragePool | None = None,
+) -> str:
+    """A full, independent copy of `base` (in `pool`, else beside it); returns its path."""
     directory = str(Path(base.path).parent)
-    name = free_volume_name(base.pool, directory, stem)
-    if base.pool is None or base.volume is None:
+    target = pool or base.pool
+    name = free_volume_name(target, directory, stem)
+    if target is None or base.volume is None:
         path = os.path.join(directory, name)
         _qemu_img("convert", "-q", "-O", "qcow2", "-f", base.format, base.path, path)
         return path
@@ -120,8 +126,8 @@ def copy_image(base: Image, stem: str, progress: Progress | None = None) -> str:
     etree.SubElement(root, "capacity", unit="bytes").text = str(base.capacity)
     etree.SubElement(etree.SubElement(root, "target"), "format", type=base.format)
     xml = etree.tostring(root, encoding="unicode")
-    with _watch_allocation(base.pool, name, base.capacity, progress):
-        return base.pool.createXMLFrom(xml, base.volume, 0).path()
+    with _watch_allocation(target, name, base.capacity, progress):
+        return target.createXMLFrom(xml, base.volume, 0).path()
 
 
 class _watch_allocation:

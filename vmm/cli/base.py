@@ -88,10 +88,11 @@ class Session:
             if target.hosts:
                 from vmm.fleet import Fleet, HostSpec
 
-                specs = [HostSpec(h.name, h.uri) for h in target.hosts]
+                specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
                 self._host = Fleet.open(specs, timeout=target.timeout, history=history)
             else:
                 self._host = Host.open(target.uri, target.name, history)
+                self._host.pool = target.pool
         return self._host
 
     @property

@@ -7,6 +7,7 @@ import sys
 import click
 
 from vmm.cli.base import Session, cli, complete_folders, complete_labels, complete_vms, pass_session
+from vmm.errors import InvalidInput
 
 
 def _progress_line(target: str):
@@ -45,6 +46,10 @@ def _progress_line(target: str):
     help="Labels of the clone (repeatable; replaces the source's).",
 )
 @click.option("--start", is_flag=True, help="Start the clone once it exists.")
+@click.option(
+    "--pool",
+    help="Storage pool for a full clone's disks (default: the host's `pool`, else the source's).",
+)
 @pass_session
 def clone_command(
     session: Session,
@@ -54,13 +59,17 @@ def clone_command(
     folder: str | None,
     labels: tuple[str, ...],
     start: bool,
+    pool: str | None,
 ) -> None:
     """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size."""
     from vmm.actions import perform
 
     host = session.host()
     dom = host.lookup(source)
-    options = {"linked": linked, "folder": folder, "labels": labels or None}
+    if pool and linked:
+        raise InvalidInput("--pool is for --full clones: a linked clone stays beside its base")
+    pool = pool or (None if linked else host.owner(dom).pool)
+    options = {"linked": linked, "folder": folder, "labels": labels or None, "pool": pool}
     message = perform(host, dom, "clone", name, progress=_progress_line(name), **options)
     click.echo(f"{dom.name()}: {message}")
     if start:
