@@ -56,14 +56,31 @@ def host(history: History) -> Iterator[Host]:
     h.close()
 
 
-@pytest.fixture
-def run(host: Host) -> Callable[..., Result]:
+def runner_for(host: Host) -> Callable[..., Result]:
     """Run the CLI through click's CliRunner against `host`, sharing its connection."""
 
     def invoke(*args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(cli, list(args), obj=Session.borrowing(host), input=input)
 
     return invoke
+
+
+@pytest.fixture
+def run(host: Host) -> Callable[..., Result]:
+    return runner_for(host)
+
+
+@pytest.fixture
+def shost(history: History) -> Iterator[Host]:
+    """A test-driver host with a storage pool: base images, a linked clone, a CD-ROM."""
+    h = Host(libvirt.open(node_uri("storage")), history=history)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def srun(shost: Host) -> Callable[..., Result]:
+    return runner_for(shost)
 
 
 def vmm_exe() -> str:

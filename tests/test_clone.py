@@ -4,26 +4,10 @@ import json
 
 import libvirt
 import pytest
-from click.testing import CliRunner
-from conftest import node_uri
 from lxml import etree
 
 from vmm import clone, create, transaction, volumes
-from vmm.cli import Session, cli
-from vmm.host import Host
 from vmm.metadata import Metadata
-
-
-@pytest.fixture
-def shost(history):
-    h = Host(libvirt.open(node_uri("storage")), history=history)
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def srun(shost):
-    return lambda *args: CliRunner().invoke(cli, list(args), obj=Session.borrowing(shost))
 
 
 def snapshot_of(host):

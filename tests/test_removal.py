@@ -1,27 +1,7 @@
 """Deleting VMs on the test driver, with and without storage, and the linked-clone guard."""
 
-import libvirt
-import pytest
 from conftest import node_uri
 from lxml import etree
-
-from vmm.host import Host
-
-
-@pytest.fixture
-def storage_host(history):
-    h = Host(libvirt.open(node_uri("storage")), history=history)
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def run_storage(storage_host):
-    from click.testing import CliRunner
-
-    from vmm.cli import Session, cli
-
-    return lambda *args: CliRunner().invoke(cli, list(args), obj=Session.borrowing(storage_host))
 
 
 def volumes(host):
@@ -49,34 +29,34 @@ def test_rm_refuses_a_running_vm_unless_forced(run, host):
     assert "alpha" not in {d.name for d in host.domains()}
 
 
-def test_rm_storage_deletes_only_the_vms_writable_volumes(run_storage, storage_host):
-    result = run_storage("rm", "-y", "--storage", "lone-vm", "--force")
+def test_rm_storage_deletes_only_the_vms_writable_volumes(srun, shost):
+    result = srun("rm", "-y", "--storage", "lone-vm", "--force")
     assert result.stdout == "lone-vm: deleted with 1 volume(s)\n"
-    assert volumes(storage_host) == {"base.qcow2", "clone.qcow2", "installer.iso"}
+    assert volumes(shost) == {"base.qcow2", "clone.qcow2", "installer.iso"}
 
 
-def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(run_storage, storage_host):
-    result = run_storage("rm", "-y", "--storage", "base-vm")
+def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(srun, shost):
+    result = srun("rm", "-y", "--storage", "base-vm")
     assert result.exit_code == 1
     assert "cannot delete 'base-vm' with its storage: its disk backs other images;" in result.stderr
     assert "delete these first: clone-vm" in result.stderr
-    assert "base-vm" in {d.name for d in storage_host.domains()}
-    assert "base.qcow2" in volumes(storage_host)
+    assert "base-vm" in {d.name for d in shost.domains()}
+    assert "base.qcow2" in volumes(shost)
 
 
-def test_clone_first_then_base(run_storage, storage_host):
-    assert run_storage("rm", "-y", "--storage", "clone-vm").exit_code == 0
-    assert run_storage("rm", "-y", "--storage", "base-vm").exit_code == 0
-    assert volumes(storage_host) == {"installer.iso", "lone.qcow2"}  # the CD-ROM is shared
+def test_clone_first_then_base(srun, shost):
+    assert srun("rm", "-y", "--storage", "clone-vm").exit_code == 0
+    assert srun("rm", "-y", "--storage", "base-vm").exit_code == 0
+    assert volumes(shost) == {"installer.iso", "lone.qcow2"}  # the CD-ROM is shared
 
 
-def test_rm_without_storage_keeps_the_disks(run_storage, storage_host):
-    assert run_storage("rm", "-y", "base-vm").exit_code == 0
-    assert "base.qcow2" in volumes(storage_host)
+def test_rm_without_storage_keeps_the_disks(srun, shost):
+    assert srun("rm", "-y", "base-vm").exit_code == 0
+    assert "base.qcow2" in volumes(shost)
 
 
-def test_info_shows_the_backing_chain(run_storage):
-    info = run_storage("info", "clone-vm", "--json")
+def test_info_shows_the_backing_chain(srun):
+    info = srun("info", "clone-vm", "--json")
     import json
 
     disks = json.loads(info.stdout)["disks"]

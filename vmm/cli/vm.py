@@ -106,6 +106,15 @@ def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ..
     _exec(reach.ssh_argv(address, args, user))
 
 
+def _exec_on(session: Session, vm: str, argv_for) -> None:
+    """Hand the terminal to a program that reaches VM by its host's URI and its UUID."""
+    host = session.host()
+    dom = host.lookup(vm)
+    argv = argv_for(host.owner(dom).uri, dom.UUIDString())
+    session.close()
+    _exec(argv)
+
+
 @cli.command("console")
 @click.argument("vm", shell_complete=complete_vms)
 @pass_session
@@ -113,11 +122,7 @@ def console_command(session: Session, vm: str) -> None:
     """Attach to VM's serial console (virsh console; leave with Ctrl-])."""
     from vmm import reach
 
-    host = session.host()
-    dom = host.lookup(vm)
-    argv = reach.console_argv(host.owner(dom).uri, dom.UUIDString())
-    session.close()
-    _exec(argv)
+    _exec_on(session, vm, reach.console_argv)
 
 
 @cli.command("view")
@@ -127,11 +132,7 @@ def view_command(session: Session, vm: str) -> None:
     """Open VM's graphical display in virt-viewer."""
     from vmm import reach
 
-    host = session.host()
-    dom = host.lookup(vm)
-    argv = reach.viewer_argv(host.owner(dom).uri, dom.UUIDString())
-    session.close()
-    _exec(argv)
+    _exec_on(session, vm, reach.viewer_argv)
 
 
 @cli.command("history")
