@@ -28,6 +28,7 @@ def picker(shared, tmp_path):
     env = {
         "TMPDIR": str(scratch),
         "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "TERM": "xterm-256color",
     }
     terminals = []
@@ -240,3 +241,18 @@ def test_edit_xml_offers_to_edit_again_after_an_error(shared, picker, tmp_path):
     term.pick("invalid XML", "Edit again")
     term.wait_for(f"{vm.name()}: definition saved")
     assert "<vcpu placement='static'>3</vcpu>" in vm.XMLDesc(0)
+
+
+def test_a_cached_first_screen_is_replaced_by_the_fresh_listing(shared, picker):
+    p = shared.prefix
+    vm = shared("cached", meta=vmm_meta(f"/{p}lab"))
+    first = picker()
+    enter_folder(first, p)
+    first.wait_for(f"○ {vm.name()}")
+    first.keys("C-c")
+    assert first.exit_status() == 130
+    vm.create()  # changed behind vmm's back: the cache now says it is shut off
+    second = picker()
+    enter_folder(second, p)
+    screen = second.wait_for(f"● {vm.name()}")
+    assert "running" in screen

@@ -7,10 +7,11 @@ between folders never waits on libvirt.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from vmm import organize, tree
+from vmm import cache, organize, tree
 from vmm.actions import perform
 from vmm.domain import Domain
 from vmm.errors import VmmError
@@ -56,13 +57,58 @@ class Picker:
         self.status = ""
         self.several_hosts = hasattr(host, "hosts")
         self.vms: dict[str, Domain] = {}
-        self.reload()
         self.vm_screens = VmScreens(self)
+        self._fresh = threading.Event()
+        self._listing_error: VmmError | None = None
+        self._start_listing()
 
     # -- state -------------------------------------------------------------------------------
 
+    def _start_listing(self) -> None:
+        """Show the last run's listing at once (on a live menu) while the host is listed."""
+        cached = cache.load(self.host.uri) if getattr(self.menu, "live", False) else None
+        if cached is None:
+            self.reload()
+            self._fresh.set()
+            return
+        self.vms = {d.key: d for d in cached}
+        threading.Thread(target=self._list_in_background, daemon=True).start()
+
+    def _list_in_background(self) -> None:
+        try:
+            fresh = {d.key: d for d in self.host.domains()}
+        except VmmError as err:
+            self._listing_error = err
+        else:
+            self.vms = fresh
+            cache.save(self.host.uri, list(fresh.values()))
+        self._fresh.set()
+
+    def wait_for_listing(self) -> None:
+        """Before acting on anything: the fresh listing, not the cached draft."""
+        self._fresh.wait()
+        if self._listing_error is not None:
+            error, self._listing_error = self._listing_error, None
+            raise error
+        self._report_host_warnings()
+
+    def fresh_rows(self, rows: Callable[[], list[Row]]) -> Callable[[], list[Row]] | None:
+        """A screen's way to its fresh rows, while the first listing is still under way."""
+        if self._fresh.is_set():
+            return None
+
+        def when_fresh() -> list[Row]:
+            self._fresh.wait()
+            return rows()
+
+        return when_fresh
+
     def reload(self) -> None:
         self.vms = {d.key: d for d in self.host.domains()}
+        cache.save(self.host.uri, list(self.vms.values()))
+        self._report_host_warnings()
+
+    def _report_host_warnings(self) -> None:
         warnings = getattr(self.host, "warnings", [])
         if warnings:
             self.report("; ".join(warnings), error=True)
@@ -148,8 +194,10 @@ class Picker:
             keys=FOLDER_KEYS,
             multi=True,
             preview=self.preview,
+            refresh=self.fresh_rows(lambda: self.folder_rows(path)),
         )
         choice = self.menu.choose(screen)
+        self.wait_for_listing()
         if choice.key == "ctrl-r":
             self.attempt(self.reload)
             return path

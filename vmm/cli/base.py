@@ -7,6 +7,7 @@ libvirt and lxml are imported inside the commands that need them, so that `vmm -
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -58,6 +59,10 @@ class VmmGroup(click.Group):
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(141)
+        except Exception as err:  # a bug: still one line, unless VMM_DEBUG asks for the traceback
+            if os.environ.get("VMM_DEBUG"):
+                raise
+            fail(f"internal error: {err!r} (VMM_DEBUG=1 shows where; please report it)", 70)
         sys.exit(result if isinstance(result, int) else 0)
 
 

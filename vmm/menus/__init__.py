@@ -28,7 +28,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    key: str  # never shown; what the picker gets back
+    key: str  # never shown; what the picker gets back (no tab, newline or NUL in it)
     cells: tuple[Cell, ...]
 
     @classmethod
@@ -58,6 +58,8 @@ class Screen:
     multi: bool = False
     preview: Callable[[str], str] | None = None  # row key -> text; backends may ignore it
     free_text: bool = False  # typed text may be returned instead of a row
+    # fresh rows, once they are known; a live backend swaps them in while the screen is shown
+    refresh: Callable[[], Sequence[Row]] | None = None
 
 
 class Menu(Protocol):

@@ -4,17 +4,22 @@ pyfzf runs `fzf OPTIONS < in > out` with os.system: the options pass through a s
 status is lost. So every option is quoted with shlex.quote, and the outcome is read from the
 output alone: Esc and Ctrl-C are `--expect` keys (fzf then prints their names), `--print-query`
 always prints a first line, and an empty output can only mean fzf itself failed.
+
+Each line is `KEY<TAB>text` with only the text shown (`--with-nth 2..`): the chosen line's key
+says which row it was, whatever fzf's list held by then, since a screen may `reload` its rows
+once the picker has fresh ones.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 
 from pyfzf.pyfzf import FzfPrompt
 
-from vmm.menus import Cancelled, Cell, Choice, MenuError, Screen
-from vmm.menus.preview import PreviewServer
+from vmm.menus import Cancelled, Cell, Choice, MenuError, Row, Screen
+from vmm.menus.preview import RELOAD, PreviewServer
 
 _ANSI = {
     "running": "32",
@@ -38,18 +43,30 @@ def _render(cell: Cell) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
+def lines_for(rows: Sequence[Row]) -> list[str]:
+    return [f"{row.key}\t{''.join(_render(c) for c in row.cells)}" for row in rows]
+
+
 class FzfMenu:
+    live = True  # can replace a screen's rows while it is shown
+
     def __init__(self, executable: str = "fzf") -> None:
         try:
             self._fzf = FzfPrompt(executable)
         except SystemError:
             raise MenuError("fzf is not installed (apt-get install fzf)") from None
-        self._preview: PreviewServer | None = None
+        self._server: PreviewServer | None = None
 
     def close(self) -> None:
-        if self._preview is not None:
-            self._preview.close()
-            self._preview = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _ask_picker(self, request: str) -> str:
+        if self._server is None:
+            self._server = PreviewServer()
+        argv = [sys.executable, "-m", "vmm.menus.preview", str(self._server.socket)]
+        return f"{shlex.join(argv)} {request}"
 
     def _options(self, screen: Screen) -> list[str]:
         expect = ",".join([*_ALWAYS, *screen.keys])
@@ -63,25 +80,24 @@ class FzfMenu:
         if screen.multi:
             options.append("--multi")
         if screen.preview is not None:
-            options += [
-                f"--preview={self._preview_command(screen)} {{1}}",
-                "--preview-window=right,50%,wrap",
-            ]
+            options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
+        if screen.refresh is not None:
+            options.append(f"--bind=start:reload({self._ask_picker(shlex.quote(RELOAD))})")
         return options
 
-    def _preview_command(self, screen: Screen) -> str:
-        if self._preview is None:
-            self._preview = PreviewServer()
-        self._preview.show(screen)
-        argv = [sys.executable, "-m", "vmm.menus.preview", str(self._preview.socket)]
-        return shlex.join(argv)
+    def _serve(self, screen: Screen) -> None:
+        def handle(request: str) -> str:
+            if request == RELOAD and screen.refresh is not None:
+                return "\n".join(lines_for(screen.refresh())) + "\n"
+            return screen.preview(request) if screen.preview else ""
+
+        if self._server is not None:
+            self._server.handler = handle
 
     def choose(self, screen: Screen) -> Choice:
-        lines = [
-            f"{i}\t{''.join(_render(c) for c in row.cells)}" for i, row in enumerate(screen.rows)
-        ]
         options = " ".join(shlex.quote(option) for option in self._options(screen))
-        output = self._fzf.prompt(lines, options)
+        self._serve(screen)
+        output = self._fzf.prompt(lines_for(screen.rows), options)
         if len(output) < 2:
             raise MenuError("fzf failed to run (is the terminal too small?)")
         query, key, picked = output[0], output[1], output[2:]
@@ -91,5 +107,4 @@ class FzfMenu:
             raise KeyboardInterrupt
         if key == FREE_TEXT_KEY or (screen.free_text and not picked):
             return Choice("enter", (), query)
-        rows = tuple(screen.rows[int(line.split("\t", 1)[0])].key for line in picked)
-        return Choice(key or "enter", rows, query)
+        return Choice(key or "enter", tuple(line.split("\t", 1)[0] for line in picked))

@@ -1,10 +1,10 @@
-"""fzf's preview pane, served by the picker's own process.
+"""A private channel from fzf's child commands back to the picker's own process.
 
-fzf runs its preview command in a new process for each highlighted row. Rather than open a new
-libvirt connection each time (slow, and blind to a demo host's in-memory state), that process
-asks the picker over a private unix socket, and the picker answers from what it already has.
+fzf runs its preview command (and a `reload` command) in new processes. Rather than open a new
+libvirt connection each time (slow, and blind to a demo host's in-memory state), they ask the
+picker over a unix socket in a private directory, and the picker answers from what it has.
 
-Run as `python -m vmm.menus.preview SOCKET INDEX`: prints the preview of row INDEX.
+Run as `python -m vmm.menus.preview SOCKET REQUEST`: prints the picker's answer.
 """
 
 from __future__ import annotations
@@ -15,24 +15,22 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 60
+RELOAD = "@reload"  # the request for fresh rows; no row key starts with "@"
 
 
 class PreviewServer:
     def __init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="vmm-preview-"))
         self.socket = self._dir / "sock"
-        self._screen = None
+        self.handler: Callable[[str], str] = lambda _request: ""
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(self.socket))
         self._listener.listen(8)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def show(self, screen: object) -> None:
-        self._screen = screen
+        threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         while True:
@@ -40,17 +38,23 @@ class PreviewServer:
                 conn, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            with conn:
-                conn.settimeout(TIMEOUT_SECONDS)
-                with contextlib.suppress(OSError):
-                    conn.sendall(self._answer(conn.recv(64).decode().strip()).encode())
+            threading.Thread(target=self._reply, args=(conn,), daemon=True).start()
 
-    def _answer(self, index: str) -> str:
-        screen = self._screen
+    def _reply(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(TIMEOUT_SECONDS)
+            request = b""
+            while not request.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            conn.sendall(self._answer(request.decode(errors="replace").rstrip("\n")).encode())
+
+    def _answer(self, request: str) -> str:
         try:
-            row = screen.rows[int(index)]
-            return screen.preview(row.key) if screen.preview else ""
-        except Exception as err:  # the preview must never take the picker down
+            return self.handler(request)
+        except Exception as err:  # a preview must never take the picker down
             return f"(no preview: {err})"
 
     def close(self) -> None:
@@ -59,11 +63,11 @@ class PreviewServer:
 
 
 def main(argv: list[str]) -> int:
-    sock_path, index = argv[1], argv[2]
+    sock_path, request = argv[1], argv[2]
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(TIMEOUT_SECONDS)
         conn.connect(sock_path)
-        conn.sendall(index.encode() + b"\n")
+        conn.sendall(request.encode() + b"\n")
         chunks = []
         while chunk := conn.recv(65536):
             chunks.append(chunk)

@@ -1,0 +1,34 @@
+from vmm import cache
+from vmm.domain import Domain
+from vmm.metadata import Metadata
+
+
+def a_domain(**changes):
+    fields = dict(
+        name="web", uuid="u-1", state="running", persistent=True, meta=Metadata("/lab", ("a",), ("<x/>",)),
+        managed_save=False, snapshots=2, vcpus=2, memory_kib=1024, host="h", label="h:web",
+    )  # fmt: skip
+    return Domain(**{**fields, **changes})
+
+
+def test_a_listing_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    listing = [a_domain(), a_domain(name="db", uuid="u-2", warning="odd metadata")]
+    cache.save("qemu:///system", listing)
+    assert cache.load("qemu:///system") == listing
+    assert cache.load("qemu+ssh://other/system") is None
+
+
+def test_a_damaged_cache_is_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache.save("k", [a_domain()])
+    cache.cache_path("k").write_text("{not json")
+    assert cache.load("k") is None
+
+
+def test_an_unwritable_cache_is_not_an_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    cache.save("k", [a_domain()])
+    assert cache.load("k") is None
