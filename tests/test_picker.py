@@ -256,3 +256,31 @@ def test_a_cached_first_screen_is_replaced_by_the_fresh_listing(shared, picker):
     enter_folder(second, p)
     screen = second.wait_for(f"● {vm.name()}")
     assert "running" in screen
+
+
+def test_new_vm_from_the_picker(shared, picker, daemon):
+    p = shared.prefix
+    shared("anchor", meta=vmm_meta(f"/{p}lab"))
+    pool = daemon.storagePoolLookupByName("default-pool")
+    base = pool.createXML(
+        f"<volume><name>{p}base.qcow2</name><capacity>1048576</capacity>"
+        "<target><format type='qcow2'/></target></volume>"
+    )
+    name = f"{p}fresh"
+    term = picker()
+    try:
+        enter_folder(term, p)
+        term.pick(f"/{p}lab", "New VM")
+        term.pick("new VM name", name, key="M-Enter")
+        term.pick("base image", base.path())
+        term.wait_for(f"{name}: created on an overlay of {base.path()}")
+        new = daemon.lookupByName(name)
+        disk = new.XMLDesc(0).split("<source file='")[1].split("'")[0]
+        assert f"<path>{base.path()}</path>" in daemon.storageVolLookupByPath(disk).XMLDesc(0)
+        assert path_of(new) == (f"/{p}lab", [])
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            daemon.lookupByName(name).undefine()
+        for vol in pool.listAllVolumes():
+            if vol.name().startswith(p):
+                vol.delete()
