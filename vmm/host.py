@@ -129,8 +129,8 @@ class Host:
 
     # -- listing -------------------------------------------------------------------------------
 
-    def domains(self) -> list[Domain]:
-        """Every VM on the host, in a handful of round trips plus one per VM, run concurrently."""
+    def domains(self, workers: int = LIST_WORKERS) -> list[Domain]:
+        """Every VM on the host, in one round trip plus one per VM, `workers` at a time."""
         with libvirt_errors():
             stats, transient, saved, with_snapshots = parallel_map(
                 lambda ask: ask(),
@@ -160,9 +160,7 @@ class Host:
                 raise
 
         with libvirt_errors():
-            views = [
-                view for view in parallel_map(describe, stats, LIST_WORKERS) if view is not None
-            ]
+            views = [view for view in parallel_map(describe, stats, workers) if view is not None]
         return sorted(views, key=lambda d: (d.path.casefold(), d.name.casefold()))
 
     def _uuids(self, flags: int) -> set[str]:
