@@ -152,3 +152,16 @@ def test_askpass_asks_through_wofi(desktop):
     desktop.key("Return")
     out, _ = process.communicate(timeout=15)
     assert process.returncode == 0 and out == "s3cret $(x)\n"
+
+
+def test_progress_updates_one_notification(desktop):
+    import os
+
+    from vmm.notify import Desktop as Notifications
+
+    desktop.dismiss_all()
+    notes = Notifications(env={**os.environ, **desktop.env})
+    for percent in (0, 40, 100):
+        notes.progress("cloning web as web2", percent)
+    shown = [n for n in desktop.notifications() if "cloning web" in n["body"]]
+    assert shown == [{"summary": "vmm", "body": "cloning web as web2: 100%"}]

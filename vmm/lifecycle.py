@@ -6,7 +6,10 @@ Wrong states raise InvalidState with a one-line reason; nothing has changed then
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable
 
 import libvirt
 
@@ -14,6 +17,7 @@ from vmm.domain import state_name
 from vmm.errors import InvalidState
 
 POLL_SECONDS = 0.25
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
 def _state(dom: libvirt.virDomain) -> str:
@@ -125,10 +129,41 @@ def resume(dom: libvirt.virDomain) -> str:
     return "resumed"
 
 
-def save(dom: libvirt.virDomain) -> str:
+def save(dom: libvirt.virDomain, *, progress: Progress | None = None) -> str:
+    """Managed save; `progress(done, total)` hears how much memory has been written so far."""
     _require(dom, RUNNING | {"paused"}, "save the state of")
-    dom.managedSave(0)
+    if progress is None:
+        dom.managedSave(0)
+    else:
+        _with_job_progress(dom, lambda: dom.managedSave(0), progress)
     return "state saved"
+
+
+def _with_job_progress(
+    dom: libvirt.virDomain, work: Callable[[], object], progress: Progress
+) -> None:
+    """Run `work` on a thread and report the domain job's progress until it is done."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:
+            failure.append(err)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        with contextlib.suppress(libvirt.libvirtError):
+            stats = dom.jobStats(0)
+            total = stats.get("memory_total") or stats.get("data_total") or 0
+            done = stats.get("memory_processed") or stats.get("data_processed") or 0
+            if total:
+                progress(min(done, total), total)
+    if failure:
+        raise failure[0]
+    progress(1, 1)
 
 
 def discard_save(dom: libvirt.virDomain) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from typing import Protocol
 
 
@@ -31,8 +32,11 @@ class StatusLine:
 class Desktop:
     """notify-send, as app 'vmm'; errors are critical; progress updates one notification."""
 
-    def __init__(self, executable: str = "notify-send") -> None:
+    def __init__(
+        self, executable: str = "notify-send", env: Mapping[str, str] | None = None
+    ) -> None:
         self.executable = executable
+        self.env = env  # None: this process's environment (its D-Bus session)
         self._progress_id: str | None = None
 
     def _send(self, summary: str, body: str, *extra: str) -> str:
@@ -40,7 +44,9 @@ class Desktop:
             return ""
         argv = [self.executable, "--app-name=vmm", *extra, "--", summary, body]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=10, check=False, env=self.env
+            )
         except (OSError, subprocess.TimeoutExpired):
             return ""
         return done.stdout.strip()

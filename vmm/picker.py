@@ -246,9 +246,15 @@ class Picker:
             return
         self.act_on(targets, action)
 
+    def progress_of(self, what: str) -> Callable[[int, int], None]:
+        """A long action's progress, as one notification that updates (wofi mode)."""
+        return lambda done, total: self.notifier.progress(what, 100 * done // max(total, 1))
+
     def act_on(self, targets: list[Domain], action: str, **options: object) -> None:
         failures, done = [], []
         for target in targets:
+            if action == "save":
+                options = {**options, "progress": self.progress_of(f"saving {target.name}")}
             try:
                 dom = self.host.lookup(target.key)
                 done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")

@@ -218,11 +218,7 @@ class VmScreens:
         if name is None:
             return
 
-        def progress(done: int, total: int) -> None:
-            self.p.notifier.progress(
-                f"cloning {domain.name} as {name}", 100 * done // max(total, 1)
-            )
-
+        progress = self.p.progress_of(f"cloning {domain.name} as {name}")
         linked = choice.rows[0] == "linked"
         if self.p.attempt(
             lambda: perform(
