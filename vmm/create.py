@@ -8,6 +8,7 @@ import libvirt
 from lxml import etree
 
 from vmm import metadata, volumes
+from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, NotFound
 from vmm.metadata import Metadata
 from vmm.transaction import all_or_nothing, check_name_free, define_new, track_image
@@ -91,6 +92,13 @@ def domain_xml(
     return etree.tostring(root, encoding="unicode")
 
 
+def volume_paths(conn: libvirt.virConnect) -> list[str]:
+    """Every volume of every active pool: the candidates for a base image."""
+    with libvirt_errors():
+        pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
+        return sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
+
+
 def new_vm(
     conn: libvirt.virConnect,
     name: str,
@@ -99,6 +107,13 @@ def new_vm(
     folder: str | None = None,
 ) -> str:
     """Define `name` on a fresh overlay of the base; nothing is left behind if a step fails."""
+    with libvirt_errors():
+        return _new_vm(conn, name, base_ref, shape, folder)
+
+
+def _new_vm(
+    conn: libvirt.virConnect, name: str, base_ref: str, shape: Shape, folder: str | None
+) -> str:
     check_name_free(conn, name)
     if shape.memory_mib < 1 or shape.vcpus < 1:
         raise InvalidInput("memory and vcpus must be at least 1")

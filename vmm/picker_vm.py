@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from vmm import organize, tree
 from vmm.actions import perform
-from vmm.connection import libvirt_errors
 from vmm.domain import Domain
 from vmm.errors import VmmError
 from vmm.menus import Cancelled, Cell, Row, Screen
@@ -105,10 +104,7 @@ class VmScreens:
 
         while True:
             try:
-                with libvirt_errors():
-                    ordered = snapshots.as_tree(
-                        snapshots.list_snapshots(self.p.host.lookup(domain.key))
-                    )
+                ordered = snapshots.tree_of(self.p.host.lookup(domain.key))
             except VmmError as err:
                 self.p.report(str(err), error=True)
                 return
@@ -333,20 +329,13 @@ class VmScreens:
         if name is None:
             return
         conn = self.p.host.conn
-        with libvirt_errors():
-            bases = [
-                v.path()
-                for p in conn.listAllStoragePools()
-                if p.isActive()
-                for v in p.listAllVolumes()
-            ]
-        base = self.p.ask("base image", sorted(bases), f"the base image for {name}")
+        try:
+            bases = create.volume_paths(conn)
+        except VmmError as err:
+            self.p.report(str(err), error=True)
+            return
+        base = self.p.ask("base image", bases, f"the base image for {name}")
         if base is None:
             return
-
-        def make() -> str:
-            with libvirt_errors():
-                return f"{name}: {create.new_vm(conn, name, base, folder=folder)}"
-
-        if self.p.attempt(make):
+        if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
             self.p.attempt(lambda: self.p.add(name))

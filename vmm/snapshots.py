@@ -8,6 +8,7 @@ from datetime import datetime
 import libvirt
 from lxml import etree
 
+from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, InvalidState, NotFound
 from vmm.metadata import normalize_label
 
@@ -47,6 +48,12 @@ def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
 
 def list_snapshots(dom: libvirt.virDomain) -> list[Snapshot]:
     return [_read(snap) for snap in dom.listAllSnapshots(0)]
+
+
+def tree_of(dom: libvirt.virDomain) -> list[tuple[int, Snapshot]]:
+    """A VM's snapshots in tree order, with their depths."""
+    with libvirt_errors():
+        return as_tree(list_snapshots(dom))
 
 
 def as_tree(snapshots: list[Snapshot]) -> list[tuple[int, Snapshot]]:

@@ -114,11 +114,9 @@ def new_command(
 ) -> None:
     """Define NAME with a disk that is a qcow2 overlay of a base image."""
     from vmm import create
-    from vmm.connection import libvirt_errors
 
     host = session.host()
-    with libvirt_errors():
-        message = create.new_vm(host.conn, name, base, create.Shape(memory, vcpus, network), folder)
+    message = create.new_vm(host.conn, name, base, create.Shape(memory, vcpus, network), folder)
     dom = host.lookup(name)
     host.record(dom, "new", message)
     click.echo(f"{name}: {message}")

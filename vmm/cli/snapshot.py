@@ -19,10 +19,8 @@ def snapshot_group() -> None:
 def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
     """Show VM's snapshots as a tree; * marks the current one."""
     from vmm import render, snapshots
-    from vmm.connection import libvirt_errors
 
-    with libvirt_errors():
-        ordered = snapshots.as_tree(snapshots.list_snapshots(session.host().lookup(vm)))
+    ordered = snapshots.tree_of(session.host().lookup(vm))
     if as_json:
         echo_json([{**snap.as_json(), "depth": depth} for depth, snap in ordered])
         return
