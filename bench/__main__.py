@@ -85,7 +85,7 @@ def picker_section(p) -> list[str]:
         "timed from launch until the first row is on screen, and from Enter on a folder until the",
         "folder's screen is drawn (screen polled every 2 ms). Every start but the very first draws",
         "the last run's listing (`$XDG_CACHE_HOME/vmm`) at once and swaps in the fresh one when the",
-        "host has answered (fzf `start:reload`); no action runs before the fresh listing is in.",
+        "host has answered (fzf `start:reload-sync`); no action runs before the fresh listing is in.",
         "The row without a cache shows the cost of listing 1,000 VMs before the first draw.",
         "",
         "| what | median | spread | runs |",

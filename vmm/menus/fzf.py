@@ -82,7 +82,7 @@ class FzfMenu:
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
         if screen.refresh is not None:
-            options.append(f"--bind=start:reload({self._ask_picker(shlex.quote(RELOAD))})")
+            options.append(f"--bind=start:reload-sync({self._ask_picker(shlex.quote(RELOAD))})")
         return options
 
     def _serve(self, screen: Screen) -> None:
