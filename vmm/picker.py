@@ -59,7 +59,7 @@ class Picker:
         self.vms: dict[str, Domain] = {}
         self.vm_screens = VmScreens(self)
         self._fresh = threading.Event()
-        self._listing_error: VmmError | None = None
+        self._listing_error: Exception | None = None
         self._start_listing()
 
     # -- state -------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ class Picker:
     def _list_in_background(self) -> None:
         try:
             fresh = {d.key: d for d in self.host.domains()}
-        except VmmError as err:
+        except Exception as err:  # handed to the main thread, which reports it
             self._listing_error = err
         else:
             self.vms = fresh
@@ -114,16 +114,16 @@ class Picker:
             self.report("; ".join(warnings), error=True)
             warnings.clear()
 
-    def refresh(self, uuids: Iterable[str]) -> None:
+    def refresh(self, keys: Iterable[str]) -> None:
         """Re-read only these VMs; one that is gone is dropped."""
-        for uuid in uuids:
+        for key in keys:
             try:
-                fresh = self.host.find(uuid)
+                fresh = self.host.find(key)
             except VmmError:
-                self.vms.pop(uuid, None)
+                self.vms.pop(key, None)
                 continue
-            old = self.vms.get(uuid)
-            self.vms[uuid] = replace(fresh, label=old.label) if old else fresh
+            old = self.vms.get(key)
+            self.vms[key] = replace(fresh, label=old.label) if old else fresh
 
     def add(self, name: str) -> None:
         view = self.host.find(name)
