@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def _until(session: str, done, timeout: float = 30) -> float:
 
 
 def _one_run(vmm: str, uri: str, n: int, cache: Path) -> tuple[float, float]:
-    session = f"vmm-bench-{n}"
+    session = f"vmm-bench-{n}-{uuid.uuid4().hex[:8]}"
     command = f"XDG_CACHE_HOME={shlex.quote(str(cache))} {shlex.join([vmm, '-c', uri])}"
     start = time.perf_counter()
     subprocess.run(
@@ -62,6 +63,16 @@ def _one_run(vmm: str, uri: str, n: int, cache: Path) -> tuple[float, float]:
 
 def run(vmm: str) -> PickerTimes:
     scratch = Path(tempfile.mkdtemp(prefix="vmm-bench-picker-"))
+    # a session that outlives the timed ones, so that tmux's server never exits between runs
+    keeper = f"vmm-bench-keeper-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", keeper, "sleep", "3600"], check=True)
+    try:
+        return _measure(vmm, scratch)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", keeper], capture_output=True)
+
+
+def _measure(vmm: str, scratch: Path) -> PickerTimes:
     with hosts.populated(COUNT):
         cold = [_one_run(vmm, hosts.SHARED, n, scratch / f"cold{n}") for n in range(RUNS)]
         warm = [_one_run(vmm, hosts.SHARED, n, scratch / "warm") for n in range(RUNS + 1)][1:]

@@ -8,6 +8,16 @@ import time
 import uuid
 
 
+def start_session(argv: list[str], attempts: int = 5) -> None:
+    """tmux new-session, again if it met a server that was just exiting (its last session
+    killed a moment before): tmux then fails at once, and a second try starts a new server."""
+    for attempt in range(attempts):
+        if subprocess.run(argv, capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    subprocess.run(argv, check=True)
+
+
 class Terminal:
     def __init__(
         self,
@@ -24,7 +34,7 @@ class Terminal:
         script = f"env {exports} {shlex.join(argv)}; echo {self.done_marker}=$?; sleep 600"
         size = ["-x", str(width), "-y", str(height)]
         session = ["tmux", "new-session", "-d", "-s", self.name, "-c", cwd, *size]
-        subprocess.run([*session, "bash", "-c", script], check=True)
+        start_session([*session, "bash", "-c", script])
 
     def screen(self) -> str:
         out = subprocess.run(

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from vmm import cache, organize, tree
-from vmm.actions import perform
 from vmm.domain import Domain
 from vmm.errors import VmmError
 from vmm.host import Host
@@ -60,18 +59,30 @@ class Picker:
         self.vm_screens = VmScreens(self)
         self._fresh = threading.Event()
         self._listing_error: Exception | None = None
+        self._listing = threading.Lock()
+        self._listing_started = False
         self._start_listing()
 
     # -- state -------------------------------------------------------------------------------
 
     def _start_listing(self) -> None:
-        """Show the last run's listing at once (on a live menu) while the host is listed."""
+        """Show the last run's listing at once (on a live menu), then list the host.
+
+        The fresh listing starts once the menu asks for it: by then fzf is up and drawing, and
+        the listing's threads no longer compete with getting it there.
+        """
         cached = cache.load(self.host.uri) if getattr(self.menu, "live", False) else None
         if cached is None:
             self.reload()
             self._fresh.set()
             return
         self.vms = {d.key: d for d in cached}
+
+    def _list_fresh(self) -> None:
+        with self._listing:
+            if self._listing_started or self._fresh.is_set():
+                return
+            self._listing_started = True
         threading.Thread(target=self._list_in_background, daemon=True).start()
 
     def _list_in_background(self) -> None:
@@ -86,6 +97,7 @@ class Picker:
 
     def wait_for_listing(self) -> None:
         """Before acting on anything: the fresh listing, not the cached draft."""
+        self._list_fresh()
         self._fresh.wait()
         if self._listing_error is not None:
             error, self._listing_error = self._listing_error, None
@@ -98,6 +110,7 @@ class Picker:
             return None
 
         def when_fresh() -> list[Row]:
+            self._list_fresh()
             self._fresh.wait()
             return rows()
 
@@ -251,6 +264,8 @@ class Picker:
         return lambda done, total: self.notifier.progress(what, 100 * done // max(total, 1))
 
     def act_on(self, targets: list[Domain], action: str, **options: object) -> None:
+        from vmm.actions import perform  # the actions' modules load when first needed
+
         failures, done = [], []
         for target in targets:
             if action == "save":

@@ -7,7 +7,6 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from vmm import organize, tree
-from vmm.actions import perform
 from vmm.domain import Domain
 from vmm.errors import VmmError
 from vmm.menus import Cancelled, Cell, Row, Screen
@@ -196,6 +195,8 @@ class VmScreens:
         self.p.attempt(work)
 
     def clone(self, domain: Domain) -> None:
+        from vmm.actions import perform
+
         rows = [
             Row.plain("linked", "Linked clone (instant, copy-on-write)", "action"),
             Row.plain("full", "Full clone (copies the disks)"),

@@ -82,7 +82,10 @@ class FzfMenu:
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
         if screen.refresh is not None:
-            options.append(f"--bind=start:reload-sync({self._ask_picker(shlex.quote(RELOAD))})")
+            # --sync: `start` comes once the first rows are in, and reload-sync keeps them on
+            # screen until the fresh ones have all arrived
+            reload = self._ask_picker(shlex.quote(RELOAD))
+            options += ["--sync", f"--bind=start:reload-sync({reload})"]
         return options
 
     def _serve(self, screen: Screen) -> None:
