@@ -59,6 +59,7 @@ def _one_run(vmm: str, uri: str, n: int, cache: Path) -> tuple[float, float]:
         return drawn - start, entered - entered_at
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        time.sleep(1)  # let libvirtd finish what the killed picker had asked, before the next
 
 
 def run(vmm: str) -> PickerTimes:

@@ -66,10 +66,12 @@ class Picker:
     # -- state -------------------------------------------------------------------------------
 
     def _start_listing(self) -> None:
-        """Show the last run's listing at once (on a live menu), then list the host.
+        """Draw the last run's listing at once (fzf), and list the host meanwhile.
 
-        The fresh listing starts once the menu asks for it: by then fzf is up and drawing, and
-        the listing's threads no longer compete with getting it there.
+        Whatever is chosen on the draft waits for the fresh listing, and the next screen is
+        drawn from it. The listing starts with the first preview, when fzf
+        is up, so that its threads do not slow the first draw. The draft is never swapped under
+        the user's fingers: a list that changes as Enter is pressed opens the wrong row.
         """
         cached = cache.load(self.host.uri) if getattr(self.menu, "live", False) else None
         if cached is None:
@@ -103,18 +105,6 @@ class Picker:
             error, self._listing_error = self._listing_error, None
             raise error
         self._report_host_warnings()
-
-    def fresh_rows(self, rows: Callable[[], list[Row]]) -> Callable[[], list[Row]] | None:
-        """A screen's way to its fresh rows, while the first listing is still under way."""
-        if self._fresh.is_set():
-            return None
-
-        def when_fresh() -> list[Row]:
-            self._list_fresh()
-            self._fresh.wait()
-            return rows()
-
-        return when_fresh
 
     def reload(self) -> None:
         self.vms = {d.key: d for d in self.host.domains()}
@@ -158,6 +148,8 @@ class Picker:
         return True
 
     def header(self, where: str, keys: dict[str, str]) -> str:
+        if not self._fresh.is_set():
+            where += "  (as last seen; listing the host…)"
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
         lines = [f"vmm · {self.host.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
@@ -207,10 +199,9 @@ class Picker:
             keys=FOLDER_KEYS,
             multi=True,
             preview=self.preview,
-            refresh=self.fresh_rows(lambda: self.folder_rows(path)),
         )
         choice = self.menu.choose(screen)
-        self.wait_for_listing()
+        self.wait_for_listing()  # only the first screen may be the draft
         if choice.key == "ctrl-r":
             self.attempt(self.reload)
             return path
@@ -343,6 +334,8 @@ class Picker:
 
     def preview(self, key: str) -> str:
         from vmm import render
+
+        self._list_fresh()  # fzf asks for its first preview once it is up
 
         if key.startswith("vm:") and key[3:] in self.vms:
             from vmm import details

@@ -58,8 +58,6 @@ class Screen:
     multi: bool = False
     preview: Callable[[str], str] | None = None  # row key -> text; backends may ignore it
     free_text: bool = False  # typed text may be returned instead of a row
-    # fresh rows, once they are known; a live backend swaps them in while the screen is shown
-    refresh: Callable[[], Sequence[Row]] | None = None
 
 
 class Menu(Protocol):

@@ -6,8 +6,7 @@ output alone: Esc and Ctrl-C are `--expect` keys (fzf then prints their names), 
 always prints a first line, and an empty output can only mean fzf itself failed.
 
 Each line is `KEY<TAB>text` with only the text shown (`--with-nth 2..`): the chosen line's key
-says which row it was, whatever fzf's list held by then, since a screen may `reload` its rows
-once the picker has fresh ones.
+says which row it was, and the preview command gets the key as fzf's quoted `{1}`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from pyfzf.pyfzf import FzfPrompt
 
 from vmm.menus import Cancelled, Cell, Choice, MenuError, Row, Screen
-from vmm.menus.preview import RELOAD, PreviewServer
+from vmm.menus.preview import PreviewServer
 
 _ANSI = {
     "running": "32",
@@ -48,7 +47,7 @@ def lines_for(rows: Sequence[Row]) -> list[str]:
 
 
 class FzfMenu:
-    live = True  # can replace a screen's rows while it is shown
+    live = True  # draws at once: worth showing the last run's listing while the host is listed
 
     def __init__(self, executable: str = "fzf") -> None:
         try:
@@ -81,17 +80,10 @@ class FzfMenu:
             options.append("--multi")
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
-        if screen.refresh is not None:
-            # --sync: `start` comes once the first rows are in, and reload-sync keeps them on
-            # screen until the fresh ones have all arrived
-            reload = self._ask_picker(shlex.quote(RELOAD))
-            options += ["--sync", f"--bind=start:reload-sync({reload})"]
         return options
 
     def _serve(self, screen: Screen) -> None:
         def handle(request: str) -> str:
-            if request == RELOAD and screen.refresh is not None:
-                return "\n".join(lines_for(screen.refresh())) + "\n"
             return screen.preview(request) if screen.preview else ""
 
         if self._server is not None:

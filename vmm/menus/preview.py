@@ -1,6 +1,6 @@
-"""A private channel from fzf's child commands back to the picker's own process.
+"""A private channel from fzf's preview command back to the picker's own process.
 
-fzf runs its preview command (and a `reload` command) in new processes. Rather than open a new
+fzf runs its preview command in a new process for each highlighted row. Rather than open a new
 libvirt connection each time (slow, and blind to a demo host's in-memory state), they ask the
 picker over a unix socket in a private directory, and the picker answers from what it has.
 
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 TIMEOUT_SECONDS = 60
-RELOAD = "@reload"  # the request for fresh rows; no row key starts with "@"
 
 
 class PreviewServer:
