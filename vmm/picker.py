@@ -272,22 +272,26 @@ class Picker:
         else:
             self.report("; ".join(done))
 
+    def choose(self, screen: Screen) -> Choice | None:
+        """The menu's answer, or None when the user backed out with Esc."""
+        try:
+            return self.menu.choose(screen)
+        except Cancelled:
+            return None
+
     def confirm(self, question: str) -> bool:
         screen = Screen(
             question, [Row.plain("no", "No"), Row.plain("yes", "Yes", "danger")], header=question
         )
-        try:
-            return self.menu.choose(screen).rows == ("yes",)
-        except Cancelled:
-            return False
+        choice = self.choose(screen)
+        return choice is not None and choice.rows == ("yes",)
 
     def ask(self, prompt: str, suggestions: Iterable[str], hint: str) -> str | None:
         """Free text, with existing values offered; None when the user backs out."""
         rows = [Row.plain(f"s:{s}", s) for s in suggestions]
         header = f"{hint}\ntype a new value and press enter; alt-enter takes the typed text as is"
-        try:
-            choice = self.menu.choose(Screen(prompt, rows, header=header, free_text=True))
-        except Cancelled:
+        choice = self.choose(Screen(prompt, rows, header=header, free_text=True))
+        if choice is None:
             return None
         if choice.rows:
             return choice.rows[0].removeprefix("s:")
@@ -306,9 +310,8 @@ class Picker:
             screen = Screen(
                 title, rows, self.header(title, keys), keys, multi=True, preview=self.preview
             )
-            try:
-                choice = self.menu.choose(screen)
-            except Cancelled:
+            choice = self.choose(screen)
+            if choice is None:
                 return
             if choice.key in QUICK_ACTIONS:
                 self.quick_action(choice)
@@ -322,9 +325,8 @@ class Picker:
                 Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell(f"  ({n})", "dim")))
                 for label, n in counts.items()
             ]
-            try:
-                choice = self.menu.choose(Screen("Labels", rows, self.header("labels", {})))
-            except Cancelled:
+            choice = self.choose(Screen("Labels", rows, self.header("labels", {})))
+            if choice is None:
                 return
             if choice.rows:
                 label = choice.rows[0].removeprefix("l:")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from vmm import organize, tree
 from vmm.domain import Domain
 from vmm.errors import VmmError
-from vmm.menus import Cancelled, Cell, Row, Screen
+from vmm.menus import Cell, Row, Screen
 
 if TYPE_CHECKING:
     from vmm.picker import Picker
@@ -64,11 +64,8 @@ class VmScreens:
             rows = [Row.plain(a, *_LABELS[a]) for a in actions_for(domain)]
             labels = " ".join(f"#{label}" for label in domain.labels)
             header = self.p.header(f"{domain.place}  [{domain.state}]  {labels}".rstrip(), {})
-            try:
-                choice = self.p.menu.choose(
-                    Screen(domain.name, rows, header, preview=self.preview(key))
-                )
-            except Cancelled:
+            choice = self.p.choose(Screen(domain.name, rows, header, preview=self.preview(key)))
+            if choice is None:
                 return
             if choice.rows:
                 self.run_action(domain, choice.rows[0])
@@ -116,11 +113,10 @@ class VmScreens:
                         (Cell("  " * depth + snap.name), *current, Cell(f"  {snap.state}", "dim")),
                     )
                 )
-            try:
-                choice = self.p.menu.choose(
-                    Screen(f"{domain.name} snapshots", rows, self.p.header(domain.place, {}))
-                )
-            except Cancelled:
+            choice = self.p.choose(
+                Screen(f"{domain.name} snapshots", rows, self.p.header(domain.place, {}))
+            )
+            if choice is None:
                 return
             if choice.rows == ("create",):
                 self._create_snapshot(domain)
@@ -140,11 +136,8 @@ class VmScreens:
             Row.plain("rm", "Delete this snapshot"),
             Row.plain("rm-all", "Delete it and its children", "danger"),
         ]
-        try:
-            choice = self.p.menu.choose(
-                Screen(f"snapshot {name}", rows, self.p.header(domain.place, {}))
-            )
-        except Cancelled:
+        choice = self.p.choose(Screen(f"snapshot {name}", rows, self.p.header(domain.place, {})))
+        if choice is None:
             return
         picked = choice.rows[0] if choice.rows else ""
         if picked == "revert" and self.p.confirm(f"Revert {domain.name} to {name}?"):
@@ -166,11 +159,10 @@ class VmScreens:
                 Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell("  (enter removes)", "dim")))
                 for label in domain.labels
             ]
-            try:
-                choice = self.p.menu.choose(
-                    Screen(f"{domain.name} labels", rows, self.p.header(domain.place, {}))
-                )
-            except Cancelled:
+            choice = self.p.choose(
+                Screen(f"{domain.name} labels", rows, self.p.header(domain.place, {}))
+            )
+            if choice is None:
                 return
             if choice.rows == ("add",):
                 known = tree.label_counts(self.p.vms.values())
@@ -201,11 +193,10 @@ class VmScreens:
             Row.plain("linked", "Linked clone (instant, copy-on-write)", "action"),
             Row.plain("full", "Full clone (copies the disks)"),
         ]
-        try:
-            choice = self.p.menu.choose(
-                Screen(f"clone {domain.name}", rows, self.p.header(domain.place, {}))
-            )
-        except Cancelled:
+        choice = self.p.choose(
+            Screen(f"clone {domain.name}", rows, self.p.header(domain.place, {}))
+        )
+        if choice is None:
             return
         if not choice.rows:
             return
@@ -290,10 +281,8 @@ class VmScreens:
             Row.plain("again", "Edit again", "action"),
             Row.plain("discard", "Discard my changes", "danger"),
         ]
-        try:
-            return self.p.menu.choose(Screen("invalid XML", rows, error)).rows == ("again",)
-        except Cancelled:
-            return False
+        choice = self.p.choose(Screen("invalid XML", rows, error))
+        return choice is not None and choice.rows == ("again",)
 
     def delete(self, domain: Domain) -> None:
         rows = [
@@ -305,9 +294,8 @@ class VmScreens:
             + (" (it is running: it will be forced off)" if domain.active else "")
             + "?"
         )
-        try:
-            choice = self.p.menu.choose(Screen(f"delete {domain.name}", rows, question))
-        except Cancelled:
+        choice = self.p.choose(Screen(f"delete {domain.name}", rows, question))
+        if choice is None:
             return
         if choice.rows and self.p.confirm(f"Really delete {domain.name}? This cannot be undone."):
             self.p.act_on([domain], "rm", with_storage=choice.rows[0] == "storage", force=True)
