@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vmm import organize, tree
 from vmm.domain import Domain
-from vmm.errors import VmmError
+from vmm.errors import HostError, VmmError
 from vmm.menus import Cell, Row, Screen
 
 if TYPE_CHECKING:
@@ -230,14 +230,7 @@ class VmScreens:
         from vmm import reach
 
         def launch() -> str:
-            argv = reach.viewer_argv(self._uri(domain), domain.uuid)
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            _detach(reach.viewer_argv(self._uri(domain), domain.uuid))
             return f"{domain.name}: viewer opened"
 
         self.p.attempt(launch)
@@ -302,14 +295,8 @@ class VmScreens:
 
     def new_vm(self, folder: str) -> None:
         if shutil.which("virt-manager"):
-            argv = ["virt-manager", "--connect", self.p.host.uri, "--show-domain-creator"]
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            first_host = getattr(self.p.host, "hosts", [self.p.host])[0]  # where `vmm new` goes too
+            _detach(["virt-manager", "--connect", first_host.uri, "--show-domain-creator"])
             self.p.report("virt-manager's new VM wizard opened")
             return
         from vmm import create
@@ -328,3 +315,17 @@ class VmScreens:
             return
         if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
             self.p.attempt(lambda: self.p.add(name))
+
+
+def _detach(argv: list[str]) -> None:
+    """Start a graphical program that outlives the picker and never touches its terminal."""
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise HostError(f"cannot run {argv[0]}: {err.strerror}") from None
