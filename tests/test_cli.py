@@ -218,3 +218,38 @@ def test_every_subcommand_in_a_real_process(args, expected):
     result = run_vmm("-c", node_uri(), *args)
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
+
+
+def test_the_table_of_lazily_loaded_subcommands_matches_their_modules():
+    import importlib
+
+    from vmm.cli import cli
+    from vmm.cli.base import SUBCOMMANDS
+
+    for module in SUBCOMMANDS:
+        importlib.import_module(module)
+    defined = {name: command.callback.__module__ for name, command in cli.commands.items()}
+    listed = {name: module for module, names in SUBCOMMANDS.items() for name in names}
+    assert defined == listed
+
+
+def test_ls_loads_only_the_module_that_defines_it():
+    probe = (
+        "import sys; from vmm.cli import main; sys.argv = ['vmm', '--demo', 'ls']\n"
+        "try: main()\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('vmm.cli.')), file=sys.stderr)"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stderr.strip() == "['vmm.cli.base', 'vmm.cli.organise']"
+
+
+def test_json_lists_print_one_element_per_line(run):
+    lines = ok(run("ls", "-r", "--json")).splitlines()
+    assert lines[0] == "[" and lines[-1] == "]"
+    assert [json.loads(line.rstrip(","))["name"] for line in lines[1:-1]] == [
+        vm["name"] for vm in json.loads("\n".join(lines))
+    ]

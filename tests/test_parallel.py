@@ -1,8 +1,9 @@
 import threading
+import time
 
 import pytest
 
-from vmm.parallel import parallel_map
+from vmm.parallel import parallel_map, pipelined_map, workers_for
 
 
 def test_results_keep_their_order_and_run_on_several_threads():
@@ -31,3 +32,44 @@ def test_the_first_error_is_raised():
 
 def test_empty_input():
     assert parallel_map(lambda x: x, [], 8) == []
+
+
+def test_then_runs_on_the_calling_thread_in_order():
+    caller = threading.get_ident()
+    ran_on = set()
+
+    def then(x):
+        ran_on.add(threading.get_ident())
+        return -x
+
+    assert parallel_map(lambda x: x, range(50), 8, then) == [-x for x in range(50)]
+    assert ran_on == {caller}
+
+
+def test_calls_that_wait_get_threads_and_calls_that_compute_get_none():
+    assert workers_for(wall=0.010, cpu=0.0002, most=64) == 64  # a round trip on a link
+    assert workers_for(wall=0.0004, cpu=0.0001, most=64) == 64  # a local daemon
+    assert workers_for(wall=0.00005, cpu=0.00005, most=64) == 1  # an in-process driver
+
+
+def test_pipelined_map_times_the_first_call_then_goes_wide_when_calls_wait():
+    threads = set()
+
+    def wait(x):
+        threads.add(threading.get_ident())
+        time.sleep(0.01)
+        return x
+
+    assert pipelined_map(wait, range(16), 8) == list(range(16))
+    assert len(threads) > 1
+
+
+def test_pipelined_map_stays_on_this_thread_when_calls_only_compute():
+    threads = set()
+
+    def compute(x):
+        threads.add(threading.get_ident())
+        return sum(range(20000 + x))
+
+    pipelined_map(compute, range(8), 8)
+    assert threads == {threading.get_ident()}

@@ -17,7 +17,7 @@ import libvirt
 
 from vmm.domain import Domain
 from vmm.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
-from vmm.host import LIST_WORKERS, Host, MetadataChange
+from vmm.host import Host, MetadataChange
 from vmm.metadata import Metadata
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
-MIN_WORKERS = 16
 
 
 @dataclass(frozen=True)
@@ -124,9 +123,7 @@ class Fleet:
     def domains(self) -> list[Domain]:
         """Every VM of every host that answers in time; a VM whose name is on several hosts is
         shown as HOST:NAME."""
-        # the hosts share one budget of threads: more would cost CPU, not save round trips
-        workers = max(MIN_WORKERS, LIST_WORKERS // len(self.hosts))
-        jobs = {h.name: (lambda h=h: h.domains(workers)) for h in self.hosts}
+        jobs = {h.name: h.domains for h in self.hosts}
         listed, failed = _with_deadline(jobs, self.timeout)
         self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
         merged = [d for host in self.hosts for d in listed.get(host.name, [])]

@@ -6,13 +6,16 @@ UUID), the action, and for metadata changes the state before and after.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+
+def _now() -> str:
+    from datetime import UTC, datetime  # only when something is recorded: start-up time counts
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -24,36 +27,40 @@ class Entry:
     detail: str = ""
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
-    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    time: str = field(default_factory=_now)
 
 
-def default_path(env: Mapping[str, str] = os.environ) -> Path:
-    base = env.get("XDG_STATE_HOME") or str(
-        Path(env.get("HOME", "~")).expanduser() / ".local/state"
-    )
-    return Path(base) / "vmm" / "history.jsonl"
+def default_path(env: Mapping[str, str] = os.environ) -> str:
+    home = os.path.expanduser(env.get("HOME", "~"))
+    base = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return os.path.join(base, "vmm", "history.jsonl")
 
 
 class History:
     """Appends entries; a failure to write is remembered (for a warning), never raised."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self.failures: list[str] = []
 
     def record(self, entry: Entry) -> None:
+        import json
+
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as journal:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as journal:
                 journal.write(line)
         except OSError as err:
             self.failures.append(f"cannot write history to {self.path}: {err.strerror}")
 
     def entries(self, vm: str | None = None) -> list[Entry]:
         """Every readable entry, oldest first; `vm` matches a name or a UUID."""
+        import json
+
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            with open(self.path, encoding="utf-8") as journal:
+                lines = journal.read().splitlines()
         except FileNotFoundError:
             return []
         found = []

@@ -16,7 +16,7 @@ from vmm.connection import libvirt_errors, open_connection
 from vmm.domain import Domain, state_name
 from vmm.errors import NotFound
 from vmm.metadata import MalformedMetadata, Metadata
-from vmm.parallel import parallel_map
+from vmm.parallel import parallel_map, pipelined_map
 
 if TYPE_CHECKING:
     from vmm.history import History
@@ -25,7 +25,22 @@ if TYPE_CHECKING:
 # throughput is threads / round trip; libvirtd queues what it cannot serve yet, so many
 # threads cost the server nothing.
 LIST_WORKERS = 64
+# What the listing reads of a definition: picked out in one pass over its top-level children.
+_LISTED = ("vcpu", "currentMemory", "memory", "metadata")
+_VMM_TAG = f"{{{metadata.NAMESPACE}}}vmm"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One VM as libvirt described it, before vmm reads the definition."""
+
+    dom: libvirt.virDomain
+    state: str
+    persistent: bool
+    managed_save: bool
+    xml: str
+    snapshots: int
 
 
 @dataclass(frozen=True)
@@ -46,14 +61,20 @@ def _metadata_flags(dom: libvirt.virDomain) -> int:
     return flags
 
 
-def _read_xml(dom: libvirt.virDomain, persistent: bool) -> etree._Element:
+def _xml_flags(persistent: bool) -> int:
     """The definition vmm trusts: the persistent config, or the live one of a transient VM."""
-    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
-    return etree.fromstring(dom.XMLDesc(flags).encode())
+    return libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
+
+
+def _read_xml(dom: libvirt.virDomain, persistent: bool) -> etree._Element:
+    return etree.fromstring(dom.XMLDesc(_xml_flags(persistent)).encode())
 
 
 def _meta_from_domain_xml(xml: etree._Element) -> tuple[Metadata, str | None]:
-    element = metadata.find_in_domain(xml)
+    return _meta_from_element(metadata.find_in_domain(xml))
+
+
+def _meta_from_element(element: etree._Element | None) -> tuple[Metadata, str | None]:
     if element is None:
         return Metadata(), None
     try:
@@ -62,9 +83,9 @@ def _meta_from_domain_xml(xml: etree._Element) -> tuple[Metadata, str | None]:
         return Metadata(), str(err)
 
 
-def _int_text(xml: etree._Element, xpath: str) -> int:
-    found = xml.findtext(xpath)
-    return int(found) if found and found.strip().isdigit() else 0
+def _number(element: etree._Element | None) -> int:
+    text = element.text if element is not None else None
+    return int(text) if text and text.strip().isdigit() else 0
 
 
 class Host:
@@ -130,7 +151,12 @@ class Host:
     # -- listing -------------------------------------------------------------------------------
 
     def domains(self, workers: int = LIST_WORKERS) -> list[Domain]:
-        """Every VM on the host, in one round trip plus one per VM, `workers` at a time."""
+        """Every VM on the host, sorted by folder and name: one round trip for the whole host,
+        then one per VM (two for a VM with snapshots), up to `workers` at a time.
+
+        Only the calls run on the threads; each definition is read on this thread as it
+        arrives, so the threads hand the GIL straight back and reading overlaps waiting.
+        """
         with libvirt_errors():
             stats, transient, saved, with_snapshots = parallel_map(
                 lambda ask: ask(),
@@ -143,52 +169,55 @@ class Host:
                 4,  # one round trip instead of four
             )
 
-        def describe(item: tuple[libvirt.virDomain, dict]) -> Domain | None:
+        def ask(item: tuple[libvirt.virDomain, dict]) -> Fetched | None:
             dom, stat = item
             uuid = dom.UUIDString()
+            persistent = uuid not in transient
             try:
-                return self._describe(
+                return Fetched(
                     dom,
-                    state=state_name(stat.get("state.state", 0)),
-                    persistent=uuid not in transient,
-                    managed_save=uuid in saved,
-                    has_snapshots=uuid in with_snapshots,
+                    state_name(stat.get("state.state", 0)),
+                    persistent,
+                    uuid in saved,
+                    dom.XMLDesc(_xml_flags(persistent)),
+                    dom.snapshotNum() if uuid in with_snapshots else 0,
                 )
             except libvirt.libvirtError as err:
                 if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     return None  # undefined while we were listing
                 raise
 
+        def view(found: Fetched | None) -> Domain | None:
+            return None if found is None else self._view_of(found)
+
         with libvirt_errors():
-            views = [view for view in parallel_map(describe, stats, workers) if view is not None]
+            views = [found for found in pipelined_map(ask, stats, workers, view) if found]
         return sorted(views, key=lambda d: (d.path.casefold(), d.name.casefold()))
 
     def _uuids(self, flags: int) -> set[str]:
         return {dom.UUIDString() for dom in self.conn.listAllDomains(flags)}
 
-    def _describe(
-        self,
-        dom: libvirt.virDomain,
-        *,
-        state: str,
-        persistent: bool,
-        managed_save: bool,
-        has_snapshots: bool,
-    ) -> Domain:
-        xml = _read_xml(dom, persistent)
-        meta, warning = _meta_from_domain_xml(xml)
+    def _view_of(self, found: Fetched) -> Domain:
+        top: dict[str, etree._Element] = {}
+        for child in etree.fromstring(found.xml.encode()).iterchildren(*_LISTED):
+            top.setdefault(child.tag, child)
+        own = top.get("metadata")
+        meta, warning = _meta_from_element(
+            None if own is None else next(own.iterchildren(_VMM_TAG), None)
+        )
+        name = found.dom.name()
         return Domain(
-            name=dom.name(),
-            uuid=dom.UUIDString(),
-            state=state,
-            persistent=persistent,
+            name=name,
+            uuid=found.dom.UUIDString(),
+            state=found.state,
+            persistent=found.persistent,
             meta=meta,
-            managed_save=managed_save,
-            snapshots=dom.snapshotNum() if has_snapshots else 0,
-            vcpus=_int_text(xml, "vcpu"),
-            memory_kib=_int_text(xml, "currentMemory") or _int_text(xml, "memory"),
+            managed_save=found.managed_save,
+            snapshots=found.snapshots,
+            vcpus=_number(top.get("vcpu")),
+            memory_kib=_number(top.get("currentMemory")) or _number(top.get("memory")),
             host=self.name,
-            warning=f"VM {dom.name()!r}: ignoring its vmm metadata: {warning}" if warning else None,
+            warning=f"VM {name!r}: ignoring its vmm metadata: {warning}" if warning else None,
         )
 
     # -- single VMs ----------------------------------------------------------------------------
@@ -210,13 +239,16 @@ class Host:
 
     def view(self, dom: libvirt.virDomain) -> Domain:
         with libvirt_errors():
-            return self._describe(
+            persistent = bool(dom.isPersistent())
+            found = Fetched(
                 dom,
-                state=state_name(dom.state()[0]),
-                persistent=bool(dom.isPersistent()),
-                managed_save=bool(dom.hasManagedSaveImage()),
-                has_snapshots=True,
+                state_name(dom.state()[0]),
+                persistent,
+                bool(dom.hasManagedSaveImage()),
+                dom.XMLDesc(_xml_flags(persistent)),
+                dom.snapshotNum(),
             )
+        return self._view_of(found)
 
     def find(self, ref: str) -> Domain:
         return self.view(self.lookup(ref))

@@ -11,7 +11,7 @@ tool, so both read what the other writes:
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -58,9 +58,13 @@ class Metadata:
         return replace(self, labels=tuple(label for label in self.labels if label not in gone))
 
 
+# Control characters (Unicode category Cc), and what XML 1.0 cannot hold at all: surrogates
+# (category Cs), U+FFFE and U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _has_control_chars(text: str) -> bool:
-    """Control characters, and what XML 1.0 cannot hold at all (surrogates, U+FFFE, U+FFFF)."""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") or ch in "\ufffe\uffff" for ch in text)
+    return _FORBIDDEN.search(text) is not None
 
 
 def normalize_path(raw: str) -> str:
@@ -106,9 +110,14 @@ def _local_name(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
-def _is_ours(element: etree._Element) -> bool:
-    """libvirt's getMetadata hands back the element without its namespace; XMLDesc keeps it."""
-    return etree.QName(element).namespace in (NAMESPACE, None)
+def _our_name(element: etree._Element) -> str | None:
+    """The local name of an element in the vmm namespace, or in none (libvirt's getMetadata
+    hands the element back without its namespace; XMLDesc keeps it); None for others'."""
+    tag = element.tag
+    if not tag.startswith("{"):
+        return tag
+    namespace, _, local = tag[1:].partition("}")
+    return local if namespace == NAMESPACE else None
 
 
 def _strip_namespace(element: etree._Element) -> etree._Element:
@@ -132,7 +141,7 @@ def from_element(element: etree._Element) -> Metadata:
 
     Raises MalformedMetadata when the element is not vmm's or its contents are unusable.
     """
-    if _local_name(element) != "vmm" or not _is_ours(element):
+    if _our_name(element) != "vmm":
         raise MalformedMetadata(f"unexpected element <{element.tag}>")
     paths: list[str] = []
     labels: list[str] = []
@@ -140,7 +149,7 @@ def from_element(element: etree._Element) -> Metadata:
     for child in element:
         if not isinstance(child.tag, str):
             continue  # comments and processing instructions
-        name = _local_name(child) if _is_ours(child) else None
+        name = _our_name(child)
         if name == "path":
             paths.append(_text_only(child))
         elif name == "label":

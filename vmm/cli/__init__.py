@@ -1,9 +1,9 @@
 """vmm's command line: parses arguments, calls the core, prints the outcome.
 
-One module per family of subcommands; `base` holds the root group and what they share.
+One module per family of subcommands, loaded when one of its commands runs; `base` holds the
+root group, the table of which module defines which command, and what the commands share.
 """
 
-from vmm.cli import clone, organise, power, snapshot, vm  # noqa: F401  (registers the subcommands)
 from vmm.cli.base import Session, cli
 
 __all__ = ["Session", "cli", "main"]
