@@ -12,41 +12,70 @@ import contextlib
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+class _Side(asyncio.Protocol):
+    """One end of a proxied connection: what it receives is written to its peer `delay` later.
 
-    async def forward() -> None:
-        while True:
-            due, data = await queue.get()
-            if not data:
-                break
-            wait = due - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            writer.write(data)
-            await writer.drain()
-        with contextlib.suppress(OSError):
-            writer.close()
+    Plain protocols and one timer per chunk, no streams or tasks: the proxy's own CPU time is
+    a cost of the simulation, not of the link, so it is kept small.
+    """
 
-    sender = asyncio.create_task(forward())
-    try:
-        while data := await reader.read(65536):
-            queue.put_nowait((time.monotonic() + delay, data))
-    except OSError:
-        pass
-    queue.put_nowait((time.monotonic() + delay, b""))
-    await sender
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.peer: _Side | None = None
+        self.transport: asyncio.Transport | None = None
+        self.pending: deque[bytes] = deque()
+        self.loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.loop.call_at(self.loop.time() + self.delay, self._forward)
+
+    def eof_received(self) -> None:
+        self.pending.append(b"")
+        self.loop.call_at(self.loop.time() + self.delay, self._forward)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.pending or self.pending[-1]:
+            self.eof_received()
+
+    def _forward(self) -> None:
+        # timers fire in time order; taking the oldest chunk keeps the order even on a tie
+        data = self.pending.popleft()
+        peer = self.peer.transport if self.peer else None
+        if peer is None or peer.is_closing():
+            return
+        if data:
+            peer.write(data)
+        else:
+            peer.close()
 
 
 async def serve(listen: Path, upstream: Path, delay: float) -> None:
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_unix_connection(str(upstream))
-        await asyncio.gather(_pump(reader, up_writer, delay), _pump(up_reader, writer, delay))
+    loop = asyncio.get_running_loop()
 
-    server = await asyncio.start_unix_server(client, path=str(listen))
+    class Client(_Side):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            transport.pause_reading()  # until the upstream end is connected
+            self.connecting = loop.create_task(self._connect_upstream())
+
+        async def _connect_upstream(self) -> None:
+            try:
+                _, up = await loop.create_unix_connection(lambda: _Side(delay), str(upstream))
+            except OSError:
+                self.transport.close()
+                return
+            self.peer, up.peer = up, self
+            self.transport.resume_reading()
+
+    server = await loop.create_unix_server(lambda: Client(delay), path=str(listen))
     async with server:
         await server.serve_forever()
 

@@ -41,6 +41,9 @@ def use_menu_for_passwords() -> None:
 
 
 def run_picker(session: Session, menu_name: str) -> None:
+    import gc
+
+    gc.enable()  # off for one-shot commands (see vmm.entry); the picker lives longer
     from vmm.config import config_path, load
     from vmm.menus import MenuError, backend
     from vmm.notify import Desktop, StatusLine
