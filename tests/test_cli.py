@@ -139,12 +139,15 @@ def test_unreachable_uris_fail_in_one_line_in_a_real_process(uri, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_real_process_lists_and_moves_on_a_node_file():
+def test_real_process_lists_and_moves_on_a_node_file(tmp_path):
     result = run_vmm("-c", node_uri(), "ls", "-r", "--json")
     assert result.returncode == 0, result.stderr
     assert {vm["name"] for vm in json.loads(result.stdout)} >= {"alpha", "gamma"}
-    moved = run_vmm("-c", node_uri(), "mv", "alpha", "/x")
+    moved = run_vmm("-c", node_uri(), "mv", "alpha", "/x", env={"XDG_STATE_HOME": str(tmp_path)})
     assert moved.returncode == 0 and "alpha: /lab/web -> /x" in moved.stdout
+    # the process leaves without the interpreter's teardown: the journal is written before
+    (journal,) = (json.loads(line) for line in (tmp_path / "vmm" / "history.jsonl").open())
+    assert (journal["vm"], journal["after"]["path"]) == ("alpha", "/x")
 
 
 def test_uri_comes_from_environment_then_config(tmp_path):
