@@ -38,7 +38,7 @@ def test_then_runs_on_the_calling_thread_in_order():
     caller = threading.get_ident()
     ran_on = set()
 
-    def then(x):
+    def then(_item, x):
         ran_on.add(threading.get_ident())
         return -x
 

@@ -32,15 +32,32 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
-class Fetched:
-    """One VM as libvirt described it, before vmm reads the definition."""
+class Listed:
+    """What the host-wide calls said of one VM."""
 
     dom: libvirt.virDomain
     state: str
     persistent: bool
     managed_save: bool
-    xml: str
-    snapshots: int
+    has_snapshots: bool
+
+
+Answer = tuple[str, int]  # a VM's definition and its number of snapshots
+
+
+def _ask(vm: Listed) -> Answer:
+    """The per-VM calls of a listing: all that runs on the listing's threads."""
+    xml = vm.dom.XMLDesc(_xml_flags(vm.persistent))
+    return xml, vm.dom.snapshotNum() if vm.has_snapshots else 0
+
+
+def _ask_unless_gone(vm: Listed) -> Answer | None:
+    try:
+        return _ask(vm)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return None  # undefined while we were listing
+        raise
 
 
 @dataclass(frozen=True)
@@ -169,51 +186,47 @@ class Host:
                 4,  # one round trip instead of four
             )
 
-        def ask(item: tuple[libvirt.virDomain, dict]) -> Fetched | None:
-            dom, stat = item
-            uuid = dom.UUIDString()
-            persistent = uuid not in transient
-            try:
-                return Fetched(
-                    dom,
-                    state_name(stat.get("state.state", 0)),
-                    persistent,
-                    uuid in saved,
-                    dom.XMLDesc(_xml_flags(persistent)),
-                    dom.snapshotNum() if uuid in with_snapshots else 0,
-                )
-            except libvirt.libvirtError as err:
-                if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                    return None  # undefined while we were listing
-                raise
-
-        def view(found: Fetched | None) -> Domain | None:
-            return None if found is None else self._view_of(found)
-
+        listed = [
+            Listed(
+                dom,
+                state_name(stat.get("state.state", 0)),
+                persistent=(uuid := dom.UUIDString()) not in transient,
+                managed_save=uuid in saved,
+                has_snapshots=uuid in with_snapshots,
+            )
+            for dom, stat in stats
+        ]
         with libvirt_errors():
-            views = [found for found in pipelined_map(ask, stats, workers, view) if found]
-        return sorted(views, key=lambda d: (d.path.casefold(), d.name.casefold()))
+            views = pipelined_map(_ask_unless_gone, listed, workers, self._view_unless_gone)
+        return sorted(
+            (view for view in views if view is not None),
+            key=lambda d: (d.path.casefold(), d.name.casefold()),
+        )
 
     def _uuids(self, flags: int) -> set[str]:
         return {dom.UUIDString() for dom in self.conn.listAllDomains(flags)}
 
-    def _view_of(self, found: Fetched) -> Domain:
+    def _view_unless_gone(self, vm: Listed, answer: Answer | None) -> Domain | None:
+        return None if answer is None else self._view_of(vm, answer)
+
+    def _view_of(self, vm: Listed, answer: Answer) -> Domain:
+        xml, snapshots = answer
         top: dict[str, etree._Element] = {}
-        for child in etree.fromstring(found.xml.encode()).iterchildren(*_LISTED):
+        for child in etree.fromstring(xml.encode()).iterchildren(*_LISTED):
             top.setdefault(child.tag, child)
         own = top.get("metadata")
         meta, warning = _meta_from_element(
             None if own is None else next(own.iterchildren(_VMM_TAG), None)
         )
-        name = found.dom.name()
+        name = vm.dom.name()
         return Domain(
             name=name,
-            uuid=found.dom.UUIDString(),
-            state=found.state,
-            persistent=found.persistent,
+            uuid=vm.dom.UUIDString(),
+            state=vm.state,
+            persistent=vm.persistent,
             meta=meta,
-            managed_save=found.managed_save,
-            snapshots=found.snapshots,
+            managed_save=vm.managed_save,
+            snapshots=snapshots,
             vcpus=_number(top.get("vcpu")),
             memory_kib=_number(top.get("currentMemory")) or _number(top.get("memory")),
             host=self.name,
@@ -239,16 +252,14 @@ class Host:
 
     def view(self, dom: libvirt.virDomain) -> Domain:
         with libvirt_errors():
-            persistent = bool(dom.isPersistent())
-            found = Fetched(
+            vm = Listed(
                 dom,
                 state_name(dom.state()[0]),
-                persistent,
-                bool(dom.hasManagedSaveImage()),
-                dom.XMLDesc(_xml_flags(persistent)),
-                dom.snapshotNum(),
+                persistent=bool(dom.isPersistent()),
+                managed_save=bool(dom.hasManagedSaveImage()),
+                has_snapshots=True,
             )
-        return self._view_of(found)
+            return self._view_of(vm, _ask(vm))
 
     def find(self, ref: str) -> Domain:
         return self.view(self.lookup(ref))

@@ -19,25 +19,25 @@ S = TypeVar("S")
 _WAITING = 1.5
 
 
-def _same(value: Any) -> Any:
-    return value
+def _result(_item: Any, result: Any) -> Any:
+    return result
 
 
 def parallel_map(
     fn: Callable[[T], R],
     items: Iterable[T],
     workers: int,
-    then: Callable[[R], S] = _same,
+    then: Callable[[T, R], S] = _result,
 ) -> list[S]:
-    """`[then(fn(x)) for x in items]`: `fn` on up to `workers` threads, `then` on this thread as
-    each result arrives. The first exception is raised.
+    """`[then(x, fn(x)) for x in items]`: `fn` on up to `workers` threads, `then` on this thread
+    as each result arrives. The first exception is raised.
 
     Keeping `then` (parsing, say) off the threads leaves them nothing to do but wait on their
     calls, so it overlaps the waiting instead of contending for the GIL.
     """
     todo = list(items)
     if workers <= 1 or len(todo) <= 1:
-        return [then(fn(item)) for item in todo]
+        return [then(item, fn(item)) for item in todo]
     results: list[Any] = [None] * len(todo)
     arrived: SimpleQueue[tuple[int, Any, BaseException | None]] = SimpleQueue()
     cursor = iter(range(len(todo)))
@@ -63,7 +63,7 @@ def parallel_map(
             index, result, error = arrived.get()
             if error is not None:
                 raise error
-            results[index] = then(result)
+            results[index] = then(todo[index], result)
     finally:
         stop.set()  # after an error, the other threads take no new work
     return results
@@ -80,7 +80,7 @@ def pipelined_map(
     fn: Callable[[T], R],
     items: Iterable[T],
     most: int,
-    then: Callable[[R], S] = _same,
+    then: Callable[[T, R], S] = _result,
 ) -> list[S]:
     """`parallel_map` with up to `most` calls in flight when calls wait, and none when they
     do not: the first call runs on this thread, timed, to tell which."""
@@ -91,4 +91,4 @@ def pipelined_map(
     first = fn(todo[0])
     wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu
     rest = parallel_map(fn, todo[1:], workers_for(wall, cpu, most), then)
-    return [then(first), *rest]
+    return [then(todo[0], first), *rest]
