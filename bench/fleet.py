@@ -12,13 +12,14 @@ from pathlib import Path
 import libvirt
 
 from bench import hosts
-from bench.measure import Timing, time_command
+from bench.measure import Command, Timing, time_interleaved
 from bench.proxy import DelayProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 COUNT = 300
 DELAY = 0.005
+RUNS = 11
 NAMES = ("a", "b", "c")
 
 
@@ -26,6 +27,17 @@ NAMES = ("a", "b", "c")
 class FleetTimes:
     singles: tuple[Timing, ...]
     together: Timing
+    bare_single: Timing  # the floor (bench/bare.py) on host a alone
+    bare_together: tuple[Timing, ...]  # the floor on all three, at two depths of calls
+
+    @property
+    def ratio(self) -> float:
+        return self.together.median / max(t.median for t in self.singles)
+
+    @property
+    def bare_ratio(self) -> float:
+        """The floor's three hosts against its one, at its best depth for three."""
+        return min(t.median for t in self.bare_together) / self.bare_single.median
 
 
 def run(vmm: str) -> FleetTimes:
@@ -50,13 +62,26 @@ def run(vmm: str) -> FleetTimes:
             "".join(f'[hosts.{n}]\nuri = "{u}"\n' for n, u in uris.items())
         )
         env = {"XDG_CONFIG_HOME": str(tmp)}
-        singles = tuple(
-            time_command(f"host {n} alone", [vmm, "-c", n, "ls", "-r", "--json"], 5, **env)
-            for n in NAMES
+        python = sys.executable
+        bare = [python, "-m", "bench.bare"]
+        every = list(uris.values())
+        timings = time_interleaved(
+            [
+                *(Command(f"host {n} alone", [vmm, "-c", n, "ls", "-r", "--json"]) for n in NAMES),
+                Command("all three hosts", [vmm, "--all-hosts", "ls", "-r", "--json"]),
+                Command("floor: host a alone, 64 calls in flight", [*bare, "64", uris["a"]]),
+                *(
+                    Command(
+                        f"floor: all three, {calls} calls in flight each", [*bare, calls, *every]
+                    )
+                    for calls in ("64", "21")
+                ),
+            ],
+            RUNS,
+            **env,
         )
-        together = time_command(
-            "all three hosts", [vmm, "--all-hosts", "ls", "-r", "--json"], 5, **env
-        )
-    slowest = max(t.median for t in singles)
-    print(f"  fleet: slowest single {slowest:.3f}s, all three {together.median:.3f}s", flush=True)
-    return FleetTimes(singles, together)
+        singles, together = tuple(timings[: len(NAMES)]), timings[len(NAMES)]
+        bare_single, bare_together = timings[len(NAMES) + 1], tuple(timings[len(NAMES) + 2 :])
+    times = FleetTimes(singles, together, bare_single, bare_together)
+    print(f"  fleet: vmm {times.ratio:.2f}x, floor {times.bare_ratio:.2f}x", flush=True)
+    return times

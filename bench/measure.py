@@ -40,6 +40,37 @@ def time_command(
     return Timing(label, shown or " ".join(argv), tuple(times))
 
 
+@dataclass(frozen=True)
+class Command:
+    label: str
+    argv: list[str]
+    shown: str | None = None  # how BENCHMARKS.md writes it, when not the argv itself
+
+
+def time_interleaved(commands: list[Command], runs: int, **env: str) -> list[Timing]:
+    """Run the commands in turn, `runs` rounds (after one warm-up round), so that a slow spell
+    of the machine falls on all of them alike: their ratios are what the targets compare."""
+    environment = {**os.environ, **env}
+    for command in commands:
+        subprocess.run(command.argv, capture_output=True, env=environment, check=True)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for command, spent in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(
+                command.argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=environment,
+                check=True,
+            )
+            spent.append(time.perf_counter() - start)
+    return [
+        Timing(c.label, c.shown or " ".join(c.argv), tuple(spent))
+        for c, spent in zip(commands, times, strict=True)
+    ]
+
+
 def time_shell(label: str, script: str, runs: int) -> Timing:
     return time_command(label, ["bash", "-c", script], runs, shown=script)
 

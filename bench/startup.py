@@ -6,10 +6,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from bench.measure import Timing, time_command
+from bench.measure import Command, Timing, time_interleaved
 from vmm.config import demo_uri
 
-RUNS = 15
+RUNS = 21
 FLOOR = (
     "import libvirt, click, lxml.etree\n"
     "c = libvirt.open({uri!r})\n"
@@ -46,16 +46,18 @@ def import_profile(python: str) -> list[tuple[int, str]]:
 def run(vmm: str) -> Startup:
     uri = demo_uri()
     python = sys.executable
-    return Startup(
-        version=time_command("vmm --version", [vmm, "--version"], RUNS),
-        help=time_command("vmm --help", [vmm, "--help"], RUNS),
-        ls=time_command("vmm --demo ls", [vmm, "--demo", "ls"], RUNS),
-        virsh=time_command("virsh list --all", ["virsh", "-c", uri, "list", "--all"], RUNS),
-        floor=time_command(
-            "floor: python imports libvirt, click, lxml and lists",
-            [python, "-c", FLOOR.format(uri=uri)],
-            RUNS,
-            shown="python -c 'import libvirt, click, lxml.etree; ...listAllDomains()'",
-        ),
-        imports=import_profile(python),
+    version, help_, ls, virsh, floor = time_interleaved(
+        [
+            Command("vmm --version", [vmm, "--version"]),
+            Command("vmm --help", [vmm, "--help"]),
+            Command("vmm --demo ls", [vmm, "--demo", "ls"]),
+            Command("virsh list --all", ["virsh", "-c", uri, "list", "--all"]),
+            Command(
+                "floor: python imports libvirt, click, lxml and lists",
+                [python, "-c", FLOOR.format(uri=uri)],
+                shown="python -c 'import libvirt, click, lxml.etree; ...listAllDomains()'",
+            ),
+        ],
+        RUNS,
     )
+    return Startup(version, help_, ls, virsh, floor, import_profile(python))
