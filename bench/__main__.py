@@ -47,7 +47,7 @@ def listing_section(rows) -> list[str]:
         "Commands (URI is `test+unix:///default`, with `?socket=PROXY` for the 5 ms rows):",
         "`vmm -c URI ls -r --json`; `virsh -c URI list --all`;",
         '`for n in $(virsh -c URI list --all --name); do virsh -c URI metadata "$n" --uri http://calebstew.art/xmlns/vmm; done`.',
-        "vmm ran 5 times per cell, virsh list 3 times (once where a run takes over 5 s), the loop once;",
+        f"vmm ran {listing.VMM_RUNS} times per cell, virsh list 3 times (once where a run takes over 5 s), the loop once;",
         "the loop is not run at N=5000, where it would take most of the time budget alone.",
         "",
     ]

@@ -17,6 +17,7 @@ from vmm.metadata import NAMESPACE
 
 SIZES = (100, 1000, 5000)
 DELAYS = (0.0, 0.005)
+VMM_RUNS = 11
 LOOP_MAX = 1000  # the virsh loop at 5000 VMs would take most of the budget on its own
 
 
@@ -50,7 +51,7 @@ def measure(vmm: str, count: int, delay: float) -> ListingRow:
         uri = _uri(socket)
         _check_vmm_sees_all(vmm, uri, count)
         slow = count * delay >= 5
-        vmm_t = time_command("vmm ls -r --json", [vmm, "-c", uri, "ls", "-r", "--json"], 5)
+        vmm_t = time_command("vmm ls -r --json", [vmm, "-c", uri, "ls", "-r", "--json"], VMM_RUNS)
         virsh_t = time_command(
             "virsh list --all", ["virsh", "-c", uri, "list", "--all"], 1 if slow else 3
         )
