@@ -18,12 +18,14 @@ def main() -> None:
     # `vmm ls` walking objects (most of them imported modules) that live until exit anyway.
     # The picker, which runs for as long as the user likes, turns it back on.
     gc.disable()
-    from vmm.cli import main as cli_main
-
     try:
+        from vmm.cli import main as cli_main
+
         cli_main()
     except SystemExit as done:
         _exit_now(done.code)
+    except KeyboardInterrupt:  # while importing, before the CLI's own handling is in place
+        _exit_now(130)
     _exit_now(0)
 
 
