@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from vmm import cache
 from vmm.domain import Domain
 from vmm.metadata import Metadata
@@ -23,7 +25,7 @@ def test_a_listing_round_trips(tmp_path, monkeypatch):
 def test_a_damaged_cache_is_no_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cache.save("k", [a_domain()])
-    cache.cache_path("k").write_text("{not json")
+    Path(cache.cache_path("k")).write_text("{not json")
     assert cache.load("k") is None
 
 

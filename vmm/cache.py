@@ -7,11 +7,10 @@ rows in, and every action asks libvirt about the VM's real state first.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
+import zlib
 from collections.abc import Mapping
-from pathlib import Path
 
 from vmm.domain import Domain
 from vmm.metadata import Metadata
@@ -19,10 +18,12 @@ from vmm.metadata import Metadata
 VERSION = 1
 
 
-def cache_path(key: str, env: Mapping[str, str] = os.environ) -> Path:
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(base) / "vmm" / f"listing-{digest}.json"
+def cache_path(key: str, env: Mapping[str, str] = os.environ) -> str:
+    """One file per host. The key is stored inside and checked on load, so two hosts whose
+    names share a checksum only cost each other the head start (hashlib would cost 5 ms)."""
+    home = os.path.expanduser(env.get("HOME", "~"))
+    base = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "vmm", f"listing-{zlib.crc32(key.encode()):08x}.json")
 
 
 def save(key: str, domains: list[Domain]) -> None:
@@ -30,17 +31,19 @@ def save(key: str, domains: list[Domain]) -> None:
     path = cache_path(key)
     records = [dataclasses.asdict(d) for d in domains]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"version": VERSION, "key": key, "domains": records}))
-        temporary.replace(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(json.dumps({"version": VERSION, "key": key, "domains": records}))
+        os.replace(temporary, path)
     except OSError:
         pass
 
 
 def load(key: str) -> list[Domain] | None:
     try:
-        data = json.loads(cache_path(key).read_text())
+        with open(cache_path(key), encoding="utf-8") as file:
+            data = json.load(file)
         if data.get("version") != VERSION or data.get("key") != key:
             return None
         return [_domain(record) for record in data["domains"]]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from pathlib import Path
 
 from vmm.cli.base import Session
 from vmm.errors import InvalidInput, VmmError
@@ -34,7 +33,7 @@ def choose_menu(name: str, configured: str | None) -> str:
 
 def use_menu_for_passwords() -> None:
     """ssh (behind qemu+ssh:// URIs) asks through vmm-askpass, i.e. `wofi --password`."""
-    askpass = Path(sys.executable).with_name("vmm-askpass")
+    askpass = os.path.join(os.path.dirname(sys.executable), "vmm-askpass")
     if askpass.exists():
         os.environ["SSH_ASKPASS"] = str(askpass)
         os.environ["SSH_ASKPASS_REQUIRE"] = "force"

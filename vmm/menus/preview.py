@@ -10,24 +10,24 @@ Run as `python -m vmm.menus.preview SOCKET REQUEST`: prints the picker's answer.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 TIMEOUT_SECONDS = 60
 
 
 class PreviewServer:
     def __init__(self) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="vmm-preview-"))
-        self.socket = self._dir / "sock"
+        self._dir = tempfile.mkdtemp(prefix="vmm-preview-")
+        self.socket = os.path.join(self._dir, "sock")
         self.handler: Callable[[str], str] = lambda _request: ""
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(str(self.socket))
+        self._listener.bind(self.socket)
         self._listener.listen(8)
         threading.Thread(target=self._serve, daemon=True).start()
 
