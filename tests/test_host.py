@@ -22,6 +22,34 @@ def test_listing_reads_every_vm(host):
     assert vms["gamma"].meta == Metadata() and vms["gamma"].state == "shutoff"
 
 
+class UndefinesMidListing:
+    """A real connection that undefines one VM right after answering getAllDomainStats: the
+    race of a VM removed while vmm lists, made to happen every time (no failure is faked)."""
+
+    def __init__(self, conn, victim):
+        self._conn, self._victim = conn, victim
+
+    def getAllDomainStats(self, *args):
+        stats = self._conn.getAllDomainStats(*args)
+        self._conn.lookupByName(self._victim).undefine()
+        return stats
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_vm_undefined_while_listing_is_left_out(host):
+    racing = Host(UndefinesMidListing(host.conn, "gamma"))
+    assert {d.name for d in racing.domains()} == {"alpha", "beta", "delta one", "broken"}
+
+
+def test_a_vm_undefined_while_a_daemon_is_listed_on_threads_is_left_out(daemon, shared):
+    names = [shared(f"vm{i}").name() for i in range(24)]
+    racing = Host(UndefinesMidListing(daemon, names[5]))
+    listed = {d.name for d in racing.domains(8)}
+    assert set(names) - listed == {names[5]} and len(listed & set(names)) == 23
+
+
 def test_other_prefix_and_trailing_slash_are_read(host):
     assert by_name(host)["delta one"].path == "/lab/web"
 
