@@ -1,10 +1,17 @@
 """Every subcommand through click's CliRunner on a test-driver host, and a few as real processes."""
 
+import importlib
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-from conftest import node_uri, run_vmm
+from conftest import node_uri, run_vmm, vmm_exe
 
+from vmm.cli import cli
+from vmm.cli.base import SUBCOMMANDS
+from vmm.cli.pick import use_menu_for_passwords
 from vmm.config import demo_uri
 
 
@@ -163,8 +170,6 @@ def test_uri_comes_from_environment_then_config(tmp_path):
 
 
 def test_python_dash_m_and_version():
-    import subprocess
-    import sys
 
     result = subprocess.run(
         [sys.executable, "-m", "vmm", "--version"], capture_output=True, text=True
@@ -224,10 +229,6 @@ def test_every_subcommand_in_a_real_process(args, expected):
 
 
 def test_the_table_of_lazily_loaded_subcommands_matches_their_modules():
-    import importlib
-
-    from vmm.cli import cli
-    from vmm.cli.base import SUBCOMMANDS
 
     for module in SUBCOMMANDS:
         importlib.import_module(module)
@@ -243,8 +244,6 @@ def test_ls_loads_only_the_module_that_defines_it():
         "except SystemExit: pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('vmm.cli.')), file=sys.stderr)"
     )
-    import subprocess
-    import sys
 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stderr.strip() == "['vmm.cli.base', 'vmm.cli.organise']"
@@ -256,3 +255,27 @@ def test_json_lists_print_one_element_per_line(run):
     assert [json.loads(line.rstrip(","))["name"] for line in lines[1:-1]] == [
         vm["name"] for vm in json.loads("\n".join(lines))
     ]
+
+
+def test_menus_without_a_terminal_ask_ssh_passwords_through_vmm_askpass(monkeypatch):
+
+    monkeypatch.delenv("SSH_ASKPASS", raising=False)
+    use_menu_for_passwords()
+    askpass = os.environ["SSH_ASKPASS"]
+    assert os.path.basename(askpass) == "vmm-askpass" and os.access(askpass, os.X_OK)
+    assert os.environ["SSH_ASKPASS_REQUIRE"] == "force"
+
+
+def test_closed_output_streams_do_not_turn_into_a_traceback():
+    def run_with_closed(fd):
+        return subprocess.run(
+            [vmm_exe(), "--demo", "ls"],
+            capture_output=True,
+            text=True,
+            preexec_fn=lambda: os.close(fd),  # as `vmm ls >&-` in a shell
+        )
+
+    closed_stdout = run_with_closed(1)
+    assert closed_stdout.returncode == 0 and closed_stdout.stderr == ""
+    closed_stderr = run_with_closed(2)
+    assert closed_stderr.returncode == 0 and "büro-pc" in closed_stderr.stdout

@@ -15,6 +15,13 @@ def test_entries_round_trip_and_filter(tmp_path):
     assert [e.action for e in history.entries("u-2")] == ["move"]
 
 
+def test_a_journal_named_without_a_directory_lands_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    history = History("history.jsonl")
+    history.record(Entry("h", "a", "u", "start"))
+    assert not history.failures and (tmp_path / "history.jsonl").exists()
+
+
 def test_a_torn_line_does_not_hide_the_rest(tmp_path):
     path = tmp_path / "history.jsonl"
     history = History(path)

@@ -6,6 +6,7 @@ rows in, and every action asks libvirt about the VM's real state first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,14 +31,15 @@ def save(key: str, domains: list[Domain]) -> None:
     """Best effort: a cache that cannot be written only costs the next start its head start."""
     path = cache_path(key)
     records = [dataclasses.asdict(d) for d in domains]
+    temporary = f"{path}.tmp"  # one name: a write cut short is overwritten by the next one
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
         with open(temporary, "w", encoding="utf-8") as file:
             file.write(json.dumps({"version": VERSION, "key": key, "domains": records}))
         os.replace(temporary, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 def load(key: str) -> list[Domain] | None:

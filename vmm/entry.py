@@ -37,13 +37,16 @@ def _exit_now(code: int | str | None) -> None:
     written (the commands clean up in `finally` blocks and context managers).
     """
     if isinstance(code, str):
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            print(code, file=sys.stderr)
         code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        code = code or 141
-    except OSError:
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when vmm started (`>&-`)
+            continue
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = code or 1  # as click reports a closed pipe
+        except (OSError, ValueError):
+            code = code or 1
     os._exit(code or 0)

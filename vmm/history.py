@@ -48,7 +48,8 @@ class History:
 
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            if directory := os.path.dirname(self.path):
+                os.makedirs(directory, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as journal:
                 journal.write(line)
         except OSError as err:

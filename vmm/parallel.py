@@ -56,9 +56,9 @@ def parallel_map(
                 arrived.put((index, None, err))
                 return
 
-    for _ in range(min(workers, len(todo))):
-        threading.Thread(target=work, daemon=True).start()
     try:
+        for _ in range(min(workers, len(todo))):
+            threading.Thread(target=work, daemon=True).start()
         for _ in todo:
             index, result, error = arrived.get()
             if error is not None:

@@ -34,8 +34,8 @@ def choose_menu(name: str, configured: str | None) -> str:
 def use_menu_for_passwords() -> None:
     """ssh (behind qemu+ssh:// URIs) asks through vmm-askpass, i.e. `wofi --password`."""
     askpass = os.path.join(os.path.dirname(sys.executable), "vmm-askpass")
-    if askpass.exists():
-        os.environ["SSH_ASKPASS"] = str(askpass)
+    if os.path.exists(askpass):
+        os.environ["SSH_ASKPASS"] = askpass
         os.environ["SSH_ASKPASS_REQUIRE"] = "force"
 
 
