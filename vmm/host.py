@@ -21,9 +21,9 @@ from vmm.parallel import parallel_map, pipelined_map
 if TYPE_CHECKING:
     from vmm.history import History
 
-# Calls in flight at once while listing. On a remote link each call waits a round trip, so
-# throughput is threads / round trip; libvirtd queues what it cannot serve yet, so many
-# threads cost the server nothing.
+# Calls in flight at once while listing a host whose calls wait (a daemon, a link). Each waits
+# a round trip, so answers come at calls-in-flight per round trip, until this process's CPU is
+# the limit (a few thousand definitions a second); past that a thread only costs its start.
 LIST_WORKERS = 64
 # What the listing reads of a definition: picked out in one pass over its top-level children.
 _LISTED = ("vcpu", "currentMemory", "memory", "metadata")
