@@ -1,6 +1,8 @@
 """Menu backends' encoding, without a screen: what reaches fzf, wofi and dmenu launchers."""
 
-from vmm.menus import Cell, Row, Screen
+import pytest
+
+from vmm.menus import Cell, MenuError, Row, Screen, backend
 from vmm.menus.dmenu import plain_lines
 from vmm.menus.fzf import _render
 from vmm.menus.wofi import WofiMenu, markup
@@ -25,3 +27,11 @@ def test_fzf_rows_never_carry_tabs_or_newlines_from_names():
 def test_dmenu_lines_are_unique_so_a_choice_maps_back():
     screen = Screen("p", [Row.plain("1", "web"), Row.plain("2", "web"), Row.plain("3", "db")])
     assert plain_lines(screen) == ["web", "web (2)", "db"]
+
+
+def test_backends_are_found_by_name_and_an_unknown_one_is_a_clear_error():
+    assert type(backend("fzf")).__name__ == "FzfMenu"
+    assert type(backend("wofi")).__name__ == "WofiMenu"
+    assert type(backend("dmenu", command="fuzzel --dmenu")).__name__ == "DmenuMenu"
+    with pytest.raises(MenuError, match="unknown menu 'rofi'"):
+        backend("rofi")

@@ -59,14 +59,18 @@ def _hosts(path: str, table: object) -> tuple[HostConfig, ...]:
 
 def load(path: str) -> Config:
     """Read the config file; a missing file means the defaults."""
-    import tomllib  # only when there is no -c or $LIBVIRT_DEFAULT_URI: start-up time counts
-
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
+            raw = file.read()
     except FileNotFoundError:
         return Config()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+    except OSError as err:
+        raise InvalidInput(f"cannot read {path}: {err}") from None
+    import tomllib  # only once there is a file to read: start-up time counts
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}") from None
     for key in ("uri", "menu", "menu_command"):
         _expect(path, key, data.get(key), str)

@@ -40,9 +40,6 @@ def use_menu_for_passwords() -> None:
 
 
 def run_picker(session: Session, menu_name: str) -> None:
-    import gc
-
-    gc.enable()  # off for one-shot commands (see vmm.entry); the picker lives longer
     from vmm.config import config_path, load
     from vmm.menus import MenuError, backend
     from vmm.notify import Desktop, StatusLine
@@ -69,6 +66,13 @@ def run_picker(session: Session, menu_name: str) -> None:
 
 
 def _run(session: Session, menu, notifier, terminal: bool) -> None:
+    import gc
+
     from vmm.picker import Picker
 
-    Picker(session.host(), menu, notifier, terminal=terminal).run()
+    picker = Picker(session.host(), menu, notifier, terminal=terminal)
+    # The collector is off for one-shot commands (see vmm.entry); the picker lives as long as
+    # the user likes, so it is turned back on, once start-up's objects are set aside for good.
+    gc.freeze()
+    gc.enable()
+    picker.run()

@@ -66,14 +66,15 @@ class Menu(Protocol):
         ...
 
 
-def backend(name: str, **options: object) -> Menu:
-    from vmm.menus import dmenu, fzf, wofi
+BACKENDS = {"fzf": "FzfMenu", "wofi": "WofiMenu", "dmenu": "DmenuMenu"}  # module: class
 
-    backends: dict[str, Callable[..., Menu]] = {
-        "fzf": fzf.FzfMenu,
-        "wofi": wofi.WofiMenu,
-        "dmenu": dmenu.DmenuMenu,
-    }
-    if name not in backends:
-        raise MenuError(f"unknown menu {name!r} (choose from {', '.join(backends)})")
-    return backends[name](**options)
+
+def backend(name: str, **options: object) -> Menu:
+    """The named backend; only its own module is imported (the picker's start-up counts)."""
+    if name not in BACKENDS:
+        raise MenuError(f"unknown menu {name!r} (choose from {', '.join(BACKENDS)})")
+    import importlib
+
+    module = importlib.import_module(f"vmm.menus.{name}")
+    make: Callable[..., Menu] = getattr(module, BACKENDS[name])
+    return make(**options)
