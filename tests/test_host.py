@@ -2,6 +2,7 @@
 
 import libvirt
 import pytest
+from conftest import SHARED_URI, node_uri
 from lxml import etree
 
 from vmm.errors import ConnectionFailed, NotFound
@@ -164,3 +165,15 @@ def test_open_reports_unreachable_and_foreign_uris():
         Host.open("http://example.com/")
     with pytest.raises(ConnectionFailed, match=r"cannot connect to test:///nonexistent\.xml"):
         Host.open("test:///nonexistent.xml")
+
+
+def test_opening_tells_whether_calls_wait(daemon):
+    remote_like = Host.open(SHARED_URI)
+    in_process = Host.open(node_uri())
+    try:
+        assert remote_like.calls_wait is True  # a daemon: listed on many threads at once
+        assert in_process.calls_wait is None  # computing here: the first call decides
+        assert {d.name for d in in_process.domains()} >= {"alpha", "gamma"}
+    finally:
+        remote_like.close()
+        in_process.close()

@@ -16,7 +16,7 @@ from vmm.connection import libvirt_errors, open_connection
 from vmm.domain import Domain, state_name
 from vmm.errors import NotFound
 from vmm.metadata import MalformedMetadata, Metadata
-from vmm.parallel import parallel_map, pipelined_map
+from vmm.parallel import parallel_map, pipelined_map, timed, waited
 
 if TYPE_CHECKING:
     from vmm.history import History
@@ -109,17 +109,26 @@ class Host:
     """A connection to one libvirt host. Connections are opened at the edge and passed in."""
 
     def __init__(
-        self, conn: libvirt.virConnect, name: str = "", history: History | None = None
+        self,
+        conn: libvirt.virConnect,
+        name: str = "",
+        history: History | None = None,
+        *,
+        calls_wait: bool | None = None,
     ) -> None:
         self.conn = conn
         self.name = name
         self.history = history
+        # whether calls wait on a daemon or a link (worth many threads); None: not known yet
+        self.calls_wait = calls_wait
         self.pool: str | None = None  # where full clones go, from the config
         self._uri: str | None = None
 
     @classmethod
     def open(cls, uri: str | None, name: str = "", history: History | None = None) -> Host:
-        return cls(open_connection(uri), name, history)
+        """Open `uri`; how long opening took tells whether calls to this host wait."""
+        conn, wall, cpu = timed(lambda: open_connection(uri))
+        return cls(conn, name, history, calls_wait=True if waited(wall, cpu) else None)
 
     @property
     def uri(self) -> str:
@@ -196,8 +205,10 @@ class Host:
             )
             for dom, stat in stats
         ]
+        # a host known to wait goes wide at once; otherwise the first call tells
+        spread = parallel_map if self.calls_wait else pipelined_map
         with libvirt_errors():
-            views = pipelined_map(_ask_unless_gone, listed, workers, self._view_unless_gone)
+            views = spread(_ask_unless_gone, listed, workers, self._view_unless_gone)
         return sorted(
             (view for view in views if view is not None),
             key=lambda d: (d.path.casefold(), d.name.casefold()),

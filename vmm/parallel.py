@@ -69,11 +69,24 @@ def parallel_map(
     return results
 
 
+def waited(wall: float, cpu: float) -> bool:
+    """Whether a call spent its time waiting on another process (a daemon, a link) rather
+    than computing in this one (an in-process driver such as test:///)."""
+    return wall > _WAITING * cpu
+
+
 def workers_for(wall: float, cpu: float, most: int) -> int:
-    """One thread for calls that only compute (an in-process driver such as test:///), where a
-    thread adds its own cost and saves nothing; `most` for calls that wait on a daemon or a
-    link, since threads that only wait cost little and a round trip is hidden only by many."""
-    return most if wall > _WAITING * cpu else 1
+    """One thread for calls that only compute, where a thread adds its own cost and saves
+    nothing; `most` for calls that wait, since threads that only wait cost little and a round
+    trip is hidden only by many."""
+    return most if waited(wall, cpu) else 1
+
+
+def timed(fn: Callable[[], R]) -> tuple[R, float, float]:
+    """`fn()`, with the wall and CPU time it took on this thread."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    result = fn()
+    return result, time.perf_counter() - started, time.thread_time() - started_cpu
 
 
 def pipelined_map(
@@ -87,8 +100,6 @@ def pipelined_map(
     todo = list(items)
     if not todo:
         return []
-    started, started_cpu = time.perf_counter(), time.thread_time()
-    first = fn(todo[0])
-    wall, cpu = time.perf_counter() - started, time.thread_time() - started_cpu
+    first, wall, cpu = timed(lambda: fn(todo[0]))
     rest = parallel_map(fn, todo[1:], workers_for(wall, cpu, most), then)
     return [then(todo[0], first), *rest]
