@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from _queue import SimpleQueue
 from collections.abc import Callable, Iterable
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
