@@ -30,6 +30,16 @@ SHARED_URI = "test+unix:///default"
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """With CI=true a skip from anywhere (a marker, importorskip, a library) is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI: {report.longrepr}"
+
+
 def require(available: bool, reason: str) -> None:
     """Skip a test whose component is missing, except in CI where that is a failure."""
     if available:
