@@ -105,6 +105,12 @@ class DelayProxy:
             time.sleep(0.02)
         return self
 
+    @property
+    def pid(self) -> int:
+        """The proxy's process: stopping it (SIGSTOP) makes a link that goes silent."""
+        assert self._process is not None, "the proxy is not running"
+        return self._process.pid
+
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:
             self._process.terminate()

@@ -116,6 +116,32 @@ def test_a_slow_host_does_not_hold_up_the_others(three_hosts, tmp_path):
             fleet.close()
 
 
+def test_closing_does_not_wait_on_a_host_that_stopped_answering(three_hosts, tmp_path):
+    import os
+    import signal
+
+    from bench.proxy import DelayProxy
+
+    daemons, _, _ = three_hosts
+    frozen_socket = tmp_path / "frozen.sock"
+    with DelayProxy(frozen_socket, daemons["c"].socket, delay=0.0) as proxy:
+        specs = [
+            HostSpec("a", daemons["a"].uri),
+            HostSpec("frozen", f"test+unix:///default?socket={frozen_socket}"),
+        ]
+        fleet = Fleet.open(specs, timeout=1.0)
+        assert [h.name for h in fleet.hosts] == ["a", "frozen"]
+        os.kill(proxy.pid, signal.SIGSTOP)  # the link goes silent: no answer, no error
+        try:
+            started = time.monotonic()
+            fleet.close()
+            assert time.monotonic() - started < 2.9  # it gave up on the host, not hung
+            with pytest.raises(libvirt.libvirtError):
+                fleet.hosts[0].conn.getURI()  # the other host's connection is closed
+        finally:
+            os.kill(proxy.pid, signal.SIGCONT)
+
+
 def test_the_picker_over_several_hosts(three_hosts):
     _, conns, env = three_hosts
     term = Terminal([vmm_exe(), "--all-hosts"], {**env, "TERM": "xterm-256color"})
