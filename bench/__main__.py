@@ -122,14 +122,20 @@ def fleet_section(f) -> list[str]:
         "",
         "Three separate libvirt daemons (one per host), 300 VMs each, each behind its own 5 ms",
         "delay proxy; `vmm --all-hosts ls -r --json` against each host alone (`vmm -c NAME`),",
-        "run in turn. The floor is `bench/bare.py`: plain libvirt-python that opens the hosts at",
-        "once and reads every VM's XML with 64 (or 21) calls in flight per host, and nothing else.",
+        "run in turn. Two rows show what this machine allows: the three single-host listings",
+        "started together as three processes (sharing nothing but the machine), and the floor,",
+        "`bench/bare.py`: plain libvirt-python that opens the hosts at once and reads every VM's",
+        "XML with 64 (or 21) calls in flight per host, and nothing else.",
         "",
         "| what | median | spread | runs |",
         "|---|---|---|---|",
-        *(report.timing_row(t) for t in (*f.singles, f.together, f.bare_single, *f.bare_together)),
+        *(
+            report.timing_row(t)
+            for t in (*f.singles, f.together, f.apart, f.bare_single, *f.bare_together)
+        ),
         "",
-        f"All three take {f.ratio:.2f}x the slowest host alone; for the floor, {f.bare_ratio:.2f}x.",
+        f"All three take {f.ratio:.2f}x the slowest host alone; the three processes started"
+        f" together, {f.apart_ratio:.2f}x; the floor, {f.bare_ratio:.2f}x.",
         "",
     ]
 
@@ -175,7 +181,11 @@ def targets_section(results) -> list[str]:
         ]
     f = results.get("fleet")
     if f:
-        floor = f" (the floor: {f.bare_ratio:.2f}x)" if f.ratio > 1.2 < f.bare_ratio else ""
+        floor = (
+            f" (three processes: {f.apart_ratio:.2f}x; the floor: {f.bare_ratio:.2f}x)"
+            if f.ratio > 1.2
+            else ""
+        )
         lines.append(
             _target(
                 "three hosts at 5 ms: all within 1.2x of the slowest alone",
@@ -200,12 +210,14 @@ WHY_MISSED = {
         " start-up times on this machine move by ±15% between runs."
     ),
     "fleet": (
-        "Three hosts at once: the floor, plain libvirt-python that only reads every definition,"
-        " takes {bare:.2f}x as long for three hosts as for one, so no libvirt-python client can"
-        " meet 1.2x here. The three daemons and their delay proxies run on the client's two cores"
-        " (real hosts would serve from their own), and a Python client reads the answers on one"
-        " core at a time. vmm's own share on top of the floor is reading the 900 definitions"
-        " (path, labels, size) and printing them."
+        "Three hosts at once: this machine cannot serve three hosts' listings in 1.2x the time"
+        " of one. The same three single-host listings started together as separate processes,"
+        " sharing no GIL, no thread and no connection, take {apart:.2f}x as long as one alone;"
+        " the floor, plain libvirt-python that only reads every definition, {bare:.2f}x. The"
+        " three daemons and their delay proxies run on the client's two cores (real hosts serve"
+        " from their own), so every answer costs this machine a daemon's, a proxy's and the"
+        " client's share of the same CPU. vmm's own share on top of the floor is reading the"
+        " 900 definitions (path, labels, size) and printing them."
     ),
 }
 
@@ -220,7 +232,8 @@ def missed_section(lines: list[str], results: dict) -> list[str]:
         if any(topic in row for row in missed):
             why = WHY_MISSED[key]
             if key == "fleet":
-                why = why.format(bare=results["fleet"].bare_ratio)
+                fleet_times = results["fleet"]
+                why = why.format(apart=fleet_times.apart_ratio, bare=fleet_times.bare_ratio)
             out += [f"- {why}", ""]
     return out
 

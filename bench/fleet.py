@@ -27,12 +27,18 @@ NAMES = ("a", "b", "c")
 class FleetTimes:
     singles: tuple[Timing, ...]
     together: Timing
+    apart: Timing  # three `vmm -c NAME` at once, a process per host: the machine's own limit
     bare_single: Timing  # the floor (bench/bare.py) on host a alone
     bare_together: tuple[Timing, ...]  # the floor on all three, at two depths of calls
 
     @property
     def ratio(self) -> float:
         return self.together.median / max(t.median for t in self.singles)
+
+    @property
+    def apart_ratio(self) -> float:
+        """Three processes sharing nothing but the machine, against the slowest host alone."""
+        return self.apart.median / max(t.median for t in self.singles)
 
     @property
     def bare_ratio(self) -> float:
@@ -65,10 +71,17 @@ def run(vmm: str) -> FleetTimes:
         python = sys.executable
         bare = [python, "-m", "bench.bare"]
         every = list(uris.values())
+        alone = {n: [vmm, "-c", n, "ls", "-r", "--json"] for n in NAMES}
         timings = time_interleaved(
             [
-                *(Command(f"host {n} alone", [vmm, "-c", n, "ls", "-r", "--json"]) for n in NAMES),
+                *(Command(f"host {n} alone", alone[n]) for n in NAMES),
                 Command("all three hosts", [vmm, "--all-hosts", "ls", "-r", "--json"]),
+                Command(
+                    "each host alone, the three started together (three processes)",
+                    alone[NAMES[0]],
+                    " & ".join(" ".join(alone[n]) for n in NAMES),
+                    tuple(alone[n] for n in NAMES[1:]),
+                ),
                 Command("floor: host a alone, 64 calls in flight", [*bare, "64", uris["a"]]),
                 *(
                     Command(
@@ -80,8 +93,14 @@ def run(vmm: str) -> FleetTimes:
             RUNS,
             **env,
         )
-        singles, together = tuple(timings[: len(NAMES)]), timings[len(NAMES)]
-        bare_single, bare_together = timings[len(NAMES) + 1], tuple(timings[len(NAMES) + 2 :])
-    times = FleetTimes(singles, together, bare_single, bare_together)
-    print(f"  fleet: vmm {times.ratio:.2f}x, floor {times.bare_ratio:.2f}x", flush=True)
+        singles, (together, apart, bare_single, *bare_together) = (
+            tuple(timings[: len(NAMES)]),
+            timings[len(NAMES) :],
+        )
+    times = FleetTimes(singles, together, apart, bare_single, tuple(bare_together))
+    print(
+        f"  fleet: vmm {times.ratio:.2f}x, three processes {times.apart_ratio:.2f}x,"
+        f" floor {times.bare_ratio:.2f}x",
+        flush=True,
+    )
     return times

@@ -45,6 +45,19 @@ class Command:
     label: str
     argv: list[str]
     shown: str | None = None  # how BENCHMARKS.md writes it, when not the argv itself
+    # processes started at the same moment as argv; the run lasts until all of them are done
+    alongside: tuple[list[str], ...] = ()
+
+    def run(self, env: dict[str, str], stdout: int | None = subprocess.DEVNULL) -> None:
+        """Run the command (and those alongside it) to the end; each must succeed."""
+        processes = [
+            (argv, subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env))
+            for argv in (self.argv, *self.alongside)
+        ]
+        for argv, process in processes:
+            _, err = process.communicate()
+            if process.returncode:
+                raise subprocess.CalledProcessError(process.returncode, argv, stderr=err)
 
 
 def time_interleaved(commands: list[Command], runs: int, **env: str) -> list[Timing]:
@@ -52,18 +65,12 @@ def time_interleaved(commands: list[Command], runs: int, **env: str) -> list[Tim
     of the machine falls on all of them alike: their ratios are what the targets compare."""
     environment = {**os.environ, **env}
     for command in commands:
-        subprocess.run(command.argv, capture_output=True, env=environment, check=True)
+        command.run(environment, stdout=subprocess.PIPE)
     times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
         for command, spent in zip(commands, times, strict=True):
             start = time.perf_counter()
-            subprocess.run(
-                command.argv,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=environment,
-                check=True,
-            )
+            command.run(environment)
             spent.append(time.perf_counter() - start)
     return [
         Timing(c.label, c.shown or " ".join(c.argv), tuple(spent))
