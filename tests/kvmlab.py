@@ -21,7 +21,16 @@ _counter = itertools.count()
 
 
 def kvm_usable() -> bool:
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+    """Whether QEMU, run by libvirtd as libvirt-qemu (group kvm), can open /dev/kvm."""
+    import grp
+
+    try:
+        mode = os.stat("/dev/kvm")
+        kvm_gid = grp.getgrnam("kvm").gr_gid
+    except (OSError, KeyError):
+        return False
+    by_group = mode.st_gid == kvm_gid and mode.st_mode & 0o060 == 0o060
+    return by_group or mode.st_mode & 0o006 == 0o006
 
 
 def domain_xml(name: str, disk: str, *, memory_mib: int = 64) -> str:

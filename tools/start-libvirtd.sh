@@ -2,6 +2,11 @@
 # Starts virtlogd and libvirtd when they are not running (machines here have no systemd).
 set -euo pipefail
 
+# QEMU runs as libvirt-qemu (group kvm); with no udev, /dev/kvm may be root's alone
+if [[ $(id -u) -eq 0 && -c /dev/kvm ]] && getent group kvm >/dev/null; then
+  chgrp kvm /dev/kvm && chmod g+rw /dev/kvm || echo "vmm: /dev/kvm stays root's: VMs run under TCG" >&2
+fi
+
 if virsh -q -c qemu:///system version >/dev/null 2>&1; then
   exit 0
 fi
