@@ -69,7 +69,7 @@ def test_pipelined_map_stays_on_this_thread_when_calls_only_compute():
 
     def compute(x):
         threads.add(threading.get_ident())
-        return sum(range(20000 + x))
+        return sum(range(300_000 + x))  # some 5 ms: long beside a preemption's few
 
     pipelined_map(compute, range(8), 8)
     assert threads == {threading.get_ident()}

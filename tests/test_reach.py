@@ -3,9 +3,11 @@
 import json
 import shutil
 
+import pytest
 from conftest import node_uri, require, run_vmm
 
 from vmm import reach
+from vmm.errors import InvalidState
 
 
 def test_ip_reads_addresses_from_libvirt(run, host):
@@ -43,6 +45,14 @@ def test_argument_lists_never_carry_names():
         "10.0.0.5",
         "uptime",
     ]
+
+
+@pytest.mark.parametrize("said", ["-oProxyCommand=touch x", "10.0.0.5 -v", "host.example", ""])
+def test_only_an_ip_address_from_the_guest_reaches_ssh(said):
+    assert not reach.is_ip_address(said)
+    with pytest.raises(InvalidState):
+        reach.ssh_argv(said, ())
+    assert reach.is_ip_address("fe80::1%eth0") and reach.is_ip_address("192.168.122.7")
 
 
 def test_view_without_virt_viewer_says_how_to_get_it(tmp_path):

@@ -1,6 +1,6 @@
 """Deleting VMs on the test driver, with and without storage, and the linked-clone guard."""
 
-from conftest import node_uri
+from conftest import domain_xml, node_uri
 from lxml import etree
 
 
@@ -27,6 +27,13 @@ def test_rm_refuses_a_running_vm_unless_forced(run, host):
     assert host.find("alpha").state == "running"
     assert run("rm", "-y", "--force", "alpha").exit_code == 0
     assert "alpha" not in {d.name for d in host.domains()}
+
+
+def test_rm_force_of_a_transient_vm(run, host):
+    host.conn.createXML(domain_xml("passing"))  # running, with no definition to undefine
+    result = run("rm", "-y", "--force", "passing")
+    assert (result.exit_code, result.stdout) == (0, "passing: deleted\n"), result.stderr
+    assert "passing" not in {d.name for d in host.domains()}
 
 
 def test_rm_storage_deletes_only_the_vms_writable_volumes(srun, shost):

@@ -10,6 +10,8 @@ import pytest
 from conftest import SHARED_URI, require, vmm_exe
 from test_picker import vmm_meta
 
+from vmm.host import Host
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 NEEDED = ("sway", "wofi", "wtype", "grim", "mako", "makoctl", "dbus-daemon", "dbus-monitor")
 
@@ -119,6 +121,21 @@ def test_hostile_names_display_literally_and_act_on_the_right_vm(desktop, wofi_v
     desktop.wait_for_notification("started")
     assert markup.isActive() and not other.isActive()
     leave(desktop, process, 3)
+
+
+def test_typed_digits_are_a_value_not_a_row_number(desktop, wofi_vmm, shared):
+    p = shared.prefix
+    vm = shared("wdigit", meta=vmm_meta(f"/{p}lab"))
+    shared("wknown", meta=vmm_meta(f"/{p}lab", "alpha", "beta", "gamma"))
+    process = wofi_vmm("--menu", "wofi")
+    desktop.pick(f"{p}lab")
+    desktop.pick("wdigit")
+    desktop.pick("Labels")
+    desktop.pick("Add label")
+    desktop.pick("1")  # no suggested label holds a 1: it was taken as row 1, 'beta'
+    desktop.wait_for_notification("labels #1")
+    assert Host(vm.connect()).view(vm).labels == ("1",)
+    leave(desktop, process, 4)  # the labels screen, the VM screen, /lab, /
 
 
 def test_any_dmenu_style_launcher_through_menu_command(desktop, wofi_vmm, shared, tmp_path):

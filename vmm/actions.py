@@ -13,7 +13,7 @@ import libvirt
 
 from vmm import clone, lifecycle, removal, snapshots
 from vmm.connection import libvirt_errors
-from vmm.errors import VmmError
+from vmm.errors import HostError, VmmError, describe_os_error
 from vmm.host import Host
 
 Action = Callable[..., str]
@@ -47,8 +47,11 @@ def perform(
     host: Host, dom: libvirt.virDomain, action: str, *args: object, **options: object
 ) -> str:
     """Run `action` on `dom`; raises a VmmError with a one-line reason when it cannot."""
-    with libvirt_errors():
-        message = ACTIONS[action](dom, *args, **options)
+    try:
+        with libvirt_errors():
+            message = ACTIONS[action](dom, *args, **options)
+    except OSError as err:  # a file vmm itself reads or writes (an image, UEFI variables)
+        raise HostError(f"{action} failed: {describe_os_error(err)}") from None
     host.record(dom, action, message)
     return message
 

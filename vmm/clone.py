@@ -9,6 +9,7 @@ overlay, where the clone cannot see it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import libvirt
 from lxml import etree
 
 from vmm import metadata, storage, volumes
-from vmm.errors import InvalidState
+from vmm.errors import HostError, InvalidInput, InvalidState, describe_os_error
 from vmm.metadata import Metadata
 from vmm.transaction import Rollback, all_or_nothing, check_name_free, define_new, track_image
 from vmm.volumes import Image, Progress
@@ -51,10 +52,20 @@ def check_clonable(dom: libvirt.virDomain, *, linked: bool) -> None:
 
 
 def plan_disks(conn: libvirt.virConnect, xml: etree._Element) -> list[DiskPlan]:
-    """The source's writable disks, each with the image a clone builds on."""
+    """The source's writable disks, each with the image a clone builds on.
+
+    A writable disk vmm cannot copy would be shared, and written by both VMs: refused."""
+    disks = storage.disks_of(xml)
+    for disk in disks:
+        if disk.out_of_reach:
+            raise InvalidInput(
+                f"cannot clone {xml.findtext('name')!r}: its disk {disk.target} is a {disk.kind}"
+                " disk, which vmm can neither copy nor overlay; detach it, or mark it"
+                " <shareable/> or <readonly/> to share it with the clone"
+            )
     return [
         DiskPlan(disk.target, volumes.image_at(conn, disk.path, disk.format))
-        for disk in storage.disks_of(xml)
+        for disk in disks
         if disk.writable and disk.path
     ]
 
@@ -115,9 +126,17 @@ def copy_nvram(source_xml: etree._Element, new: libvirt.virDomain, rollback: Rol
         return ""
     if not volumes.is_local(new.connect()) or not os.path.exists(source_path):
         return "; UEFI variables start fresh"
-    shutil.copyfile(source_path, new_path)
-    rollback.push(lambda: os.unlink(new_path))
+    rollback.push(lambda: _remove_if_there(new_path))
+    try:
+        shutil.copyfile(source_path, new_path)
+    except OSError as err:
+        raise HostError(f"cannot copy the UEFI variables: {describe_os_error(err)}") from None
     return "; UEFI variables copied"
+
+
+def _remove_if_there(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def clone(
@@ -145,14 +164,12 @@ def clone(
     with all_or_nothing() as rollback:
         made: dict[str, str] = {}
         for plan in plans:
-            disk_stem = f"{stem}-{plan.target}"
+            where = volumes.destination(plan.image, f"{stem}-{plan.target}", target_pool)
+            track_image(conn, where.path, rollback)
             if linked:
-                made[plan.target] = track_image(
-                    conn, volumes.create_overlay(plan.image, disk_stem), rollback
-                )
+                made[plan.target] = volumes.create_overlay(plan.image, where)
             else:
-                copy = volumes.copy_image(plan.image, disk_stem, progress, target_pool)
-                made[plan.target] = track_image(conn, copy, rollback)
+                made[plan.target] = volumes.copy_image(plan.image, where, progress)
         new = define_new(conn, clone_xml(source_xml, name, made, meta), rollback)
         note = copy_nvram(source_xml, new, rollback)
         if linked:
@@ -167,12 +184,11 @@ def freeze_source(
     """Move the source onto overlays of its own, so that its old images are never written."""
     conn = dom.connect()
     stem = volumes.safe_stem(dom.name())
-    moved = {
-        plan.target: track_image(
-            conn, volumes.create_overlay(plan.image, f"{stem}-{plan.target}"), rollback
-        )
-        for plan in plans
-    }
+    moved: dict[str, str] = {}
+    for plan in plans:
+        where = volumes.destination(plan.image, f"{stem}-{plan.target}")
+        track_image(conn, where.path, rollback)
+        moved[plan.target] = volumes.create_overlay(plan.image, where)
     original = etree.tostring(source_xml, encoding="unicode")
     xml = etree.fromstring(original)
     for disk in xml.iterfind("devices/disk"):

@@ -122,7 +122,9 @@ def _new_vm(
     kind = guest_type(conn)
     network = shape.network or _default_network(conn)
     with all_or_nothing() as rollback:
-        disk = track_image(conn, volumes.create_overlay(base, volumes.safe_stem(name)), rollback)
+        where = volumes.destination(base, volumes.safe_stem(name))
+        track_image(conn, where.path, rollback)
+        disk = volumes.create_overlay(base, where)
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
     nic = f", on network {network!r}" if network else ", with no network"
     return f"created on an overlay of {base.path}{nic}"

@@ -26,3 +26,9 @@ class InvalidState(VmmError):
 
 class HostError(VmmError):
     """libvirt refused or failed an operation."""
+
+
+def describe_os_error(err: OSError) -> str:
+    """An OSError as one line: what failed, on which file."""
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or err}{where}"

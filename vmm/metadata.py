@@ -63,8 +63,13 @@ class Metadata:
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def _has_control_chars(text: str) -> bool:
+def has_control_chars(text: str) -> bool:
     return _FORBIDDEN.search(text) is not None
+
+
+def fits_in_xml(text: str) -> bool:
+    """Whether free text (a description: lines and tabs allowed) can be stored in XML."""
+    return not has_control_chars(text.replace("\n", "").replace("\t", "").replace("\r", ""))
 
 
 def normalize_path(raw: str) -> str:
@@ -75,7 +80,7 @@ def normalize_path(raw: str) -> str:
     text = raw.strip()
     if not text:
         raise InvalidInput("empty path")
-    if _has_control_chars(text):
+    if has_control_chars(text):
         raise InvalidInput(f"path {raw!r} contains control characters")
     parts: list[str] = []
     for part in text.split("/"):
@@ -96,7 +101,7 @@ def normalize_label(raw: str) -> str:
     label = raw.strip()
     if not label:
         raise InvalidInput("empty label")
-    if _has_control_chars(label):
+    if has_control_chars(label):
         raise InvalidInput(f"label {raw!r} contains control characters")
     return label
 

@@ -6,6 +6,7 @@ virt-viewer by UUID, which cannot be mistaken for an option.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ def addresses(dom: libvirt.virDomain) -> list[Address]:
             Address(name, iface.get("hwaddr") or "", a["addr"], a.get("prefix", 0), source)
             for name, iface in sorted(found.items())
             for a in iface.get("addrs") or []
-            if not a["addr"].startswith(("127.", "::1"))
+            if is_ip_address(a["addr"]) and not a["addr"].startswith(("127.", "::1"))
         ]
         if result:
             return result
@@ -60,7 +61,19 @@ def first_address(dom: libvirt.virDomain) -> str:
     return sorted(found, key=lambda a: not a.ipv4)[0].address
 
 
+def is_ip_address(text: str) -> bool:
+    """The guest agent reports what the guest says: only a real address may reach ssh's argv
+    (`-oProxyCommand=...` would be an option)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def ssh_argv(address: str, args: tuple[str, ...], user: str | None = None) -> list[str]:
+    if not is_ip_address(address):
+        raise InvalidState(f"{address!r} is not an IP address")
     return ["ssh", *(["-l", user] if user else []), address, *args]
 
 

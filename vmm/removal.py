@@ -65,13 +65,14 @@ def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = 
     conn = dom.connect()
     if dom.isActive() and not force:
         raise InvalidState(f"{dom.name()!r} is running; force it off first or use --force")
-    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
+    persistent = bool(dom.isPersistent())  # a transient VM is gone once destroyed
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
     xml = etree.fromstring(dom.XMLDesc(flags).encode())
     volumes = volumes_to_delete(conn, xml) if with_storage else []
     refuse_shared_bases(dom, conn, volumes)
     if dom.isActive():
         dom.destroy()
-    if dom.isPersistent():
+    if persistent:
         dom.undefineFlags(_undefine_flags(dom, xml))
     for volume in volumes:
         volume.delete(0)

@@ -10,7 +10,7 @@ from lxml import etree
 
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, InvalidState, NotFound
-from vmm.metadata import normalize_label
+from vmm.metadata import fits_in_xml, normalize_label
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ def default_name(now: datetime | None = None) -> str:
 
 def create(dom: libvirt.virDomain, name: str | None = None, description: str = "") -> str:
     name = default_name() if name is None else _check_name(name)
+    if not fits_in_xml(description):
+        raise InvalidInput("the snapshot description contains control characters")
     root = etree.Element("domainsnapshot")
     etree.SubElement(root, "name").text = name
     if description:

@@ -19,13 +19,24 @@ class Disk:
     format: str | None
     readonly: bool
     shareable: bool
+    kind: str = "file"  # the disk's type: file, block, volume, network, ...
+    has_source: bool = True
+
+    @property
+    def exclusive(self) -> bool:
+        """Written by this VM alone: the kind a clone needs its own copy or overlay of."""
+        return self.device == "disk" and not self.readonly and not self.shareable
 
     @property
     def writable(self) -> bool:
-        """A disk only this VM writes: the kind a clone needs its own copy or overlay of."""
-        return (
-            self.device == "disk" and not self.readonly and not self.shareable and bool(self.path)
-        )
+        """An exclusive disk on a file or device vmm can reach."""
+        return self.exclusive and bool(self.path)
+
+    @property
+    def out_of_reach(self) -> bool:
+        """An exclusive disk that is no file or device (a network disk, a volume by name):
+        vmm can neither copy it nor lay an overlay on it."""
+        return self.exclusive and self.has_source and not self.path
 
 
 def disks_of(domain_xml: etree._Element) -> list[Disk]:
@@ -45,6 +56,8 @@ def disks_of(domain_xml: etree._Element) -> list[Disk]:
                 format=disk.find("driver").get("type") if disk.find("driver") is not None else None,
                 readonly=disk.find("readonly") is not None,
                 shareable=disk.find("shareable") is not None,
+                kind=disk.get("type", "file"),
+                has_source=source is not None,
             )
         )
     return found

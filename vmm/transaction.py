@@ -10,7 +10,8 @@ import libvirt
 from lxml import etree
 
 from vmm import volumes
-from vmm.errors import HostError, InvalidInput, VmmError
+from vmm.errors import HostError, InvalidInput, VmmError, describe_os_error
+from vmm.metadata import has_control_chars
 
 
 class Rollback:
@@ -49,6 +50,10 @@ def all_or_nothing() -> Iterator[Rollback]:
         if failures:
             raise HostError(f"{err}; and could not undo: {'; '.join(failures)}") from None
         raise
+    except OSError as err:
+        failures = rollback.run()
+        undo = f"; and could not undo: {'; '.join(failures)}" if failures else ""
+        raise HostError(f"{describe_os_error(err)}{undo}") from None
     except BaseException as err:
         failures = rollback.run()
         if failures and isinstance(err, libvirt.libvirtError):
@@ -57,7 +62,7 @@ def all_or_nothing() -> Iterator[Rollback]:
 
 
 def check_name_free(conn: libvirt.virConnect, name: str) -> None:
-    if not name.strip() or "/" in name:
+    if not name.strip() or "/" in name or has_control_chars(name):
         raise InvalidInput(f"bad VM name {name!r}")
     try:
         conn.lookupByName(name)

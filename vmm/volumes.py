@@ -48,7 +48,10 @@ def is_local(conn: libvirt.virConnect) -> bool:
 
 
 def image_at(conn: libvirt.virConnect, path: str, fmt: str | None) -> Image:
-    """Describe the image at `path`, from its pool when it has one, else from the local file."""
+    """Describe the image at `path`, from its pool when it has one, else from the local file.
+
+    `fmt` is the format the VM's definition gives; without it, a pool's word or qemu-img's
+    reading of the file is taken."""
     from vmm.storage import volume_at
 
     volume = volume_at(conn, path)
@@ -66,7 +69,17 @@ def image_at(conn: libvirt.virConnect, path: str, fmt: str | None) -> Image:
         )
     if not os.path.exists(path):
         raise InvalidInput(f"disk image {path} does not exist")
-    return Image(path, fmt or "raw", os.path.getsize(path), None, None)
+    found_format, capacity = _file_image_info(path, fmt)
+    return Image(path, fmt or found_format, capacity, None, None)
+
+
+def _file_image_info(path: str, fmt: str | None) -> tuple[str, int]:
+    """(format, virtual size) of a local image file, as qemu-img reads it."""
+    import json
+
+    args = ["info", "--output=json", "-U", *(["-f", fmt] if fmt else []), path]
+    info = json.loads(_qemu_img(*args))
+    return info["format"], int(info["virtual-size"])
 
 
 def safe_stem(name: str) -> str:
@@ -75,9 +88,39 @@ def safe_stem(name: str) -> str:
     return stem or "vm"
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a new image goes: its file, and the pool that holds it (None: a bare directory)."""
+
+    path: str
+    pool: libvirt.virStoragePool | None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+
+def destination(base: Image, stem: str, pool: libvirt.virStoragePool | None = None) -> Destination:
+    """A free name for a new image in `pool`, else beside `base` (in its pool when it has one).
+
+    Chosen before anything is written, so that the undo of a step that fails half-way (a copy
+    killed by Ctrl-C) can be registered before the step starts."""
+    target = pool or base.pool
+    directory = pool_directory(target) if target is not None else str(Path(base.path).parent)
+    name = free_volume_name(target, directory, stem)
+    return Destination(os.path.join(directory, name), target)
+
+
+def pool_directory(pool: libvirt.virStoragePool) -> str:
+    return etree.fromstring(pool.XMLDesc(0).encode()).findtext("target/path") or ""
+
+
 def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: str) -> str:
-    """`stem.qcow2`, or `stem-2.qcow2`, ... whichever is free in the pool (or directory)."""
-    taken = set(pool.listVolumes()) if pool is not None else set(os.listdir(directory))
+    """`stem.qcow2`, or `stem-2.qcow2`, ... whichever neither the pool nor (where it is on this
+    machine) the directory holds: qemu-img would overwrite a file the pool has not seen yet."""
+    taken = set(pool.listVolumes()) if pool is not None else set()
+    if (pool is None or is_local(pool.connect())) and os.path.isdir(directory):
+        taken.update(os.listdir(directory))
     candidate, n = f"{stem}.qcow2", 1
     while candidate in taken:
         n += 1
@@ -85,49 +128,43 @@ def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: 
     return candidate
 
 
-def overlay_xml(name: str, base: Image) -> str:
+def _volume_xml(name: str, capacity: int) -> etree._Element:
     root = etree.Element("volume")
     etree.SubElement(root, "name").text = name
-    etree.SubElement(root, "capacity", unit="bytes").text = str(base.capacity)
+    etree.SubElement(root, "capacity", unit="bytes").text = str(capacity)
     etree.SubElement(etree.SubElement(root, "target"), "format", type="qcow2")
+    return root
+
+
+def overlay_xml(name: str, base: Image) -> str:
+    root = _volume_xml(name, base.capacity)
     backing = etree.SubElement(root, "backingStore")
     etree.SubElement(backing, "path").text = base.path
     etree.SubElement(backing, "format", type=base.format)  # never leave it to probing
     return etree.tostring(root, encoding="unicode")
 
 
-def create_overlay(base: Image, stem: str) -> str:
+def create_overlay(base: Image, where: Destination) -> str:
     """A new empty qcow2 image whose reads fall through to `base`; returns its path."""
-    directory = str(Path(base.path).parent)
-    name = free_volume_name(base.pool, directory, stem)
-    if base.pool is not None:
-        return base.pool.createXML(overlay_xml(name, base), 0).path()
-    path = os.path.join(directory, name)
-    _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, path)
-    return path
+    if where.pool is not None:
+        return where.pool.createXML(overlay_xml(where.name, base), 0).path()
+    _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, where.path)
+    return where.path
 
 
-def copy_image(
-    base: Image,
-    stem: str,
-    progress: Progress | None = None,
-    pool: libvirt.virStoragePool | None = None,
-) -> str:
-    """A full, independent copy of `base` (in `pool`, else beside it); returns its path."""
-    directory = str(Path(base.path).parent)
-    target = pool or base.pool
-    name = free_volume_name(target, directory, stem)
-    if target is None or base.volume is None:
-        path = os.path.join(directory, name)
-        _qemu_img("convert", "-q", "-O", "qcow2", "-f", base.format, base.path, path)
-        return path
-    root = etree.Element("volume")
-    etree.SubElement(root, "name").text = name
-    etree.SubElement(root, "capacity", unit="bytes").text = str(base.capacity)
-    etree.SubElement(etree.SubElement(root, "target"), "format", type=base.format)
-    xml = etree.tostring(root, encoding="unicode")
-    with _watch_allocation(target, name, base.capacity, progress):
-        return target.createXMLFrom(xml, base.volume, 0).path()
+def copy_image(base: Image, where: Destination, progress: Progress | None = None) -> str:
+    """A full, independent qcow2 copy of `base` (whatever its format); returns its path.
+
+    Pool to pool through libvirt (so remotely too); an image outside any pool is copied by
+    qemu-img on this machine, then shown to the pool it lands in."""
+    if where.pool is None or base.volume is None:
+        _qemu_img("convert", "-q", "-O", "qcow2", "-f", base.format, base.path, where.path)
+        if where.pool is not None:
+            where.pool.refresh(0)
+        return where.path
+    xml = etree.tostring(_volume_xml(where.name, base.capacity), encoding="unicode")
+    with _watch_allocation(where.pool, where.name, base.capacity, progress):
+        return where.pool.createXMLFrom(xml, base.volume, 0).path()
 
 
 class _watch_allocation:
@@ -171,11 +208,12 @@ def delete_image(conn: libvirt.virConnect, path: str) -> None:
         os.unlink(path)
 
 
-def _qemu_img(*args: str) -> None:
+def _qemu_img(*args: str) -> str:
     try:
-        subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True)
+        done = subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True)
     except FileNotFoundError:
         raise HostError("qemu-img is not installed (apt-get install qemu-utils)") from None
     except subprocess.CalledProcessError as err:
         message = " ".join(err.stderr.split()) or f"exit status {err.returncode}"
         raise HostError(f"qemu-img {args[0]} failed: {message}") from None
+    return done.stdout

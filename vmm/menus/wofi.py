@@ -1,7 +1,9 @@
 """The wofi backend (dmenu mode), for a Sway key binding with no terminal.
 
 Rows go in with Pango markup (every name escaped); wofi prints the chosen row's number
-(`dmenu-print_line_num`), or the typed text when it matches no row; Esc exits with 1.
+(`dmenu-print_line_num`), or the typed text when it matches no row; Esc exits with 1. Where
+typed text is an answer (a new name), wofi prints the chosen row's own line instead, so that a
+typed "2" stays a "2".
 wofi 1.3 (Debian 12) has no custom keys and no multi-select, so quick keys are fzf's alone:
 here every action is on the VM's own menu. wofi searches the raw markup, so a name holding
 `<`, `>` or `&` is found by its other characters.
@@ -41,8 +43,10 @@ class WofiMenu:
     def argv(self, screen: Screen, *, password: bool = False) -> list[str]:
         argv = [
             self.executable, "--dmenu", f"--prompt={screen.prompt}", "--insensitive",
-            "--cache-file=/dev/null", "--allow-markup", "-D", "dmenu-print_line_num=true",
+            "--cache-file=/dev/null", "--allow-markup",
         ]  # fmt: skip
+        if not screen.free_text:  # else typed digits could not be told from a row's number
+            argv += ["-D", "dmenu-print_line_num=true"]
         if password:
             argv.append("--password")
         return argv
@@ -54,15 +58,19 @@ class WofiMenu:
             raise MenuError(f"{self.executable} is not installed (apt-get install wofi)") from None
 
     def choose(self, screen: Screen) -> Choice:
-        lines = "\n".join("".join(markup(c) for c in row.cells) for row in screen.rows)
-        done = self.run(self.argv(screen), lines + "\n" if lines else "")
+        lines = ["".join(markup(c) for c in row.cells) for row in screen.rows]
+        done = self.run(self.argv(screen), "".join(f"{line}\n" for line in lines))
         if done.returncode == 1:
             raise Cancelled
         if done.returncode != 0:
             raise MenuError(f"wofi failed: {' '.join(done.stderr.split()) or done.returncode}")
         answer = done.stdout.rstrip("\n")
-        if answer.isdigit() and int(answer) < len(screen.rows):
-            return Choice("enter", (screen.rows[int(answer)].key,))
+        if screen.free_text:
+            chosen = lines.index(answer) if answer in lines else None
+        else:
+            chosen = int(answer) if answer.isdigit() and int(answer) < len(lines) else None
+        if chosen is not None:
+            return Choice("enter", (screen.rows[chosen].key,))
         return Choice("enter", (), answer)
 
     def password(self, prompt: str) -> str:
