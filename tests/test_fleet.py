@@ -71,6 +71,44 @@ def test_a_name_on_several_hosts_needs_its_host(three_hosts):
     assert states == {"a": True, "b": False, "c": True}
 
 
+def test_vms_that_share_a_uuid_on_several_hosts_are_each_acted_on(three_hosts):
+    _, conns, env = three_hosts  # every test daemon's 'test' VM has the same UUID
+    for name in ("a:test", "b:test"):
+        assert run_vmm("--all-hosts", "mv", name, "/twins", env=env).returncode == 0
+        assert run_vmm("--all-hosts", "label", "add", name, "twin", env=env).returncode == 0
+    off = run_vmm("--all-hosts", "off", "--label", "twin", env=env)
+    assert off.returncode == 0, off.stderr
+    assert [conns[h].lookupByName("test").isActive() for h in "abc"] == [False, False, True]
+    moved = run_vmm("--all-hosts", "mv", "/twins", "/pair", env=env)
+    assert moved.returncode == 0, moved.stderr
+    assert {vm["ref"] for vm in vmm_json(env, "ls", "/pair")} == {"a:test", "b:test"}
+
+
+def test_a_clone_named_like_a_vm_of_another_host_is_started_on_its_own(three_hosts):
+    _, conns, env = three_hosts
+    result = run_vmm("--all-hosts", "clone", "--start", "web-a", "web-b", env=env)
+    assert result.returncode == 0, result.stderr
+    assert conns["a"].lookupByName("web-b").isActive()
+    assert not conns["b"].lookupByName("web-b").isActive()
+
+
+def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts):
+    from vmm.menus.fzf import FzfMenu
+    from vmm.notify import StatusLine
+    from vmm.picker import Picker
+
+    daemons, conns, _ = three_hosts
+    fleet = Fleet.open([HostSpec(name, d.uri) for name, d in daemons.items()], timeout=2)
+    try:
+        picker = Picker(fleet, FzfMenu(), StatusLine(), terminal=True)
+        conns["a"].defineXML(domain_xml("web-b"))  # as a clone made in the picker would be
+        picker.add("a:web-b")
+        shown = {(vm.host, vm.ref) for vm in picker.vms.values() if vm.name == "web-b"}
+        assert shown == {("a", "a:web-b"), ("b", "b:web-b")}
+    finally:
+        fleet.close()
+
+
 def test_c_name_picks_one_configured_host(three_hosts):
     _, _, env = three_hosts
     result = run_vmm("-c", "c", "ls", "-r", "--json", env=env)

@@ -25,6 +25,10 @@ def state_name(code: int) -> str:
     return STATES.get(code, "nostate")
 
 
+def key_of(host: str, uuid: str) -> str:
+    return f"{host}:{uuid}" if host else uuid
+
+
 @dataclass(frozen=True)
 class Domain:
     name: str
@@ -43,7 +47,11 @@ class Domain:
     @property
     def key(self) -> str:
         """Unique across hosts (a UUID need not be: copied definitions keep theirs)."""
-        return f"{self.host}:{self.uuid}" if self.host else self.uuid
+        return key_of(self.host, self.uuid)
+
+    def sibling(self, name: str) -> str:
+        """How to name another VM of this VM's host (its clone, say), to any host or fleet."""
+        return f"{self.host}:{name}" if self.host else name
 
     @property
     def ref(self) -> str:

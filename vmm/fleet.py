@@ -104,9 +104,9 @@ class Fleet:
         return ", ".join(h.uri for h in self.hosts)
 
     @property
-    def conn(self) -> libvirt.virConnect:
-        """The first host's connection: where `vmm new` defines a VM unless told otherwise."""
-        return self.hosts[0].conn
+    def home(self) -> Host:
+        """The first host: where `vmm new` defines a VM."""
+        return self.hosts[0]
 
     def host_named(self, name: str) -> Host:
         for host in self.hosts:

@@ -146,6 +146,15 @@ class Host:
         """The host a domain lives on (always this one; a Fleet has several)."""
         return self
 
+    @property
+    def home(self) -> Host:
+        """Where a new VM is defined (this host; a Fleet's first)."""
+        return self
+
+    def ref(self, name: str) -> str:
+        """How to name a VM of this host to a Fleet too: HOST:NAME, when the host has a name."""
+        return f"{self.name}:{name}" if self.name else name
+
     def record(
         self,
         dom: libvirt.virDomain,

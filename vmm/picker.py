@@ -128,9 +128,16 @@ class Picker:
             old = self.vms.get(key)
             self.vms[key] = replace(fresh, label=old.label) if old else fresh
 
-    def add(self, name: str) -> None:
-        view = self.host.find(name)
+    def add(self, ref: str) -> None:
+        """Show a VM just made; a name it now shares with another host's VM becomes HOST:NAME
+        on both, as a fresh listing would show them."""
+        view = self.host.find(ref)
         self.vms[view.key] = view
+        twins = [key for key, vm in self.vms.items() if vm.name == view.name]
+        if len(twins) > 1:
+            for key in twins:
+                vm = self.vms[key]
+                self.vms[key] = replace(vm, label=f"{vm.host}:{vm.name}")
 
     def report(self, message: str, *, error: bool = False) -> None:
         self.status = ("error: " if error else "") + message

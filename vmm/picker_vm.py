@@ -219,7 +219,7 @@ class VmScreens:
             )
         ):
             self.p.refresh([domain.key])
-            self.p.attempt(lambda: self.p.add(name))
+            self.p.attempt(lambda: self.p.add(domain.sibling(name)))
 
     def console(self, domain: Domain) -> None:
         from vmm import reach
@@ -304,7 +304,8 @@ class VmScreens:
         name = self.p.ask("new VM name", [], f"a new VM in {folder}, on an overlay of a base image")
         if name is None:
             return
-        conn = self.p.host.conn
+        home = self.p.host.home
+        conn = home.conn
         try:
             bases = create.volume_paths(conn)
         except VmmError as err:
@@ -314,7 +315,7 @@ class VmScreens:
         if base is None:
             return
         if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
-            self.p.attempt(lambda: self.p.add(name))
+            self.p.attempt(lambda: self.p.add(home.ref(name)))
 
 
 def _detach(argv: list[str]) -> None:

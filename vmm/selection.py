@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import libvirt
 
 from vmm import tree
+from vmm.domain import key_of
 from vmm.errors import InvalidInput, NotFound
 from vmm.host import Host
 from vmm.metadata import normalize_labels, normalize_path
@@ -26,7 +27,7 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
     for ref in refs:
         try:
             dom = host.lookup(ref)
-            chosen.setdefault(dom.UUIDString(), dom)
+            chosen.setdefault(key_of(host.owner(dom).name, dom.UUIDString()), dom)
             continue
         except NotFound:
             if not ref.startswith("/"):
@@ -37,11 +38,11 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
         if not members:
             raise NotFound(f"no VM or folder named {ref!r}")
         for member in tree.with_labels(wanted, members):
-            chosen.setdefault(member.uuid, host.lookup(member.uuid))
+            chosen.setdefault(member.key, host.lookup(member.key))
     if wanted and not refs:
         domains = domains if domains is not None else host.domains()
         for member in tree.with_labels(wanted, domains):
-            chosen.setdefault(member.uuid, host.lookup(member.uuid))
+            chosen.setdefault(member.key, host.lookup(member.key))
         if not chosen:
             raise NotFound(f"no VM carries the label(s) {', '.join(wanted)}")
     return list(chosen.values())

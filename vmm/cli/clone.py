@@ -73,7 +73,7 @@ def clone_command(
     message = perform(host, dom, "clone", name, progress=_progress_line(name), **options)
     click.echo(f"{dom.name()}: {message}")
     if start:
-        click.echo(f"{name}: {perform(host, host.lookup(name), 'start')}")
+        click.echo(f"{name}: {perform(host, host.owner(dom).lookup(name), 'start')}")
 
 
 @cli.command("clones")
@@ -116,7 +116,8 @@ def new_command(
     from vmm import create
 
     host = session.host()
-    message = create.new_vm(host.conn, name, base, create.Shape(memory, vcpus, network), folder)
-    dom = host.lookup(name)
+    home = host.home
+    message = create.new_vm(home.conn, name, base, create.Shape(memory, vcpus, network), folder)
+    dom = home.lookup(name)
     host.record(dom, "new", message)
     click.echo(f"{name}: {message}")

@@ -123,7 +123,7 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
         changes += [
-            organize.move_within_folder(host, host.lookup(d.uuid), old, new) for d in members
+            organize.move_within_folder(host, host.lookup(d.key), old, new) for d in members
         ]
     echo_changes(changes)
 
