@@ -33,7 +33,7 @@ def kvm_usable() -> bool:
     return by_group or mode.st_mode & 0o006 == 0o006
 
 
-def domain_xml(name: str, disk: str, *, memory_mib: int = 64) -> str:
+def domain_xml(name: str, disk: str, *, memory_mib: int = 64, fmt: str = "qcow2") -> str:
     root = etree.Element("domain", type="kvm" if kvm_usable() else "qemu")
     etree.SubElement(root, "name").text = name
     etree.SubElement(root, "memory", unit="MiB").text = str(memory_mib)
@@ -42,7 +42,7 @@ def domain_xml(name: str, disk: str, *, memory_mib: int = 64) -> str:
     etree.SubElement(os_, "type", arch="x86_64", machine="pc").text = "hvm"
     devices = etree.SubElement(root, "devices")
     disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
-    etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
+    etree.SubElement(disk_el, "driver", name="qemu", type=fmt)
     etree.SubElement(disk_el, "source", file=disk)
     etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
     etree.SubElement(devices, "serial", type="pty")
@@ -60,24 +60,36 @@ class KvmLab:
         etree.SubElement(pool_xml, "name").text = self.prefix + "pool"
         etree.SubElement(etree.SubElement(pool_xml, "target"), "path").text = str(self.dir)
         self.pool = conn.storagePoolCreateXML(etree.tostring(pool_xml, encoding="unicode"), 0)
+        self.loose = Path(tempfile.mkdtemp(prefix="vmm-kvm-loose-", dir="/var/tmp"))
+        self.loose.chmod(0o755)  # images in no pool at all
 
     def volume(
-        self, name: str, *, mib: int = 64, backing: str | None = None
+        self, name: str, *, mib: int = 64, backing: str | None = None, fmt: str = "qcow2"
     ) -> libvirt.virStorageVol:
         vol = etree.Element("volume")
         etree.SubElement(vol, "name").text = name
         etree.SubElement(vol, "capacity", unit="MiB").text = str(mib)
-        etree.SubElement(etree.SubElement(vol, "target"), "format", type="qcow2")
+        etree.SubElement(etree.SubElement(vol, "target"), "format", type=fmt)
         if backing:
             store = etree.SubElement(vol, "backingStore")
             etree.SubElement(store, "path").text = backing
             etree.SubElement(store, "format", type="qcow2")
         return self.pool.createXML(etree.tostring(vol, encoding="unicode"), 0)
 
-    def vm(self, name: str, *, disk_mib: int = 64) -> libvirt.virDomain:
+    def vm(self, name: str, *, disk_mib: int = 64, fmt: str = "qcow2") -> libvirt.virDomain:
         full = self.prefix + name
-        disk = self.volume(f"{full}.qcow2", mib=disk_mib)
-        return self.conn.defineXML(domain_xml(full, disk.path()))
+        disk = self.volume(f"{full}.{fmt}", mib=disk_mib, fmt=fmt)
+        return self.conn.defineXML(domain_xml(full, disk.path(), fmt=fmt))
+
+    def loose_vm(self, name: str, *, disk_mib: int = 64) -> libvirt.virDomain:
+        """A VM whose qcow2 disk lies in no storage pool."""
+        full = self.prefix + name
+        return self.conn.defineXML(domain_xml(full, self.loose_image(full, mib=disk_mib)))
+
+    def loose_image(self, name: str, *, mib: int = 64) -> str:
+        path = str(self.loose / f"{name}.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", path, f"{mib}M"], check=True)
+        return path
 
     def image_info(self, path: str) -> dict:
         import json
@@ -111,3 +123,4 @@ class KvmLab:
         with contextlib.suppress(libvirt.libvirtError):
             self.pool.destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.loose, ignore_errors=True)

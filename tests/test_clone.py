@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 
 from vmm import clone, create, transaction, volumes
+from vmm.errors import VmmError
 from vmm.metadata import Metadata
 
 
@@ -98,6 +99,8 @@ def test_clone_and_start(run, host):
         ("snapshot", ["clone", "beta", "x"], "its snapshots live in the images"),
         (None, ["clone", "beta", "gamma"], "a VM named 'gamma' already exists"),
         (None, ["clone", "beta", "a/b"], "bad VM name"),
+        (None, ["clone", "beta", "new\x1b[2Jname"], "bad VM name"),
+        ("network disk", ["clone", "beta", "x"], "its disk vdb is a network disk"),
         (None, ["clone", "nope", "x"], "no VM named 'nope'"),
     ],
 )
@@ -106,6 +109,13 @@ def test_refusals_change_nothing(run, host, prepare, args, message):
         host.lookup("alpha").managedSave()
     if prepare == "snapshot":
         host.lookup("beta").snapshotCreateXML("<domainsnapshot><name>s</name></domainsnapshot>")
+    if prepare == "network disk":  # a clone would share it, both VMs writing
+        xml = etree.fromstring(host.lookup("beta").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        disk = etree.SubElement(xml.find("devices"), "disk", type="network", device="disk")
+        source = etree.SubElement(disk, "source", protocol="nbd", name="export")
+        etree.SubElement(source, "host", name="storage.example", port="10809")
+        etree.SubElement(disk, "target", dev="vdb", bus="virtio")
+        host.conn.defineXML(etree.tostring(xml, encoding="unicode"))
     before = snapshot_of(host)
     result = run(*args)
     assert result.exit_code == 1 and message in result.stderr
@@ -244,3 +254,13 @@ def test_which_uris_are_local(uri, local):
 def test_safe_stem():
     assert volumes.safe_stem("a b/$(x)") == "a-b-x"
     assert volumes.safe_stem("ünï") == "n" and volumes.safe_stem("üï") == "vm"
+
+
+def test_an_os_error_mid_way_is_undone_and_told_in_one_line(tmp_path):
+    made = tmp_path / "made"
+    with pytest.raises(VmmError) as raised, transaction.all_or_nothing() as rollback:
+        made.write_text("step one")
+        rollback.push(made.unlink)
+        (tmp_path / "missing" / "step-two").write_text("")  # a real FileNotFoundError
+    assert str(raised.value) == f"No such file or directory: {tmp_path / 'missing' / 'step-two'}"
+    assert not made.exists()

@@ -200,3 +200,90 @@ def test_full_clone_into_another_pool(kvm, kvm_run, tmp_path):
             vol.delete(0)
         other.destroy()
         other_dir.rmdir()
+
+
+def test_a_full_copy_cut_short_leaves_no_part_of_it(kvm, tmp_path):
+    import resource
+
+    from conftest import vmm_exe
+
+    source = kvm.loose_vm("cut")
+    write(disk(source), "0x6b", length="32M")
+    before = set(os.listdir(kvm.loose))
+
+    def small_files():  # qemu-img's writes fail once the copy passes 8 MiB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8 * MiB, 8 * MiB))
+
+    result = subprocess.run(
+        [vmm_exe(), "-c", "qemu:///system", "clone", "--full", source.name(), kvm.prefix + "cut2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        preexec_fn=small_files,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "qemu-img convert failed:" in result.stderr and "File too large" in result.stderr
+    assert set(os.listdir(kvm.loose)) == before
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(kvm.prefix + "cut2")
+
+
+def test_a_full_clone_of_a_raw_disk_is_qcow2_as_its_definition_says(kvm):
+    source = kvm.vm("raw", fmt="raw")
+    assert subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x2e 0 1M", disk(source)])
+    clone.clone(source, kvm.prefix + "fromraw", linked=False)
+    copy = kvm.conn.lookupByName(kvm.prefix + "fromraw")
+    xml = etree.fromstring(copy.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert xml.find("devices/disk/driver").get("type") == "qcow2"
+    assert kvm.image_info(disk(copy))["format"] == "qcow2"
+    assert reads(disk(copy), "0x2e", length="1M")
+    copy.create()  # QEMU opens it as the definition says
+    assert copy.isActive()
+
+
+def test_full_clone_into_a_pool_of_a_disk_in_no_pool(kvm, kvm_run):
+    source = kvm.loose_vm("loose")
+    write(disk(source), "0x4d")
+    before = set(os.listdir(kvm.loose))
+    name = kvm.prefix + "pooled"
+    result = kvm_run("clone", "--full", "--pool", kvm.pool.name(), source.name(), name)
+    assert result.exit_code == 0, result.output
+    copy_disk = disk(kvm.conn.lookupByName(name))
+    assert Path(copy_disk).parent == kvm.dir and set(os.listdir(kvm.loose)) == before
+    assert kvm.pool.storageVolLookupByName(Path(copy_disk).name).path() == copy_disk
+    assert reads(copy_disk, "0x4d")
+
+
+def test_new_vm_on_a_qcow2_base_in_no_pool(kvm, kvm_run):
+    base = kvm.loose_image(kvm.prefix + "loosebase", mib=128)
+    write(base, "0x39", offset="100M")
+    name = kvm.prefix + "onloose"
+    result = kvm_run("new", name, "--base", base, "--memory", "64")
+    assert result.exit_code == 0, result.output
+    overlay = disk(kvm.conn.lookupByName(name))
+    info = kvm.image_info(overlay)
+    assert info["backing-filename-format"] == "qcow2" and info["virtual-size"] == 128 * MiB
+    assert reads(overlay, "0x39", offset="100M")
+
+
+def test_a_clone_whose_uefi_variables_cannot_be_copied_leaves_nothing(kvm, kvm_run):
+    source = kvm.vm("badvars")
+    nvram = kvm.dir / "not-a-file"
+    nvram.mkdir()
+    xml = etree.fromstring(source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    etree.SubElement(etree.SubElement(xml, "features"), "acpi")
+    os_ = xml.find("os")
+    loader = etree.SubElement(os_, "loader", readonly="yes", type="pflash")
+    loader.text = "/usr/share/OVMF/OVMF_CODE.fd"
+    etree.SubElement(os_, "nvram").text = str(nvram)
+    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    before_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    before_files = set(os.listdir(kvm.dir))
+    result = kvm_run("clone", source.name(), kvm.prefix + "badvars2")
+    assert result.exit_code == 1
+    assert "cannot copy the UEFI variables: Is a directory" in result.output
+    assert set(os.listdir(kvm.dir)) == before_files
+    assert source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before_xml
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(kvm.prefix + "badvars2")

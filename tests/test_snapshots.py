@@ -15,6 +15,15 @@ def test_create_with_default_name_and_description(run, host):
     assert snap.description == "before the upgrade" and snap.current and snap.state == "running"
 
 
+def test_a_description_holds_lines_but_no_control_characters(run, host):
+    refused = run("snapshot", "create", "alpha", "s1", "--description", "ring \x07 bell")
+    assert refused.exit_code == 1
+    assert "description contains control characters" in refused.stderr
+    assert names(host, "alpha") == {}
+    assert run("snapshot", "create", "alpha", "s2", "-d", "one\n\ttwo").exit_code == 0
+    assert names(host, "alpha")["s2"].description == "one\n\ttwo"
+
+
 def test_tree_with_two_levels_marks_the_current_one(run, host):
     for name in ("base", "mid", "top"):
         assert run("snapshot", "create", "beta", name).exit_code == 0
