@@ -67,6 +67,27 @@ def test_mv_a_folder_rehomes_everything_below_it(run, host):
     assert host.find("gamma").path == "/"
 
 
+def test_a_move_that_fails_half_way_moves_nothing(run, host, monkeypatch):
+    """A mock forces the failure: a metadata write cannot be made to fail on cue for real."""
+    from vmm.errors import HostError
+    from vmm.host import Host
+
+    before = {d.name: d.path for d in host.domains()}
+    real, writes = Host.write_metadata, []
+
+    def second_write_fails(self, dom, meta):
+        writes.append(dom.name())
+        if len(writes) == 2:
+            raise HostError("injected failure")
+        real(self, dom, meta)
+
+    monkeypatch.setattr(Host, "write_metadata", second_write_fails)
+    result = run("mv", "/lab", "/archive")
+    assert result.exit_code == 1 and "injected failure" in result.stderr
+    assert {d.name: d.path for d in host.domains()} == before
+    assert len(writes) == 3  # two moves tried, the first moved back
+
+
 def test_mv_by_uuid(run, host):
     uuid = host.find("beta").uuid
     ok(run("mv", uuid, "/x"))

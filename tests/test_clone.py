@@ -101,6 +101,7 @@ def test_clone_and_start(run, host):
         (None, ["clone", "beta", "a/b"], "bad VM name"),
         (None, ["clone", "beta", "new\x1b[2Jname"], "bad VM name"),
         ("network disk", ["clone", "beta", "x"], "its disk vdb is a network disk"),
+        ("device disk", ["clone", "beta", "x"], "/dev/null is no file and lies in no storage pool"),
         (None, ["clone", "nope", "x"], "no VM named 'nope'"),
     ],
 )
@@ -114,6 +115,12 @@ def test_refusals_change_nothing(run, host, prepare, args, message):
         disk = etree.SubElement(xml.find("devices"), "disk", type="network", device="disk")
         source = etree.SubElement(disk, "source", protocol="nbd", name="export")
         etree.SubElement(source, "host", name="storage.example", port="10809")
+        etree.SubElement(disk, "target", dev="vdb", bus="virtio")
+        host.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    if prepare == "device disk":  # in no pool: an image 'beside' it would land in /dev
+        xml = etree.fromstring(host.lookup("beta").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        disk = etree.SubElement(xml.find("devices"), "disk", type="block", device="disk")
+        etree.SubElement(disk, "source", dev="/dev/null")
         etree.SubElement(disk, "target", dev="vdb", bus="virtio")
         host.conn.defineXML(etree.tostring(xml, encoding="unicode"))
     before = snapshot_of(host)
@@ -194,7 +201,7 @@ def test_new_vm_from_a_pool_volume(srun, shost):
         "new",
         "fresh one",
         "--base",
-        "pool/base.qcow2",
+        "pool/template.qcow2",
         "--memory",
         "256",
         "--vcpus",
@@ -203,13 +210,14 @@ def test_new_vm_from_a_pool_volume(srun, shost):
         "/new",
     )
     assert (
-        result.stdout == "fresh one: created on an overlay of /pool/base.qcow2, with no network\n"
+        result.stdout
+        == "fresh one: created on an overlay of /pool/template.qcow2, with no network\n"
     )
     view = shost.find("fresh one")
     assert (view.path, view.vcpus, view.memory_kib) == ("/new", 2, 256 * 1024)
     assert (
         volume_xml(shost, disk_path(shost, "fresh one")).findtext("backingStore/path")
-        == "/pool/base.qcow2"
+        == "/pool/template.qcow2"
     )
 
 
@@ -219,6 +227,8 @@ def test_new_vm_from_a_pool_volume(srun, shost):
         ("pool/nope.qcow2", "no base image"),
         ("nope", "give an absolute path"),
         ("/nope/x.img", "does not exist"),
+        ("pool/lone.qcow2", "is the disk of 'lone-vm', which still writes it"),
+        ("/dev/null", "/dev/null is no file and lies in no storage pool"),
     ],
 )
 def test_new_vm_bad_base(srun, shost, base, message):
@@ -232,7 +242,7 @@ def test_new_vm_failure_removes_the_overlay(monkeypatch, shost):
     before = snapshot_of(shost)
     fail_on_call(monkeypatch, create, "define_new", 1)
     with pytest.raises(Boom):
-        create.new_vm(shost.conn, "x", "pool/base.qcow2")
+        create.new_vm(shost.conn, "x", "pool/template.qcow2")
     assert snapshot_of(shost) == before
 
 
@@ -264,3 +274,41 @@ def test_an_os_error_mid_way_is_undone_and_told_in_one_line(tmp_path):
         (tmp_path / "missing" / "step-two").write_text("")  # a real FileNotFoundError
     assert str(raised.value) == f"No such file or directory: {tmp_path / 'missing' / 'step-two'}"
     assert not made.exists()
+
+
+@pytest.mark.parametrize("n", [1, 2])  # the clone's definition, the source's redefinition
+def test_an_interrupt_as_a_definition_returns_leaves_nothing(monkeypatch, shost, n):
+    """A mock: Ctrl-C cannot be timed to land between libvirt's return and the next line."""
+    before = snapshot_of(shost)
+    real = libvirt.virConnect.defineXMLFlags
+    calls = []
+
+    def define_then_interrupt(self, xml, flags=0):
+        result = real(self, xml, flags)
+        calls.append(xml)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(libvirt.virConnect, "defineXMLFlags", define_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        clone.clone(shost.lookup("lone-vm"), "doomed")
+    assert snapshot_of(shost) == before
+
+
+def test_an_interrupt_during_the_undo_waits_for_its_end():
+    import os
+    import signal
+    import threading
+    import time
+
+    threading.Thread(target=time.sleep, args=(1,), daemon=True).start()  # as the picker's are
+    done = []
+    rollback = transaction.Rollback()
+    rollback.push(lambda: done.append("second"))
+    rollback.push(
+        lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.1), done.append("first"))
+    )
+    with pytest.raises(KeyboardInterrupt):
+        rollback.run()
+    assert done == ["first", "second"]

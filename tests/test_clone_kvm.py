@@ -1,10 +1,12 @@
 """Clones on real qcow2 images under the real hypervisor; qemu-img and qemu-io are the witnesses."""
 
+import contextlib
 import hashlib
 import os
 import subprocess
 from pathlib import Path
 
+import kvmlab
 import libvirt
 import pytest
 from lxml import etree
@@ -110,10 +112,19 @@ def test_new_vm_from_a_base_image_boots(kvm, kvm_run):
     assert dom.isActive()
 
 
+def test_new_refuses_a_base_that_a_vm_writes(kvm, kvm_run):
+    source = kvm.vm("writer")
+    refused = kvm_run("new", kvm.prefix + "reader", "--base", disk(source), "--memory", "64")
+    assert refused.exit_code == 1 and f"is the disk of {source.name()!r}" in refused.output
+    assert set(os.listdir(kvm.dir)) == {Path(disk(source)).name}
+
+
 def test_rm_refuses_a_disk_that_another_vm_builds_on(kvm, kvm_run):
-    source = kvm.vm("template-vm")
+    template = kvm.volume(f"{kvm.prefix}template-vm.qcow2")
     child = kvm.prefix + "child"
-    assert kvm_run("new", child, "--base", disk(source), "--memory", "64").exit_code == 0
+    assert kvm_run("new", child, "--base", template.path(), "--memory", "64").exit_code == 0
+    # then someone boots the template itself: its disk now backs the child's
+    source = kvm.conn.defineXML(kvmlab.domain_xml(kvm.prefix + "template-vm", template.path()))
     refused = kvm_run("rm", "-y", "--storage", source.name())
     assert refused.exit_code == 1 and f"delete these first: {child}" in refused.stderr
     assert os.path.exists(disk(source))
@@ -287,3 +298,24 @@ def test_a_clone_whose_uefi_variables_cannot_be_copied_leaves_nothing(kvm, kvm_r
     assert source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before_xml
     with pytest.raises(libvirt.libvirtError):
         kvm.conn.lookupByName(kvm.prefix + "badvars2")
+
+
+def test_rm_without_storage_does_not_look_into_other_pools(kvm, kvm_run):
+    import shutil
+    import tempfile
+
+    gone = Path(tempfile.mkdtemp(prefix="vmm-kvm-gone-", dir="/var/tmp"))
+    pool_xml = (
+        f"<pool type='dir'><name>{kvm.prefix}gone</name><target><path>{gone}</path></target></pool>"
+    )
+    broken = kvm.conn.storagePoolCreateXML(pool_xml, 0)
+    shutil.rmtree(gone)  # a pool that can no longer be refreshed
+    try:
+        vm = kvm.vm("plainrm")
+        result = kvm_run("rm", "-y", vm.name())
+        assert result.exit_code == 0, result.output
+        with pytest.raises(libvirt.libvirtError):
+            kvm.conn.lookupByName(vm.name())
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            broken.destroy()

@@ -180,6 +180,32 @@ def test_closing_does_not_wait_on_a_host_that_stopped_answering(three_hosts, tmp
             os.kill(proxy.pid, signal.SIGCONT)
 
 
+def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_hosts, tmp_path):
+    import os
+    import signal
+
+    from bench.proxy import DelayProxy
+    from vmm.errors import InvalidInput
+
+    daemons, conns, _ = three_hosts
+    conns["c"].defineXML(domain_xml("web-a"))  # the silent host has a web-a too
+    frozen_socket = tmp_path / "frozen.sock"
+    with DelayProxy(frozen_socket, daemons["c"].socket, delay=0.0) as proxy:
+        specs = [
+            HostSpec("a", daemons["a"].uri),
+            HostSpec("c", f"test+unix:///default?socket={frozen_socket}"),
+        ]
+        fleet = Fleet.open(specs, timeout=1.0)
+        os.kill(proxy.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(InvalidInput, match="host c did not answer in time"):
+                fleet.lookup("web-a")
+            assert fleet.owner(fleet.lookup("a:web-a")).name == "a"
+        finally:
+            os.kill(proxy.pid, signal.SIGCONT)
+            fleet.close()
+
+
 def test_the_picker_over_several_hosts(three_hosts):
     _, conns, env = three_hosts
     term = Terminal([vmm_exe(), "--all-hosts"], {**env, "TERM": "xterm-256color"})

@@ -32,6 +32,27 @@ def test_a_torn_line_does_not_hide_the_rest(tmp_path):
     assert [e.vm for e in history.entries()] == ["a", "b"]
 
 
+def test_a_stray_byte_spoils_only_its_own_line(tmp_path):
+    history = History(tmp_path / "vmm" / "history.jsonl")
+    history.record(Entry("h", "a", "u", "start"))
+    with open(history.path, "ab") as journal:
+        journal.write(b'{"host": "h", "vm": "b\xff", "uuid": "u2", "action": "off"}\n')
+    history.record(Entry("h", "c", "u3", "start"))
+    assert [e.vm for e in history.entries()] == ["a", "b\ufffd", "c"]
+    shown = run_vmm("history", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert shown.returncode == 0 and shown.stdout.count("\n") == 3, shown.stderr
+
+
+def test_an_unreadable_history_is_one_line(tmp_path):
+    (tmp_path / "vmm" / "history.jsonl").mkdir(parents=True)
+    shown = run_vmm("history", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert shown.returncode == 1
+    assert (
+        shown.stderr
+        == f"vmm: error: cannot read the history {tmp_path}/vmm/history.jsonl: Is a directory\n"
+    )
+
+
 def test_unwritable_history_is_a_warning_not_a_failure(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -65,7 +65,7 @@ def test_snapshot_a_running_vm_and_revert(kvm, kvm_run):
     assert internal_snapshots(kvm, dom) == ["live-1"]  # in the qcow2 image itself
     kvm_run("off", dom.name())
     assert (
-        kvm_run("snapshot", "revert", dom.name()).stdout
+        kvm_run("snapshot", "revert", "-y", dom.name()).stdout
         == f"{dom.name()}: reverted to snapshot 'live-1'\n"
     )
     assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING  # memory state came back with it
@@ -82,7 +82,7 @@ def test_snapshot_tree_two_levels_and_delete(kvm, kvm_run):
         (2, "grandchild", "child"),
     ]
     assert tree[2]["current"]
-    assert kvm_run("snapshot", "rm", dom.name(), "child", "--children").exit_code == 0
+    assert kvm_run("snapshot", "rm", "-y", dom.name(), "child", "--children").exit_code == 0
     assert internal_snapshots(kvm, dom) == ["root"]
 
 

@@ -39,6 +39,15 @@ def test_shutdown_variants(run, host):
     assert state(host, "alpha") == "shutoff"
 
 
+def test_shutdown_wait_of_a_transient_vm_that_is_gone_once_off(run, host):
+    from conftest import domain_xml
+
+    host.conn.createXML(domain_xml("passing"))
+    result = run("shutdown", "--wait", "passing")
+    assert (result.exit_code, result.stdout) == (0, "passing: shut down\n"), result.stderr
+    assert "passing" not in {d.name for d in host.domains()}
+
+
 def test_discard_save_needs_confirmation_without_a_terminal(run, host):
     host.lookup("alpha").managedSave()
     refused = run("discard-save", "alpha")

@@ -11,6 +11,7 @@ from conftest import SHARED_URI, require, vmm_exe
 from tmux import Terminal
 
 from vmm import metadata
+from vmm.history import History
 from vmm.metadata import NAMESPACE, Metadata
 
 
@@ -41,6 +42,7 @@ def picker(shared, tmp_path):
         return terminal
 
     start.scratch = scratch
+    start.state = tmp_path / "state"
     start.with_env = lambda **extra: start(**extra)
     yield start
     for terminal in terminals:
@@ -241,6 +243,8 @@ def test_edit_xml_offers_to_edit_again_after_an_error(shared, picker, tmp_path):
     term.pick("invalid XML", "Edit again")
     term.wait_for(f"{vm.name()}: definition saved")
     assert "<vcpu placement='static'>3</vcpu>" in vm.XMLDesc(0)
+    journal = History(picker.state / "vmm" / "history.jsonl").entries(vm.name())
+    assert [entry.action for entry in journal] == ["edit"]
 
 
 def test_a_cached_first_screen_is_replaced_by_the_fresh_listing(shared, picker):

@@ -39,7 +39,7 @@ def test_rm_force_of_a_transient_vm(run, host):
 def test_rm_storage_deletes_only_the_vms_writable_volumes(srun, shost):
     result = srun("rm", "-y", "--storage", "lone-vm", "--force")
     assert result.stdout == "lone-vm: deleted with 1 volume(s)\n"
-    assert volumes(shost) == {"base.qcow2", "clone.qcow2", "installer.iso"}
+    assert volumes(shost) == {"base.qcow2", "clone.qcow2", "installer.iso", "template.qcow2"}
 
 
 def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(srun, shost):
@@ -54,7 +54,7 @@ def test_rm_storage_refuses_a_disk_that_backs_a_clone_and_names_it(srun, shost):
 def test_clone_first_then_base(srun, shost):
     assert srun("rm", "-y", "--storage", "clone-vm").exit_code == 0
     assert srun("rm", "-y", "--storage", "base-vm").exit_code == 0
-    assert volumes(shost) == {"installer.iso", "lone.qcow2"}  # the CD-ROM is shared
+    assert volumes(shost) == {"installer.iso", "lone.qcow2", "template.qcow2"}  # CD-ROM shared
 
 
 def test_rm_without_storage_keeps_the_disks(srun, shost):

@@ -24,10 +24,19 @@ def test_a_description_holds_lines_but_no_control_characters(run, host):
     assert names(host, "alpha")["s2"].description == "one\n\ttwo"
 
 
+def test_revert_and_rm_ask_first_and_refuse_off_a_terminal_without_yes(run, host):
+    assert run("snapshot", "create", "beta", "kept").exit_code == 0
+    host.lookup("beta").create()  # a change since the snapshot
+    for args in (("revert", "beta"), ("revert", "beta", "kept"), ("rm", "beta", "kept")):
+        refused = run("snapshot", *args)
+        assert refused.exit_code == 1 and "Refusing without --yes" in refused.stderr
+    assert host.find("beta").state == "running" and set(names(host, "beta")) == {"kept"}
+
+
 def test_tree_with_two_levels_marks_the_current_one(run, host):
     for name in ("base", "mid", "top"):
         assert run("snapshot", "create", "beta", name).exit_code == 0
-    run("snapshot", "revert", "beta", "base")
+    run("snapshot", "revert", "-y", "beta", "base")
     run("snapshot", "create", "beta", "branch")
     tree = json.loads(run("snapshot", "ls", "beta", "--json").stdout)
     shape = [(s["depth"], s["name"], s["current"]) for s in tree]
@@ -41,7 +50,8 @@ def test_revert_defaults_to_the_current_snapshot_and_restores_state(run, host):
     run("snapshot", "create", "alpha", "running-point")
     run("off", "alpha")
     assert (
-        run("snapshot", "revert", "alpha").stdout == "alpha: reverted to snapshot 'running-point'\n"
+        run("snapshot", "revert", "-y", "alpha").stdout
+        == "alpha: reverted to snapshot 'running-point'\n"
     )
     assert host.find("alpha").state == "running"
 
@@ -49,16 +59,16 @@ def test_revert_defaults_to_the_current_snapshot_and_restores_state(run, host):
 def test_rm_with_and_without_children(run, host):
     for name in ("a", "b", "c"):
         run("snapshot", "create", "beta", name)
-    assert run("snapshot", "rm", "beta", "b").exit_code == 0
+    assert run("snapshot", "rm", "-y", "beta", "b").exit_code == 0
     assert set(names(host, "beta")) == {"a", "c"} and names(host, "beta")["c"].parent == "a"
-    assert run("snapshot", "rm", "beta", "a", "--children").exit_code == 0
+    assert run("snapshot", "rm", "-y", "beta", "a", "--children").exit_code == 0
     assert names(host, "beta") == {}
 
 
 def test_bad_snapshot_requests(run, host):
-    assert "has no current snapshot" in run("snapshot", "revert", "gamma").stderr
-    assert "'gamma' has no snapshot 'x'" in run("snapshot", "revert", "gamma", "x").stderr
-    assert "'gamma' has no snapshot 'x'" in run("snapshot", "rm", "gamma", "x").stderr
+    assert "has no current snapshot" in run("snapshot", "revert", "-y", "gamma").stderr
+    assert "'gamma' has no snapshot 'x'" in run("snapshot", "revert", "-y", "gamma", "x").stderr
+    assert "'gamma' has no snapshot 'x'" in run("snapshot", "rm", "-y", "gamma", "x").stderr
     assert "bad snapshot name" in run("snapshot", "create", "gamma", "a/b").stderr
     assert "bad snapshot name" in run("snapshot", "create", "gamma", " ").stderr
     assert names(host, "gamma") == {}

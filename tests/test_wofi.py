@@ -138,6 +138,19 @@ def test_typed_digits_are_a_value_not_a_row_number(desktop, wofi_vmm, shared):
     leave(desktop, process, 4)  # the labels screen, the VM screen, /lab, /
 
 
+def test_typed_digits_that_match_no_row_choose_nothing(desktop, wofi_vmm, shared):
+    p = shared.prefix
+    vm = shared("wseven", meta=vmm_meta(f"/{p}lab"), running=True)
+    process = wofi_vmm("--menu", "wofi")
+    desktop.pick(f"{p}lab")
+    desktop.pick("wseven")
+    desktop.pick("7")  # no action's line holds a 7; the eighth row (Viewer) was taken
+    desktop.wait_for_menu()  # the VM's menu again
+    time.sleep(1)
+    assert desktop.notifications() == [] and vm.isActive()
+    leave(desktop, process, 3)
+
+
 def test_any_dmenu_style_launcher_through_menu_command(desktop, wofi_vmm, shared, tmp_path):
     p = shared.prefix
     vm = shared("wdmenu", meta=vmm_meta(f"/{p}lab"))

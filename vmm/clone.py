@@ -195,8 +195,8 @@ def freeze_source(
         target = disk.find("target")
         if target is not None and target.get("dev") in moved:
             _point_disk_at(disk, moved[target.get("dev")])
+    rollback.push(lambda: conn.defineXML(original))  # first: harmless if the define never was
     conn.defineXMLFlags(etree.tostring(xml, encoding="unicode"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    rollback.push(lambda: conn.defineXML(original))
 
 
 def _clone_metadata(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import libvirt
 from lxml import etree
 
-from vmm import metadata, volumes
+from vmm import metadata, storage, volumes
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, NotFound
 from vmm.metadata import Metadata
@@ -119,6 +119,12 @@ def _new_vm(
         raise InvalidInput("memory and vcpus must be at least 1")
     meta = Metadata(metadata.normalize_path(folder)) if folder else Metadata()
     base = find_base(conn, base_ref)
+    writer = storage.owners(conn, [base.path], writing=True).get(base.path)
+    if writer is not None:
+        raise InvalidInput(
+            f"{base.path} is the disk of {writer!r}, which still writes it: a VM built on it would"
+            f" see it change underneath; make a linked clone of {writer!r} instead (vmm clone)"
+        )
     kind = guest_type(conn)
     network = shape.network or _default_network(conn)
     with all_or_nothing() as rollback:

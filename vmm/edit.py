@@ -7,13 +7,15 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 import libvirt
 from lxml import etree
 
 from vmm.connection import libvirt_errors
-from vmm.errors import InvalidInput
+from vmm.errors import InvalidInput, InvalidState
 
 
 def current_xml(dom: libvirt.virDomain) -> str:
@@ -23,15 +25,21 @@ def current_xml(dom: libvirt.virDomain) -> str:
 
 
 def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
-    """Define `edited` if it differs from `original`; libvirt's validation error on failure."""
+    """Define `edited` if it differs from `original`; libvirt's validation error on failure.
+
+    Refused, before anything is defined: a definition that changed meanwhile (a `vmm mv` while
+    the editor was open would be undone), and a missing or other UUID (with a new name, libvirt
+    would define a second VM on the same disks)."""
     if edited.strip() == original.strip():
         return "no change"
     try:
         root = etree.fromstring(edited.encode())
     except etree.XMLSyntaxError as err:
         raise InvalidInput(f"not well-formed XML: {err}") from None
-    if root.findtext("uuid") not in (None, dom.UUIDString()):
-        raise InvalidInput("the UUID may not change (clone the VM instead)")
+    if not _same_uuid(root.findtext("uuid"), dom.UUIDString()):
+        raise InvalidInput("the UUID may not change or go (clone the VM instead)")
+    if current_xml(dom) != original:
+        raise ChangedMeanwhile(f"{dom.name()!r} was changed by someone else while you edited it")
     try:
         dom.connect().defineXMLFlags(edited, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     except libvirt.libvirtError as err:
@@ -39,18 +47,77 @@ def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
     return "definition saved" + (" (applies from the next start)" if dom.isActive() else "")
 
 
+class ChangedMeanwhile(InvalidState):
+    """The definition is not the one the user started from: defining theirs would undo that."""
+
+
+def _same_uuid(text: str | None, uuid: str) -> bool:
+    try:
+        return text is not None and UUID(text.strip()) == UUID(uuid)
+    except ValueError:
+        return False
+
+
 def editor_argv() -> list[str]:
     """$VISUAL, else $EDITOR, else vi; split like a shell would, run without one."""
-    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        return shlex.split(command)
+    except ValueError as err:
+        raise InvalidInput(f"cannot read the editor command {command!r}: {err}") from None
 
 
-def edit_text(text: str, name: str) -> str:
-    """Let the user edit `text` in their editor; returns what they saved."""
-    argv = editor_argv()
-    if not argv or shutil.which(argv[0]) is None:
-        raise InvalidInput(f"editor {argv[0] if argv else ''!r} not found: set $VISUAL or $EDITOR")
-    with tempfile.TemporaryDirectory(prefix="vmm-edit-") as tmp:
-        path = Path(tmp) / f"{name}.xml"
-        path.write_text(text, encoding="utf-8")
-        subprocess.run([*argv, str(path)], check=False)
-        return path.read_text(encoding="utf-8")
+class Draft:
+    """The file the user edits, kept between attempts so that "edit again" starts from their
+    text, and kept afterwards where their edits could not be defined."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="vmm-edit-"))
+        self.path = self.directory / f"{name}.xml"
+        self.path.write_text(text, encoding="utf-8")
+
+    def edit(self) -> str:
+        """Open the editor on the draft; what was saved, once it exits cleanly."""
+        argv = editor_argv()
+        if not argv or shutil.which(argv[0]) is None:
+            name = argv[0] if argv else ""
+            raise InvalidInput(f"editor {name!r} not found: set $VISUAL or $EDITOR")
+        try:
+            done = subprocess.run([*argv, str(self.path)], check=False)
+        except OSError as err:
+            raise InvalidState(f"cannot run {argv[0]}: {err.strerror}") from None
+        if done.returncode != 0:  # vim's :cq, say: the user backed out
+            raise EditorFailed(f"the editor exited with status {done.returncode}: nothing saved")
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the file is not UTF-8 text") from None
+
+    def discard(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class EditorFailed(InvalidState):
+    pass
+
+
+def edit_and_define(dom: libvirt.virDomain, edit_again: Callable[[str], bool]) -> str:
+    """The whole edit: the user's editor on the persistent definition until it is defined,
+    unchanged, or given up (`edit_again` answers whether to reopen after an error)."""
+    original = current_xml(dom)
+    draft = Draft(original, dom.UUIDString())
+    keep = False
+    try:
+        while True:
+            text = draft.edit()
+            try:
+                return redefine(dom, original, text)
+            except ChangedMeanwhile as err:
+                keep = True
+                raise ChangedMeanwhile(f"{err}; your version is kept in {draft.path}") from None
+            except InvalidInput as err:
+                if not edit_again(str(err)):
+                    raise
+    finally:
+        if not keep:
+            draft.discard()

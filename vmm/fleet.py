@@ -135,19 +135,31 @@ class Fleet:
         return [replace(d, label=f"{d.host}:{d.name}") if d.name in clashing else d for d in merged]
 
     def lookup(self, ref: str) -> libvirt.virDomain:
-        """A VM by NAME (when only one host has it), HOST:NAME, or UUID."""
-        found = self._everywhere(ref)
-        if len(found) == 1:
-            return found[0][1]
+        """A VM by HOST:NAME, NAME or UUID; a bare one only when every host has said whether
+        it holds it, and only one does (acting on `web1` of the host that answered would be
+        wrong when the silent one has a `web1` too)."""
+        host_name, _, name = ref.partition(":")
+        if name and host_name in {h.name for h in self.hosts}:
+            try:
+                return self.host_named(host_name).lookup(name)
+            except NotFound:
+                pass  # a VM whose own name holds a ':'
+        found, silent = self._everywhere(ref)
         if len(found) > 1:
             names = ", ".join(f"{host.name}:{ref}" for host, _ in found)
             raise InvalidInput(f"{ref!r} is on several hosts; name one: {names}")
-        host_name, _, name = ref.partition(":")
-        if name and host_name in {h.name for h in self.hosts}:
-            return self.host_named(host_name).lookup(name)
+        if silent:
+            raise InvalidInput(
+                f"host {', '.join(silent)} did not answer in time and may hold {ref!r} too:"
+                " name the VM as HOST:NAME"
+            )
+        if found:
+            return found[0][1]
         raise NotFound(f"no VM named {ref!r} on any host")
 
-    def _everywhere(self, ref: str) -> list[tuple[Host, libvirt.virDomain]]:
+    def _everywhere(self, ref: str) -> tuple[list[tuple[Host, libvirt.virDomain]], list[str]]:
+        """The hosts that hold `ref`, and those that did not answer."""
+
         def on(host: Host) -> Callable[[], libvirt.virDomain | None]:
             def look() -> libvirt.virDomain | None:
                 try:
@@ -159,7 +171,8 @@ class Fleet:
 
         found, failed = _with_deadline({h.name: on(h) for h in self.hosts}, self.timeout)
         self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
-        return [(h, found[h.name]) for h in self.hosts if found.get(h.name) is not None]
+        held = [(h, found[h.name]) for h in self.hosts if found.get(h.name) is not None]
+        return held, list(failed)
 
     def view(self, dom: libvirt.virDomain) -> Domain:
         return self.owner(dom).view(dom)

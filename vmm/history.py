@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from vmm.errors import HostError
+
 
 def _now() -> str:
     from datetime import UTC, datetime  # only when something is recorded: start-up time counts
@@ -60,10 +62,13 @@ class History:
         import json
 
         try:
-            with open(self.path, encoding="utf-8") as journal:
+            # a stray byte spoils its own line's text, not the whole journal
+            with open(self.path, encoding="utf-8", errors="replace") as journal:
                 lines = journal.read().splitlines()
         except FileNotFoundError:
             return []
+        except OSError as err:
+            raise HostError(f"cannot read the history {self.path}: {err.strerror}") from None
         found = []
         for line in lines:
             try:

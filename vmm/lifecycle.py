@@ -70,11 +70,21 @@ def _force_boot(dom: libvirt.virDomain) -> None:
 
 def wait_for_shutoff(dom: libvirt.virDomain, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while dom.isActive():
+    while _still_active(dom):
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_SECONDS)
     return True
+
+
+def _still_active(dom: libvirt.virDomain) -> bool:
+    """A transient VM is gone, not just off, once it has shut down."""
+    try:
+        return bool(dom.isActive())
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return False
+        raise
 
 
 def shutdown(

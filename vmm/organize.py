@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import libvirt
 
@@ -10,11 +11,18 @@ from vmm import tree
 from vmm.errors import InvalidInput
 from vmm.host import Host, MetadataChange
 from vmm.metadata import Metadata, normalize_labels, normalize_path
+from vmm.transaction import all_or_nothing
+
+Change = Callable[[Metadata], Metadata]
 
 
 def move_vm(host: Host, dom: libvirt.virDomain, dest: str) -> MetadataChange:
+    return host.update_metadata(dom, into(dest), "move")
+
+
+def into(dest: str) -> Change:
     folder = normalize_path(dest)
-    return host.update_metadata(dom, lambda meta: meta.moved_to(folder), "move")
+    return lambda meta: meta.moved_to(folder)
 
 
 def check_folder_move(old: str, new: str) -> tuple[str, str]:
@@ -25,15 +33,26 @@ def check_folder_move(old: str, new: str) -> tuple[str, str]:
     return old, new
 
 
-def move_within_folder(host: Host, dom: libvirt.virDomain, old: str, new: str) -> MetadataChange:
-    """Re-home one VM of folder `old` under `new`, judged on its freshly read path."""
+def rehomed(old: str, new: str) -> Change:
+    """Re-home a VM of folder `old` under `new`, judged on its freshly read path."""
 
     def rehome(meta: Metadata) -> Metadata:
         if not tree.is_within(meta.path, old):
             return meta  # moved elsewhere by someone else since we listed it
         return meta.moved_to(tree.rehome(meta.path, old, new))
 
-    return host.update_metadata(dom, rehome, "move")
+    return rehome
+
+
+def move_all(host: Host, moves: Sequence[tuple[libvirt.virDomain, Change]]) -> list[MetadataChange]:
+    """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back."""
+    changes = []
+    with all_or_nothing() as rollback:
+        for dom, change in moves:
+            before, _ = host.read_metadata(dom)
+            rollback.push(partial(host.update_metadata, dom, lambda _, b=before: b, "move undone"))
+            changes.append(host.update_metadata(dom, change, "move"))
+    return changes
 
 
 def add_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vmm import organize, tree
 from vmm.domain import Domain
-from vmm.errors import HostError, VmmError
+from vmm.errors import HostError, InvalidInput, VmmError
 from vmm.menus import Cell, Row, Screen
 
 if TYPE_CHECKING:
@@ -208,23 +208,26 @@ class VmScreens:
 
         progress = self.p.progress_of(f"cloning {domain.name} as {name}")
         linked = choice.rows[0] == "linked"
-        if self.p.attempt(
-            lambda: perform(
-                self.p.host,
-                self.p.host.lookup(domain.key),
-                "clone",
-                name,
-                linked=linked,
-                progress=progress,
-            )
-        ):
+
+        def work() -> str:
+            dom = self.p.host.lookup(domain.key)
+            pool = None if linked else self.p.host.owner(dom).pool  # as `vmm clone` does
+            options = {"linked": linked, "progress": progress, "pool": pool}
+            return perform(self.p.host, dom, "clone", name, **options)
+
+        if self.p.attempt(work):
             self.p.refresh([domain.key])
             self.p.attempt(lambda: self.p.add(domain.sibling(name)))
 
     def console(self, domain: Domain) -> None:
         from vmm import reach
 
-        self._hand_terminal_to(reach.console_argv(self._uri(domain), domain.uuid))
+        try:
+            uri = self._uri(domain)
+        except VmmError as err:  # gone since it was listed
+            self.p.report(str(err), error=True)
+            return
+        self._hand_terminal_to(reach.console_argv(uri, domain.uuid))
 
     def viewer(self, domain: Domain) -> None:
         from vmm import reach
@@ -253,21 +256,29 @@ class VmScreens:
         if not self.p.terminal:
             self.p.report("editing XML needs a terminal: run vmm in one", error=True)
             return
-        try:
+
+        declined: list[str] = []
+
+        def again(error: str) -> bool:
+            if self._edit_again(error):
+                return True
+            declined.append(error)
+            return False
+
+        def work() -> str:
             dom = self.p.host.lookup(domain.key)
-            original = text = edit.current_xml(dom)
-            while True:
-                text = edit.edit_text(text, domain.uuid)
-                try:
-                    self.p.report(f"{domain.name}: {edit.redefine(dom, original, text)}")
-                    self.p.refresh([domain.key])
-                    return
-                except VmmError as err:
-                    if not self._edit_again(str(err)):
-                        self.p.report(f"{domain.name}: edit discarded")
-                        return
-        except VmmError as err:
-            self.p.report(str(err), error=True)
+            try:
+                message = edit.edit_and_define(dom, again)
+            except InvalidInput:
+                if declined:
+                    return f"{domain.name}: edit discarded"
+                raise
+            if message != "no change":
+                self.p.host.record(dom, "edit", message)
+                self.p.refresh([domain.key])
+            return f"{domain.name}: {message}"
+
+        self.p.attempt(work)
 
     def _edit_again(self, error: str) -> bool:
         rows = [

@@ -43,6 +43,8 @@ def volumes_to_delete(conn: libvirt.virConnect, xml: etree._Element) -> list[lib
 def refuse_shared_bases(
     dom: libvirt.virDomain, conn: libvirt.virConnect, volumes: list[libvirt.virStorageVol]
 ) -> None:
+    if not volumes:
+        return  # the disks stay: whatever builds on them keeps working
     paths = [volume.path() for volume in volumes]
     users = storage.dependants(conn, paths)
     if not users:

@@ -107,14 +107,17 @@ def dependants(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, list
     return found
 
 
-def owners(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, str]:
-    """Which VM uses each of `paths` as a disk (from the persistent definitions)."""
+def owners(
+    conn: libvirt.virConnect, paths: Iterable[str], *, writing: bool = False
+) -> dict[str, str]:
+    """Which VM uses each of `paths` as a disk (as one it writes, with `writing`), from the
+    persistent definitions."""
     wanted = set(paths)
     found = {}
     for dom in conn.listAllDomains(0):
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
         for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
-            if disk.path in wanted:
+            if disk.path in wanted and (disk.writable or not writing):
                 found[disk.path] = dom.name()
     return found
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
 
 import libvirt
@@ -25,18 +26,35 @@ class Rollback:
 
     def run(self) -> list[str]:
         """Undo everything that can be; returns why any step could not be undone."""
-        # Ctrl-C or SIGTERM during the undo would leave half of it done: hold them back.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         failures = []
-        try:
+        with signals_held():
             for undo in reversed(self._steps):
                 try:
                     undo()
-                except (libvirt.libvirtError, OSError) as err:
+                except (libvirt.libvirtError, OSError, VmmError) as err:
                     failures.append(str(err))
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return failures
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C or SIGTERM during the block would leave it half done: they take effect after it.
+
+    Python runs signal handlers in the main thread whichever thread the signal reached, so
+    blocking them in one thread (pthread_sigmask) is not enough: the handlers are swapped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers, and only it is interrupted
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda n, _: caught.append(n)) for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 @contextlib.contextmanager
@@ -74,14 +92,25 @@ def check_name_free(conn: libvirt.virConnect, name: str) -> None:
 
 
 def define_new(conn: libvirt.virConnect, xml: str, rollback: Rollback) -> libvirt.virDomain:
-    dom = conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    has_nvram = etree.fromstring(xml.encode()).find("os/nvram") is not None
-    rollback.push(
-        lambda: (
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM) if has_nvram else dom.undefine()
-        )
-    )
-    return dom
+    """Define a VM whose name was free; its undo is registered first, so that an interrupt as
+    the definition returns cannot leave it behind."""
+    root = etree.fromstring(xml.encode())
+    name, has_nvram = root.findtext("name") or "", root.find("os/nvram") is not None
+    rollback.push(lambda: _undefine_named(conn, name, has_nvram))
+    return conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+
+
+def _undefine_named(conn: libvirt.virConnect, name: str, has_nvram: bool) -> None:
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return  # the define never happened
+        raise
+    if has_nvram:
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    else:
+        dom.undefine()
 
 
 def track_image(conn: libvirt.virConnect, path: str, rollback: Rollback) -> str:

@@ -106,6 +106,11 @@ def destination(base: Image, stem: str, pool: libvirt.virStoragePool | None = No
     Chosen before anything is written, so that the undo of a step that fails half-way (a copy
     killed by Ctrl-C) can be registered before the step starts."""
     target = pool or base.pool
+    if target is None and not os.path.isfile(base.path):
+        raise InvalidInput(
+            f"{base.path} is no file and lies in no storage pool: vmm will not put an image"
+            " beside it; make a full clone into a pool (--full --pool POOL)"
+        )
     directory = pool_directory(target) if target is not None else str(Path(base.path).parent)
     name = free_volume_name(target, directory, stem)
     return Destination(os.path.join(directory, name), target)

@@ -119,13 +119,11 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
         if not tree.folder_exists(old, domains):
             raise NotFound(f"no VM or folder named {source!r}")
         folders.append((old, new))
-    changes = [organize.move_vm(host, dom, target) for dom in vms]
+    moves = [(dom, organize.into(target)) for dom in vms]
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
-        changes += [
-            organize.move_within_folder(host, host.lookup(d.key), old, new) for d in members
-        ]
-    echo_changes(changes)
+        moves += [(host.lookup(d.key), organize.rehomed(old, new)) for d in members]
+    echo_changes(organize.move_all(host, moves))
 
 
 @cli.group("label", context_settings=CONTEXT)

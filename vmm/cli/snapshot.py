@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from vmm.cli.base import CONTEXT, Session, act, cli, complete_vms, echo_json, pass_session
+from vmm.cli.base import (
+    CONTEXT,
+    Session,
+    act,
+    cli,
+    complete_vms,
+    confirm,
+    echo_json,
+    pass_session,
+)
 
 
 @cli.group("snapshot", context_settings=CONTEXT)
@@ -41,9 +50,11 @@ def snapshot_create_command(session: Session, vm: str, name: str | None, descrip
 @snapshot_group.command("revert")
 @click.argument("vm", shell_complete=complete_vms)
 @click.argument("name", required=False)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
-def snapshot_revert_command(session: Session, vm: str, name: str | None) -> None:
-    """Return VM to snapshot NAME (default: the current snapshot)."""
+def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bool) -> None:
+    """Return VM to snapshot NAME (default: the current snapshot); what changed since is lost."""
+    confirm(f"Revert {vm} to {repr(name) if name else 'its current snapshot'}?", yes)
     act(session, [vm], [], "snapshot revert", name=name)
 
 
@@ -51,7 +62,9 @@ def snapshot_revert_command(session: Session, vm: str, name: str | None) -> None
 @click.argument("vm", shell_complete=complete_vms)
 @click.argument("name")
 @click.option("--children", is_flag=True, help="Delete the snapshots below it too.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
-def snapshot_rm_command(session: Session, vm: str, name: str, children: bool) -> None:
+def snapshot_rm_command(session: Session, vm: str, name: str, children: bool, yes: bool) -> None:
     """Delete snapshot NAME of VM (its children move up unless --children)."""
+    confirm(f"Delete snapshot {name!r} of {vm}{' and those below it' if children else ''}?", yes)
     act(session, [vm], [], "snapshot rm", name=name, children=children)

@@ -19,7 +19,7 @@ from vmm.cli.base import (
     targets,
     warn,
 )
-from vmm.errors import HostError, InvalidInput
+from vmm.errors import HostError
 
 
 @cli.command("info")
@@ -160,15 +160,9 @@ def edit_command(session: Session, vm: str) -> None:
 
     host = session.host()
     dom = host.lookup(vm)
-    original = text = edit.current_xml(dom)
-    while True:
-        text = edit.edit_text(text, dom.UUIDString())
-        try:
-            message = edit.redefine(dom, original, text)
-            break
-        except InvalidInput as err:
-            if not sys.stdin.isatty() or not click.confirm(f"{err}\nEdit again?", default=True):
-                raise
+    message = edit.edit_and_define(
+        dom, lambda error: sys.stdin.isatty() and click.confirm(f"{error}\nEdit again?", True)
+    )
     if message != "no change":
         host.record(dom, "edit", message)
     click.echo(f"{dom.name()}: {message}")

@@ -1,9 +1,8 @@
 """The wofi backend (dmenu mode), for a Sway key binding with no terminal.
 
-Rows go in with Pango markup (every name escaped); wofi prints the chosen row's number
-(`dmenu-print_line_num`), or the typed text when it matches no row; Esc exits with 1. Where
-typed text is an answer (a new name), wofi prints the chosen row's own line instead, so that a
-typed "2" stays a "2".
+Rows go in with Pango markup (every name escaped); wofi prints the chosen row's line, or the
+typed text when it matches no row; Esc exits with 1. Only a screen where two rows read the
+same asks for the row's number instead (`dmenu-print_line_num`).
 wofi 1.3 (Debian 12) has no custom keys and no multi-select, so quick keys are fzf's alone:
 here every action is on the VM's own menu. wofi searches the raw markup, so a name holding
 `<`, `>` or `&` is found by its other characters.
@@ -40,12 +39,12 @@ class WofiMenu:
     def __init__(self, executable: str = "wofi") -> None:
         self.executable = executable
 
-    def argv(self, screen: Screen, *, password: bool = False) -> list[str]:
+    def argv(self, screen: Screen, *, numbered: bool = False, password: bool = False) -> list[str]:
         argv = [
             self.executable, "--dmenu", f"--prompt={screen.prompt}", "--insensitive",
             "--cache-file=/dev/null", "--allow-markup",
         ]  # fmt: skip
-        if not screen.free_text:  # else typed digits could not be told from a row's number
+        if numbered:
             argv += ["-D", "dmenu-print_line_num=true"]
         if password:
             argv.append("--password")
@@ -59,16 +58,19 @@ class WofiMenu:
 
     def choose(self, screen: Screen) -> Choice:
         lines = ["".join(markup(c) for c in row.cells) for row in screen.rows]
-        done = self.run(self.argv(screen), "".join(f"{line}\n" for line in lines))
+        # A row is known by its own line, so that typed digits stay typed text (a "1" on a
+        # Yes/No screen is no "Yes"); by its number only where two rows read the same.
+        numbered = len(set(lines)) < len(lines) and not screen.free_text
+        done = self.run(self.argv(screen, numbered=numbered), "".join(f"{x}\n" for x in lines))
         if done.returncode == 1:
             raise Cancelled
         if done.returncode != 0:
             raise MenuError(f"wofi failed: {' '.join(done.stderr.split()) or done.returncode}")
         answer = done.stdout.rstrip("\n")
-        if screen.free_text:
-            chosen = lines.index(answer) if answer in lines else None
-        else:
+        if numbered:
             chosen = int(answer) if answer.isdigit() and int(answer) < len(lines) else None
+        else:
+            chosen = lines.index(answer) if answer in lines else None
         if chosen is not None:
             return Choice("enter", (screen.rows[chosen].key,))
         return Choice("enter", (), answer)
