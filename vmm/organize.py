@@ -11,7 +11,6 @@ from vmm import tree
 from vmm.errors import InvalidInput
 from vmm.host import Host, MetadataChange
 from vmm.metadata import Metadata, normalize_labels, normalize_path
-from vmm.transaction import all_or_nothing
 
 Change = Callable[[Metadata], Metadata]
 
@@ -46,6 +45,8 @@ def rehomed(old: str, new: str) -> Change:
 
 def move_all(host: Host, moves: Sequence[tuple[libvirt.virDomain, Change]]) -> list[MetadataChange]:
     """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back."""
+    from vmm.transaction import all_or_nothing  # not on the picker's way to its first row
+
     changes = []
     with all_or_nothing() as rollback:
         for dom, change in moves:
