@@ -6,6 +6,7 @@ with CI=true the same condition fails the test, so CI never passes by skipping.
 
 from __future__ import annotations
 
+import faulthandler
 import itertools
 import os
 import shutil
@@ -28,6 +29,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ (its d
 IN_CI = os.environ.get("CI") == "true"
 SHARED_URI = "test+unix:///default"
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"
+
+
+# Far beyond the slowest test (a few seconds): only a hang reaches it, and then the run ends with
+# every thread's traceback instead of running into CI's limit.
+TEST_LIMIT_SECONDS = 300
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    faulthandler.dump_traceback_later(TEST_LIMIT_SECONDS, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.hookimpl(hookwrapper=True)
