@@ -1,4 +1,8 @@
+import dataclasses
+import json
 from pathlib import Path
+
+import pytest
 
 from vmm import cache
 from vmm.domain import Domain
@@ -35,3 +39,29 @@ def test_an_unwritable_cache_is_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     cache.save("k", [a_domain()])
     assert cache.load("k") is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: None,
+        lambda data: [],
+        lambda data: "x",
+        lambda data: {**data, "domains": {}},
+        lambda data: {**data, "domains": [{**data["domains"][0], "name": None}]},
+        lambda data: {**data, "domains": [{**data["domains"][0], "vcpus": "2"}]},
+        lambda data: {**data, "domains": [{**data["domains"][0], "persistent": 1}]},
+        lambda data: {**data, "domains": [{**data["domains"][0], "colour": "red"}]},
+        lambda data: {**data, "domains": [{**data["domains"][0], "meta": {"path": 1}}]},
+    ],
+)
+def test_a_cache_of_the_wrong_shape_is_no_cache(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache.save("k", [a_domain()])
+    path = Path(cache.cache_path("k"))
+    path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    assert cache.load("k") is None
+
+
+def test_the_checked_fields_are_the_domain_views():
+    assert set(cache.RECORD) | {"meta"} == {f.name for f in dataclasses.fields(Domain)}

@@ -43,19 +43,39 @@ def save(key: str, domains: list[Domain]) -> None:
 
 
 def load(key: str) -> list[Domain] | None:
+    """The cached listing, or None when there is none this vmm can trust (absent, torn, from
+    another version, edited by hand): the picker then simply lists the host first."""
     try:
         with open(cache_path(key), encoding="utf-8") as file:
             data = json.load(file)
         if data.get("version") != VERSION or data.get("key") != key:
             return None
+        if not isinstance(data["domains"], list):
+            return None
         return [_domain(record) for record in data["domains"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+# What each cached field must be, checked on load: a wrong type would fail only later, deep in
+# the picker's drawing.
+RECORD: dict[str, tuple[type, ...]] = {
+    "name": (str,), "uuid": (str,), "state": (str,), "persistent": (bool,),
+    "managed_save": (bool,), "snapshots": (int,), "vcpus": (int,), "memory_kib": (int,),
+    "host": (str,), "warning": (str, type(None)), "label": (str,),
+}  # fmt: skip
 
 
 def _domain(record: dict) -> Domain:
     meta = record.pop("meta")
+    if record.keys() != RECORD.keys():
+        raise KeyError("cached fields differ")
+    for name, value in record.items():
+        if type(value) not in RECORD[name]:
+            raise TypeError(f"cached {name} is {value!r}")
+    strings = [meta["path"], *meta["labels"], *meta["extra"]]
+    if not all(isinstance(s, str) for s in strings):
+        raise TypeError("cached metadata holds a non-string")
     return Domain(
-        **record,
-        meta=Metadata(meta["path"], tuple(meta["labels"]), tuple(meta["extra"])),
+        **record, meta=Metadata(meta["path"], tuple(meta["labels"]), tuple(meta["extra"]))
     )

@@ -174,11 +174,19 @@ class Fleet:
         held = [(h, found[h.name]) for h in self.hosts if found.get(h.name) is not None]
         return held, list(failed)
 
+    def by_key(self, key: str) -> libvirt.virDomain:
+        """The VM a listing's `Domain.key` (HOST:UUID) stands for."""
+        host_name, _, _ = key.partition(":")
+        return self.host_named(host_name).by_key(key)
+
     def view(self, dom: libvirt.virDomain) -> Domain:
         return self.owner(dom).view(dom)
 
     def find(self, ref: str) -> Domain:
         return self.view(self.lookup(ref))
+
+    def find_key(self, key: str) -> Domain:
+        return self.view(self.by_key(key))
 
     def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
         return self.owner(dom).read_metadata(dom)

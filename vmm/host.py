@@ -270,6 +270,16 @@ class Host:
             raise NotFound(f"no VM named {ref!r}")
         return dom
 
+    def by_key(self, key: str) -> libvirt.virDomain:
+        """The VM a listing's `Domain.key` stands for: by UUID alone, never taken for a name (a
+        VM may be named like another's UUID)."""
+        uuid = key.removeprefix(f"{self.name}:") if self.name else key
+        with libvirt_errors():
+            dom = _unless_missing(self.conn.lookupByUUIDString, uuid) if _UUID.match(uuid) else None
+        if dom is None:
+            raise NotFound(f"the VM {uuid} is gone")
+        return dom
+
     def view(self, dom: libvirt.virDomain) -> Domain:
         with libvirt_errors():
             vm = Listed(
@@ -283,6 +293,9 @@ class Host:
 
     def find(self, ref: str) -> Domain:
         return self.view(self.lookup(ref))
+
+    def find_key(self, key: str) -> Domain:
+        return self.view(self.by_key(key))
 
     # -- metadata ------------------------------------------------------------------------------
 

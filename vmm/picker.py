@@ -121,7 +121,7 @@ class Picker:
         """Re-read only these VMs; one that is gone is dropped."""
         for key in keys:
             try:
-                fresh = self.host.find(key)
+                fresh = self.host.find_key(key)
             except VmmError:
                 self.vms.pop(key, None)
                 continue
@@ -269,7 +269,7 @@ class Picker:
             if action == "save":
                 options = {**options, "progress": self.progress_of(f"saving {target.name}")}
             try:
-                dom = self.host.lookup(target.key)
+                dom = self.host.by_key(target.key)
                 done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
             except VmmError as err:
                 failures.append(str(err))
@@ -349,14 +349,14 @@ class Picker:
         if key.startswith("vm:") and key[3:] in self.vms:
             from vmm import details
 
-            info = details.gather(self.host, self.host.lookup(key[3:]))
+            info = details.gather(self.host, self.host.by_key(key[3:]))
             return "\n".join(render.details_lines(info))
         if key.startswith("dir:"):
             vms = tree.in_folder(key[4:], self.vms.values(), recursive=True)
             return "\n".join(render.vm_row(d, full_place=True) for d in vms) or "(empty)"
         return ""
 
-    def move(self, uuid: str, folder: str) -> str:
-        change = organize.move_vm(self.host, self.host.lookup(uuid), folder)
-        self.refresh([uuid])
+    def move(self, key: str, folder: str) -> str:
+        change = organize.move_vm(self.host, self.host.by_key(key), folder)
+        self.refresh([key])
         return f"{change.vm}: moved to {change.after.path}"

@@ -100,7 +100,7 @@ class VmScreens:
 
         while True:
             try:
-                ordered = snapshots.tree_of(self.p.host.lookup(domain.key))
+                ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
             except VmmError as err:
                 self.p.report(str(err), error=True)
                 return
@@ -178,7 +178,7 @@ class VmScreens:
 
     def _relabel(self, domain: Domain, change, label: str) -> None:
         def work() -> str:
-            result = change(self.p.host, self.p.host.lookup(domain.key), [label])
+            result = change(self.p.host, self.p.host.by_key(domain.key), [label])
             self.p.refresh([domain.key])
             return (
                 f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
@@ -210,7 +210,7 @@ class VmScreens:
         linked = choice.rows[0] == "linked"
 
         def work() -> str:
-            dom = self.p.host.lookup(domain.key)
+            dom = self.p.host.by_key(domain.key)
             pool = None if linked else self.p.host.owner(dom).pool  # as `vmm clone` does
             options = {"linked": linked, "progress": progress, "pool": pool}
             return perform(self.p.host, dom, "clone", name, **options)
@@ -239,7 +239,7 @@ class VmScreens:
         self.p.attempt(launch)
 
     def _uri(self, domain: Domain) -> str:
-        return self.p.host.owner(self.p.host.lookup(domain.key)).uri
+        return self.p.host.owner(self.p.host.by_key(domain.key)).uri
 
     def _hand_terminal_to(self, argv: list[str]) -> None:
         if not self.p.terminal:
@@ -266,7 +266,7 @@ class VmScreens:
             return False
 
         def work() -> str:
-            dom = self.p.host.lookup(domain.key)
+            dom = self.p.host.by_key(domain.key)
             try:
                 message = edit.edit_and_define(dom, again)
             except InvalidInput:

@@ -38,11 +38,11 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
         if not members:
             raise NotFound(f"no VM or folder named {ref!r}")
         for member in tree.with_labels(wanted, members):
-            chosen.setdefault(member.key, host.lookup(member.key))
+            chosen.setdefault(member.key, host.by_key(member.key))
     if wanted and not refs:
         domains = domains if domains is not None else host.domains()
         for member in tree.with_labels(wanted, domains):
-            chosen.setdefault(member.key, host.lookup(member.key))
+            chosen.setdefault(member.key, host.by_key(member.key))
         if not chosen:
             raise NotFound(f"no VM carries the label(s) {', '.join(wanted)}")
     return list(chosen.values())

@@ -249,6 +249,15 @@ def act(
         sys.exit(1)
 
 
+def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:
+    """Run `action` on the one VM named (never a folder: a snapshot is one VM's)."""
+    from vmm.actions import perform
+
+    host = session.host()
+    dom = host.lookup(vm)
+    click.echo(f"{dom.name()}: {perform(host, dom, action, **options)}")
+
+
 def confirm(question: str, yes: bool) -> None:
     """Ask before something that cannot be undone; without a terminal, --yes is required."""
     if yes:

@@ -122,7 +122,7 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     moves = [(dom, organize.into(target)) for dom in vms]
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
-        moves += [(host.lookup(d.key), organize.rehomed(old, new)) for d in members]
+        moves += [(host.by_key(d.key), organize.rehomed(old, new)) for d in members]
     echo_changes(organize.move_all(host, moves))
 
 

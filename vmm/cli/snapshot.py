@@ -7,7 +7,7 @@ import click
 from vmm.cli.base import (
     CONTEXT,
     Session,
-    act,
+    act_on_one,
     cli,
     complete_vms,
     confirm,
@@ -44,7 +44,7 @@ def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
 @pass_session
 def snapshot_create_command(session: Session, vm: str, name: str | None, description: str) -> None:
     """Snapshot VM (running or not); NAME defaults to snap-DATE-TIME."""
-    act(session, [vm], [], "snapshot create", name=name, description=description)
+    act_on_one(session, vm, "snapshot create", name=name, description=description)
 
 
 @snapshot_group.command("revert")
@@ -55,7 +55,7 @@ def snapshot_create_command(session: Session, vm: str, name: str | None, descrip
 def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bool) -> None:
     """Return VM to snapshot NAME (default: the current snapshot); what changed since is lost."""
     confirm(f"Revert {vm} to {repr(name) if name else 'its current snapshot'}?", yes)
-    act(session, [vm], [], "snapshot revert", name=name)
+    act_on_one(session, vm, "snapshot revert", name=name)
 
 
 @snapshot_group.command("rm")
@@ -67,4 +67,4 @@ def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bo
 def snapshot_rm_command(session: Session, vm: str, name: str, children: bool, yes: bool) -> None:
     """Delete snapshot NAME of VM (its children move up unless --children)."""
     confirm(f"Delete snapshot {name!r} of {vm}{' and those below it' if children else ''}?", yes)
-    act(session, [vm], [], "snapshot rm", name=name, children=children)
+    act_on_one(session, vm, "snapshot rm", name=name, children=children)

@@ -28,7 +28,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    key: str  # never shown; what the picker gets back (no tab, newline or NUL in it)
+    key: str  # never shown; what the picker gets back (any text: rows go out by index or line)
     cells: tuple[Cell, ...]
 
     @classmethod

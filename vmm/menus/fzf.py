@@ -5,8 +5,9 @@ status is lost. So every option is quoted with shlex.quote, and the outcome is r
 output alone: Esc and Ctrl-C are `--expect` keys (fzf then prints their names), `--print-query`
 always prints a first line, and an empty output can only mean fzf itself failed.
 
-Each line is `KEY<TAB>text` with only the text shown (`--with-nth 2..`): the chosen line's key
-says which row it was, and the preview command gets the key as fzf's quoted `{1}`.
+Each line is `N<TAB>text`, N the row's index, with only the text shown (`--with-nth 2..`): the
+chosen line's N says which row it was, whatever the row's key holds (a snapshot's name may hold
+a tab), and the preview command gets N as fzf's quoted `{1}`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ def _render(cell: Cell) -> str:
 
 
 def lines_for(rows: Sequence[Row]) -> list[str]:
-    return [f"{row.key}\t{''.join(_render(c) for c in row.cells)}" for row in rows]
+    return [f"{i}\t{''.join(_render(c) for c in row.cells)}" for i, row in enumerate(rows)]
+
+
+def row_of(screen: Screen, line: str) -> Row | None:
+    """The row a line of fzf's output (or the preview's `{1}`) stands for."""
+    index = line.split("\t", 1)[0]
+    return screen.rows[int(index)] if index.isdigit() and int(index) < len(screen.rows) else None
 
 
 class FzfMenu:
@@ -64,7 +71,8 @@ class FzfMenu:
     def _ask_picker(self, request: str) -> str:
         if self._server is None:
             self._server = PreviewServer()
-        argv = [sys.executable, "-m", "vmm.menus.preview", str(self._server.socket)]
+        # -P: not the working directory's `vmm` (a checkout, say) but the installed one
+        argv = [sys.executable, "-P", "-m", "vmm.menus.preview", str(self._server.socket)]
         return f"{shlex.join(argv)} {request}"
 
     def _options(self, screen: Screen) -> list[str]:
@@ -84,7 +92,8 @@ class FzfMenu:
 
     def _serve(self, screen: Screen) -> None:
         def handle(request: str) -> str:
-            return screen.preview(request) if screen.preview else ""
+            row = row_of(screen, request)
+            return screen.preview(row.key) if screen.preview and row else ""
 
         if self._server is not None:
             self._server.handler = handle
@@ -102,4 +111,5 @@ class FzfMenu:
             raise KeyboardInterrupt
         if key == FREE_TEXT_KEY or (screen.free_text and not picked):
             return Choice("enter", (), query)
-        return Choice(key or "enter", tuple(line.split("\t", 1)[0] for line in picked))
+        rows = [row_of(screen, line) for line in picked]
+        return Choice(key or "enter", tuple(row.key for row in rows if row is not None))
