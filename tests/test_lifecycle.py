@@ -94,6 +94,16 @@ def test_bulk_acts_on_a_folder_and_reports_each_and_fails_if_any_failed(run, hos
     assert state(host, "beta") == state(host, "delta one") == "running"
 
 
+def test_a_folder_acts_on_its_own_vms_even_beside_one_named_like_a_uuid(run, host):
+    from conftest import domain_xml
+
+    beta = host.find("beta")
+    host.conn.defineXML(domain_xml(beta.uuid))  # a VM named after beta's UUID, in /
+    result = run("start", "/lab/db")
+    assert result.exit_code == 0, result.stderr
+    assert state(host, "beta") == "running" and state(host, beta.uuid) == "shutoff"
+
+
 def test_bulk_by_label(run, host):
     result = run("off", "--label", "web")
     assert result.exit_code == 1  # delta one is already off

@@ -4,7 +4,7 @@ import pytest
 
 from vmm.menus import Cell, MenuError, Row, Screen, backend
 from vmm.menus.dmenu import plain_lines
-from vmm.menus.fzf import _render
+from vmm.menus.fzf import FzfMenu, _render, lines_for, row_of
 from vmm.menus.wofi import WofiMenu, markup
 
 
@@ -35,3 +35,29 @@ def test_backends_are_found_by_name_and_an_unknown_one_is_a_clear_error():
     assert type(backend("dmenu", command="fuzzel --dmenu")).__name__ == "DmenuMenu"
     with pytest.raises(MenuError, match="unknown menu 'rofi'"):
         backend("rofi")
+
+
+def test_the_preview_command_never_runs_a_vmm_from_the_working_directory(tmp_path):
+    import subprocess
+
+    planted = tmp_path / "vmm" / "menus"
+    planted.mkdir(parents=True)
+    for package in (tmp_path / "vmm", planted):
+        (package / "__init__.py").write_text("")
+    (planted / "preview.py").write_text("print('planted code ran')")
+    menu = FzfMenu()
+    try:
+        command = menu._ask_picker("'0'")  # as fzf runs it for the first row
+        menu._server.handler = lambda request: f"preview of row {request}"
+        shown = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True)
+    finally:
+        menu.close()
+    assert shown.stdout == "preview of row 0"
+
+
+def test_fzf_rows_go_out_by_index_whatever_their_keys_hold():
+    screen = Screen("p", [Row.plain("s:a\tb", "a b"), Row.plain("s:a", "a")])
+    lines = lines_for(screen.rows)
+    assert [line.split("\t", 1)[0] for line in lines] == ["0", "1"]
+    assert [row_of(screen, line).key for line in lines] == ["s:a\tb", "s:a"]
+    assert row_of(screen, "7\tx") is None and row_of(screen, "s:a\tb") is None

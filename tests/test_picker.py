@@ -122,6 +122,22 @@ def test_add_a_label(shared, picker):
     assert path_of(vm) == (f"/{p}lab", ["old", "fresh-label"])
 
 
+def test_a_tab_in_a_snapshots_name_does_not_make_it_another(shared, picker):
+    p = shared.prefix
+    vm = shared("tabbed", meta=vmm_meta(f"/{p}lab"))
+    for name in ("a", "a&#9;b"):  # libvirt takes a tab in a name
+        vm.snapshotCreateXML(f"<domainsnapshot><name>{name}</name></domainsnapshot>")
+    term = picker()
+    enter_folder(term, p)
+    term.pick(f"/{p}lab", "tabbed")
+    term.pick(vm.name(), "Snapshots")
+    term.pick(f"{vm.name()} snapshots", "a b")
+    term.pick("snapshot a b", "Delete this snapshot")
+    term.pick("Delete snapshot a b?", "Yes")
+    term.wait_for("deleted")
+    assert vm.snapshotListNames() == ["a"]
+
+
 def test_revert_a_snapshot(shared, picker):
     p = shared.prefix
     vm = shared("snappy", meta=vmm_meta(f"/{p}lab"), running=True)

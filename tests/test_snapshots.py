@@ -33,6 +33,12 @@ def test_revert_and_rm_ask_first_and_refuse_off_a_terminal_without_yes(run, host
     assert host.find("beta").state == "running" and set(names(host, "beta")) == {"kept"}
 
 
+def test_a_snapshot_is_one_vms_never_a_folders(run, host):
+    result = run("snapshot", "create", "/lab", "x")
+    assert result.exit_code == 1 and "no VM named '/lab'" in result.stderr
+    assert all(names(host, vm) == {} for vm in ("alpha", "beta", "delta one"))
+
+
 def test_tree_with_two_levels_marks_the_current_one(run, host):
     for name in ("base", "mid", "top"):
         assert run("snapshot", "create", "beta", name).exit_code == 0

@@ -43,6 +43,10 @@ def _render(cell: Cell) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
 def lines_for(rows: Sequence[Row]) -> list[str]:
     return [f"{i}\t{''.join(_render(c) for c in row.cells)}" for i, row in enumerate(rows)]
 
@@ -80,7 +84,7 @@ class FzfMenu:
         options = [
             "--ansi", "--delimiter=\t", "--with-nth=2..", "--print-query", f"--expect={expect}",
             "--layout=reverse", "--tiebreak=index", "--info=inline", "--no-mouse",
-            f"--prompt={screen.prompt}> ",
+            f"--prompt={_one_line(screen.prompt)}> ",
         ]  # fmt: skip
         if screen.header:
             options.append(f"--header={screen.header}")
