@@ -190,6 +190,32 @@ def test_uri_comes_from_environment_then_config(tmp_path):
     assert broken.returncode == 1 and broken.stderr.startswith("vmm: error: cannot read")
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("timeout = inf", "'timeout' must be a number of seconds"),
+        ("timeout = nan", "'timeout' must be a number of seconds"),
+        ("timeout = -1", "'timeout' must be a number of seconds"),
+        ("timeout = true", "'timeout' must be a number of seconds"),
+        ('uri = ""', "'uri' is empty"),
+        ('menu_command = "fuzzel \'"\nmenu = "dmenu"', "cannot read menu_command"),
+    ],
+)
+def test_bad_config_values_are_one_line(tmp_path, config, message):
+    (tmp_path / "vmm").mkdir()
+    (tmp_path / "vmm" / "config.toml").write_text(config + "\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "LIBVIRT_DEFAULT_URI": node_uri()}
+    args = ("--menu", "dmenu") if "menu" in config else ("ls",)
+    result = run_vmm(*args, env=env)
+    assert result.returncode != 0 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("vmm: error: ") and message in result.stderr
+
+
+def test_an_empty_c_is_refused_not_the_default_host():
+    result = run_vmm("-c", "", "ls", env={"LIBVIRT_DEFAULT_URI": node_uri()})
+    assert (result.returncode, result.stderr) == (1, "vmm: error: -c needs a host name or a URI\n")
+
+
 def test_python_dash_m_and_version():
 
     result = subprocess.run(

@@ -75,14 +75,18 @@ def load(path: str) -> Config:
     for key in ("uri", "menu", "menu_command"):
         _expect(path, key, data.get(key), str)
     _expect(path, "all_hosts", data.get("all_hosts"), bool)
-    _expect(path, "timeout", data.get("timeout"), (int, float))
+    timeout = data.get("timeout", 5.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 3600:
+        raise InvalidInput(f"{path}: 'timeout' must be a number of seconds, above 0 and below 3600")
+    if data.get("uri") == "":
+        raise InvalidInput(f"{path}: 'uri' is empty (leave it out for libvirt's default)")
     return Config(
         uri=data.get("uri"),
         menu=data.get("menu"),
         menu_command=data.get("menu_command"),
         hosts=_hosts(path, data.get("hosts")),
         all_hosts=bool(data.get("all_hosts", False)),
-        timeout=float(data.get("timeout", 5.0)),
+        timeout=float(timeout),
     )
 
 
@@ -113,6 +117,8 @@ def resolve(
     """-c NAME|URI, else --all-hosts, else $LIBVIRT_DEFAULT_URI, else the config file."""
     if demo:
         return Target(demo_uri(), "demo")
+    if option is not None and not option.strip():
+        raise InvalidInput("-c needs a host name or a URI")
     if option and ":" in option and not all_hosts:
         return Target(option)  # a URI: no need to read the config
     config = load(config_path(env))

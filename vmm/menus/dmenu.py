@@ -23,7 +23,10 @@ def plain_lines(screen: Screen) -> list[str]:
 
 class DmenuMenu:
     def __init__(self, command: str | list[str] = "") -> None:
-        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        try:
+            argv = shlex.split(command) if isinstance(command, str) else list(command)
+        except ValueError as err:
+            raise MenuError(f"cannot read menu_command {command!r}: {err}") from None
         if not argv:
             raise MenuError(
                 '--menu dmenu needs menu_command in the config (e.g. "rofi -dmenu -p {prompt}")'
