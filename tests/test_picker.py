@@ -4,6 +4,7 @@ test node, checked through the test's own libvirt connection."""
 import contextlib
 import os
 import shutil
+import time
 
 import libvirt
 import pytest
@@ -213,6 +214,19 @@ def test_ctrl_c_quits_with_130_and_leaves_no_temp_files(shared, picker):
     term.wait_for_prompt(f"/{p}lab")
     term.keys("C-c")
     assert term.exit_status() == 130
+    assert os.listdir(picker.scratch) == []
+
+
+def test_closing_the_terminal_leaves_no_temp_files(shared, picker):
+    p = shared.prefix
+    shared("hup", meta=vmm_meta(f"/{p}lab"))
+    term = picker()
+    enter_folder(term, p)
+    term.wait_for(f"{p}hup")  # the preview asked for: its server is up
+    term.close()  # tmux kills the session: a hang-up for every process in it
+    deadline = time.monotonic() + 10
+    while os.listdir(picker.scratch) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert os.listdir(picker.scratch) == []
 
 

@@ -13,7 +13,9 @@ a tab), and the preview command gets N as fzf's quoted `{1}`.
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from pyfzf.pyfzf import FzfPrompt
@@ -66,11 +68,26 @@ class FzfMenu:
         except SystemError:
             raise MenuError("fzf is not installed (apt-get install fzf)") from None
         self._server: PreviewServer | None = None
+        self._scratch: str | None = None
 
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _prompt(self, lines: list[str], options: str) -> list[str]:
+        """pyfzf's prompt, its two temporary files (the rows, fzf's answer) kept in a directory
+        of our own: pyfzf leaves them behind when an interrupt or a hang-up ends it early."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="vmm-fzf-")
+        default, tempfile.tempdir = tempfile.tempdir, self._scratch
+        try:
+            return self._fzf.prompt(lines, options)
+        finally:
+            tempfile.tempdir = default
 
     def _ask_picker(self, request: str) -> str:
         if self._server is None:
@@ -105,7 +122,7 @@ class FzfMenu:
     def choose(self, screen: Screen) -> Choice:
         options = " ".join(shlex.quote(option) for option in self._options(screen))
         self._serve(screen)
-        output = self._fzf.prompt(lines_for(screen.rows), options)
+        output = self._prompt(lines_for(screen.rows), options)
         if len(output) < 2:
             raise MenuError("fzf failed to run (is the terminal too small?)")
         query, key, picked = output[0], output[1], output[2:]
