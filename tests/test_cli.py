@@ -211,6 +211,29 @@ def test_bad_config_values_are_one_line(tmp_path, config, message):
     assert result.stderr.startswith("vmm: error: ") and message in result.stderr
 
 
+def test_options_that_would_do_nothing_are_refused(run, host):
+    bogus = run("ls", "--state", "bogus")
+    assert bogus.exit_code == 2 and "'bogus' is not one of" in bogus.stderr
+    lonely = run("shutdown", "--timeout", "5", "alpha")
+    assert lonely.exit_code == 1 and "--timeout is how long --wait waits" in lonely.stderr
+    assert host.find("alpha").state == "running"
+
+
+def test_a_confirmation_names_the_vms_it_is_about(run, host):
+    nothing = run("rm")
+    assert nothing.exit_code == 1 and "name at least one VM, folder or --label" in nothing.stderr
+    asked = run("rm", "/lab/db")
+    assert "Delete: beta? Refusing without --yes" in asked.stderr
+    assert host.find("beta")
+
+
+def test_the_states_ls_takes_are_the_states_vmm_shows():
+    from vmm.cli.organise import LISTED_STATES
+    from vmm.domain import STATES
+
+    assert set(LISTED_STATES) == {*STATES.values(), "saved"}
+
+
 def test_an_empty_c_is_refused_not_the_default_host():
     result = run_vmm("-c", "", "ls", env={"LIBVIRT_DEFAULT_URI": node_uri()})
     assert (result.returncode, result.stderr) == (1, "vmm: error: -c needs a host name or a URI\n")

@@ -233,14 +233,25 @@ def targets(command: Callable) -> Callable:
 
 
 def act(
-    session: Session, vms: Sequence[str], labels: Sequence[str], action: str, **options: Any
+    session: Session,
+    vms: Sequence[str],
+    labels: Sequence[str],
+    action: str,
+    *,
+    ask: str = "",
+    yes: bool = False,
+    **options: Any,
 ) -> None:
-    """Run `action` on every selected VM, one line each; exit 1 if any failed."""
+    """Run `action` on every selected VM, one line each; exit 1 if any failed. With `ask`,
+    the user confirms first, once the VMs it names are known."""
     from vmm.actions import perform_each
     from vmm.selection import select
 
     host = session.host()
-    outcomes = perform_each(host, select(host, vms, labels), action, **options)
+    chosen = select(host, vms, labels)
+    if ask:
+        confirm(f"{ask}: {', '.join(dom.name() for dom in chosen)}?", yes)
+    outcomes = perform_each(host, chosen, action, **options)
     for outcome in outcomes:
         if outcome.ok:
             click.echo(f"{outcome.vm}: {outcome.message}")

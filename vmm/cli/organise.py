@@ -20,6 +20,13 @@ from vmm.cli.base import (
 )
 from vmm.errors import InvalidInput, NotFound
 
+# libvirt's states as vmm shows them, and "saved" (shut off with a saved state); no import of
+# vmm.domain here: the table is tested against it
+LISTED_STATES = (
+    "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate",
+    "saved",
+)  # fmt: skip
+
 if TYPE_CHECKING:
     import libvirt
 
@@ -37,7 +44,11 @@ if TYPE_CHECKING:
     metavar="LABEL",
     help="Only VMs with this label (repeatable: all of them).",
 )
-@click.option("--state", help="Only VMs in this state (running, shutoff, paused, saved, ...).")
+@click.option(
+    "--state",
+    type=click.Choice(LISTED_STATES),
+    help="Only VMs in this state (running, shutoff, paused, saved, ...).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
 @pass_session
 def ls_command(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vmm.cli.base import Session, act, cli, confirm, pass_session, targets
+from vmm.cli.base import Session, act, cli, pass_session, targets
+from vmm.errors import InvalidInput
 
 
 @cli.command("start")
@@ -24,9 +25,7 @@ def start_command(
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
-    default=60,
-    show_default=True,
-    help="Seconds --wait waits.",
+    help="Seconds --wait waits  [default: 60]",
 )
 @click.option(
     "--force-after",
@@ -40,11 +39,14 @@ def shutdown_command(
     vms: tuple[str, ...],
     labels: tuple[str, ...],
     wait: bool,
-    timeout: float,
+    timeout: float | None,
     force_after: float | None,
 ) -> None:
     """Ask VMs to shut down (ACPI); the guest decides."""
-    act(session, vms, labels, "shutdown", wait=wait, timeout=timeout, force_after=force_after)
+    if timeout is not None and (not wait or force_after is not None):
+        raise InvalidInput("--timeout is how long --wait waits (--force-after has its own)")
+    options = {"wait": wait, "timeout": 60 if timeout is None else timeout}
+    act(session, vms, labels, "shutdown", force_after=force_after, **options)
 
 
 SIMPLE_ACTIONS = {
@@ -77,5 +79,5 @@ def discard_save_command(
     session: Session, vms: tuple[str, ...], labels: tuple[str, ...], yes: bool
 ) -> None:
     """Throw away VMs' saved state; their next start is a cold boot."""
-    confirm("Discard the saved state (the running session is lost)?", yes)
-    act(session, vms, labels, "discard-save")
+    ask = "Discard the saved state (the running session is lost) of"
+    act(session, vms, labels, "discard-save", ask=ask, yes=yes)

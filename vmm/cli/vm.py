@@ -13,7 +13,6 @@ from vmm.cli.base import (
     act,
     cli,
     complete_vms,
-    confirm,
     echo_json,
     pass_session,
     targets,
@@ -56,9 +55,8 @@ def rm_command(
     yes: bool,
 ) -> None:
     """Delete VMs, with their saved state and snapshots (--storage: and their disks)."""
-    what = "these VMs and their disks" if storage else "these VMs"
-    confirm(f"Delete {what}: {', '.join(vms) or 'labelled ' + ', '.join(labels)}?", yes)
-    act(session, vms, labels, "rm", with_storage=storage, force=force)
+    ask = "Delete, with their disks" if storage else "Delete"
+    act(session, vms, labels, "rm", ask=ask, yes=yes, with_storage=storage, force=force)
 
 
 @cli.command("ip")
