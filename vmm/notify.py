@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -40,14 +40,16 @@ class Desktop:
         self._progress_id: str | None = None
 
     def _send(self, summary: str, body: str, *extra: str) -> str:
-        if shutil.which(self.executable) is None:
-            return ""
+        """Notify; where that cannot be done, the message goes to stderr (a key binding's log,
+        at least) rather than nowhere."""
         argv = [self.executable, "--app-name=vmm", *extra, "--", summary, body]
         try:
             done = subprocess.run(
                 argv, capture_output=True, text=True, timeout=10, check=False, env=self.env
             )
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, subprocess.TimeoutExpired) as err:
+            why = "is not installed" if isinstance(err, FileNotFoundError) else "failed"
+            print(f"{summary}: {body} ({self.executable} {why})", file=sys.stderr, flush=True)
             return ""
         return done.stdout.strip()
 
