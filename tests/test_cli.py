@@ -329,7 +329,8 @@ def test_json_lists_print_one_element_per_line(run):
 
 def test_menus_without_a_terminal_ask_ssh_passwords_through_vmm_askpass(monkeypatch):
 
-    monkeypatch.delenv("SSH_ASKPASS", raising=False)
+    monkeypatch.delenv("SSH_ASKPASS", raising=False)  # both restored after the test
+    monkeypatch.delenv("SSH_ASKPASS_REQUIRE", raising=False)
     use_menu_for_passwords()
     askpass = os.environ["SSH_ASKPASS"]
     assert os.path.basename(askpass) == "vmm-askpass" and os.access(askpass, os.X_OK)

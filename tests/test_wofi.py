@@ -42,9 +42,9 @@ def wofi_vmm(desktop):
     yield start
     for process in started:
         if process.poll() is None:
+            subprocess.run(["pkill", "-P", str(process.pid)], capture_output=True)  # its wofi
             process.kill()
             process.wait()
-    subprocess.run(["pkill", "-f", "wofi --dmenu"], capture_output=True)
 
 
 def leave(desktop, process, levels):

@@ -15,8 +15,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 
-# A call that waited at least half as long again as it computed went to another process.
-_WAITING = 1.5
+# A call that waited three times as long as it computed went to another process (a daemon's
+# call waits tens of times as long; a call that only computes is stretched this far only
+# by a machine loaded well beyond its cores).
+_WAITING = 3.0
 
 
 def _result(_item: Any, result: Any) -> Any:
