@@ -44,6 +44,17 @@ def test_linked_clone_gets_an_overlay_and_the_source_moves_onto_its_own(srun, sh
     assert "linked with: lone copy" in srun("info", "lone-vm").stdout
 
 
+def test_the_pickers_preview_shows_the_chain_without_reading_every_vm(srun, shost):
+    from vmm import details
+
+    srun("clone", "lone-vm", "lone copy")
+    calls = []
+    shost.conn.listAllDomains = lambda *a: calls.append(a) or []  # counts the host-wide scan
+    preview = details.gather(shost, shost.lookup("lone copy"), with_links=False)
+    assert preview.disks[0].chain == ("/pool/lone.qcow2",) and preview.linked_with == ()
+    assert calls == []
+
+
 def test_clone_xml_renames_drops_identity_and_keeps_shared_disks(shost):
     source = etree.fromstring(shost.lookup("base-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     etree.SubElement(

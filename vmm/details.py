@@ -113,7 +113,9 @@ def _interfaces(xml: etree._Element, dom: libvirt.virDomain) -> tuple[InterfaceI
     return tuple(found)
 
 
-def gather(host: Host, dom: libvirt.virDomain) -> Details:
+def gather(host: Host, dom: libvirt.virDomain, *, with_links: bool = True) -> Details:
+    """Everything `vmm info` shows. `with_links` (the VMs sharing an image) reads every VM's
+    definition on the host: the picker's preview, asked at each keystroke, goes without."""
     with libvirt_errors():
         conn = dom.connect()
         view = host.view(dom)
@@ -130,7 +132,8 @@ def gather(host: Host, dom: libvirt.virDomain) -> Details:
         )
         cpu, memory = usage(conn, dom, view.vcpus)
         layered = any(disk.chain for disk in disks)
-        linked = tuple(name for name, _ in storage.sharing(conn, dom)) if layered else ()
+        links = layered and with_links
+        linked = tuple(name for name, _ in storage.sharing(conn, dom)) if links else ()
         return Details(
             domain=view,
             cpu_percent=cpu,

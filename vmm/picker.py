@@ -349,7 +349,7 @@ class Picker:
         if key.startswith("vm:") and key[3:] in self.vms:
             from vmm import details
 
-            info = details.gather(self.host, self.host.by_key(key[3:]))
+            info = details.gather(self.host, self.host.by_key(key[3:]), with_links=False)
             return "\n".join(render.details_lines(info))
         if key.startswith("dir:"):
             vms = tree.in_folder(key[4:], self.vms.values(), recursive=True)
