@@ -198,6 +198,7 @@ def test_uri_comes_from_environment_then_config(tmp_path):
         ("timeout = -1", "'timeout' must be a number of seconds"),
         ("timeout = true", "'timeout' must be a number of seconds"),
         ('uri = ""', "'uri' is empty"),
+        ('[hosts."lab:east"]\nuri = "test:///default"', "host name 'lab:east' cannot be used"),
         ('menu_command = "fuzzel \'"\nmenu = "dmenu"', "cannot read menu_command"),
     ],
 )
@@ -232,6 +233,28 @@ def test_the_states_ls_takes_are_the_states_vmm_shows():
     from vmm.domain import STATES
 
     assert set(LISTED_STATES) == {*STATES.values(), "saved"}
+
+
+def test_a_hang_up_under_nohup_is_ignored_as_nohup_asked(tmp_path):
+    import signal
+    import time
+
+    editor = tmp_path / "slow-editor"
+    editor.write_text("#!/bin/sh\nsleep 1\nsed -i 's|<vcpu[^<]*</vcpu>|<vcpu>2</vcpu>|' \"$1\"\n")
+    editor.chmod(0o755)
+    env = {**os.environ, "VISUAL": str(editor), "XDG_STATE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [vmm_exe(), "-c", node_uri(), "edit", "beta"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+    )
+    time.sleep(0.5)  # the editor is open
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (0, "beta: definition saved\n"), err
 
 
 def test_an_empty_c_is_refused_not_the_default_host():

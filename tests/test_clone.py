@@ -307,19 +307,80 @@ def test_an_interrupt_as_a_definition_returns_leaves_nothing(monkeypatch, shost,
     assert snapshot_of(shost) == before
 
 
-def test_an_interrupt_during_the_undo_waits_for_its_end():
+def test_the_undo_of_a_definition_never_takes_a_vm_defined_under_its_name(host):
+    from conftest import domain_xml
+
+    alpha = host.lookup("alpha").UUIDString()
+    taken = pytest.raises(libvirt.libvirtError, match="already exists")
+    with taken, transaction.all_or_nothing() as rollback:  # 'alpha' was taken after the check
+        transaction.define_new(host.conn, domain_xml("alpha"), rollback)
+    assert host.lookup("alpha").UUIDString() == alpha and host.lookup("alpha").isPersistent()
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGHUP"])
+def test_an_interrupt_during_the_undo_waits_for_its_end(signame):
     import os
     import signal
     import threading
     import time
 
+    from vmm.cli.base import _interrupt
+
+    previous = signal.signal(signal.SIGHUP, _interrupt)  # as vmm's entry point sets it
     threading.Thread(target=time.sleep, args=(1,), daemon=True).start()  # as the picker's are
     done = []
+
+    def interrupted_step():
+        os.kill(os.getpid(), getattr(signal, signame))
+        time.sleep(0.1)  # the interrupt would land here
+        done.append("first")
+
     rollback = transaction.Rollback()
     rollback.push(lambda: done.append("second"))
-    rollback.push(
-        lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.1), done.append("first"))
-    )
-    with pytest.raises(KeyboardInterrupt):
-        rollback.run()
+    rollback.push(interrupted_step)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rollback.run()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
     assert done == ["first", "second"]
+
+
+def test_an_interrupt_during_an_undo_that_failed_does_not_hide_the_failure(tmp_path):
+    import os
+    import signal
+
+    rollback = transaction.Rollback()
+    rollback.push(lambda: (tmp_path / "gone" / "x").unlink())  # fails: nothing to remove
+    rollback.push(lambda: os.kill(os.getpid(), signal.SIGINT))
+    failures = rollback.run()  # no KeyboardInterrupt: the failure must reach the user
+    assert len(failures) == 1 and "No such file or directory" in failures[0]
+
+
+def test_a_pool_whose_directory_the_user_cannot_list_still_takes_clones(tmp_path):
+    """Debian's /var/lib/libvirt/images is 0711: a user in group libvirt may not list it."""
+    import os
+    import pwd
+    import re
+    import shutil
+    import subprocess
+
+    from conftest import HOSTS, require, vmm_exe
+
+    require(shutil.which("setpriv") is not None, "setpriv is missing (util-linux)")
+    images = tmp_path / "images"
+    images.mkdir()
+    os.chown(images, pwd.getpwnam("vmmtest").pw_uid, -1)
+    images.chmod(0o711)
+    node = tmp_path / "node.xml"
+    node.write_text(re.sub(r"(?<=['>])/pool", str(images), (HOSTS / "storage.xml").read_text()))
+    # root without its override of file modes: the directory's modes apply as to a user
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    result = subprocess.run(
+        [*unprivileged, vmm_exe(), "-c", f"test://{node}", "clone", "lone-vm", "copy"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "lone-vm: linked clone 'copy' created (1 disk(s))\n"

@@ -58,6 +58,7 @@ def test_unchanged_means_no_define(run, host, tmp_path, monkeypatch, history):
             "UUID may not change or go",
         ),
         ("printf '\\377' >> \"$1\"", "the file is not UTF-8 text"),
+        ('rm "$1"', "cannot read the edited file: No such file or directory"),
         ("sed -i 's|<vcpu[^<]*</vcpu>|<vcpu>2</vcpu>|' \"$1\"; exit 3", "exited with status 3"),
     ],
 )

@@ -10,6 +10,7 @@ from test_picker import vmm_meta
 from tmux import Terminal
 
 from vmm.fleet import Fleet, HostSpec
+from vmm.selection import select
 
 
 @pytest.fixture
@@ -201,6 +202,8 @@ def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_ho
             with pytest.raises(InvalidInput, match="host c did not answer in time"):
                 fleet.lookup("web-a")
             assert fleet.owner(fleet.lookup("a:web-a")).name == "a"
+            # a folder is no name: the answering hosts' VMs in it are acted on
+            assert [d.name() for d in select(fleet, ["/lab/web"])] == ["web-a"]
         finally:
             os.kill(proxy.pid, signal.SIGCONT)
             fleet.close()

@@ -49,6 +49,10 @@ def _hosts(path: str, table: object) -> tuple[HostConfig, ...]:
     hosts = []
     for name, entry in (table or {}).items():
         _expect(path, f"hosts.{name}", entry, dict)
+        if ":" in name or not name.strip():
+            raise InvalidInput(
+                f"{path}: host name {name!r} cannot be used (VMs are named HOST:NAME)"
+            )
         uri, pool = entry.get("uri"), entry.get("pool")
         if not isinstance(uri, str):
             raise InvalidInput(f"{path}: hosts.{name} needs a uri")

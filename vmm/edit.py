@@ -92,6 +92,8 @@ class Draft:
             return self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("the file is not UTF-8 text") from None
+        except OSError as err:  # the editor moved or removed it
+            raise InvalidState(f"cannot read the edited file: {err.strerror}") from None
 
     def discard(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

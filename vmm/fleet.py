@@ -138,6 +138,8 @@ class Fleet:
         """A VM by HOST:NAME, NAME or UUID; a bare one only when every host has said whether
         it holds it, and only one does (acting on `web1` of the host that answered would be
         wrong when the silent one has a `web1` too)."""
+        if ref.startswith("/"):
+            raise NotFound(f"no VM named {ref!r}")  # a folder: libvirt names hold no '/'
         host_name, _, name = ref.partition(":")
         if name and host_name in {h.name for h in self.hosts}:
             try:
@@ -176,7 +178,7 @@ class Fleet:
 
     def by_key(self, key: str) -> libvirt.virDomain:
         """The VM a listing's `Domain.key` (HOST:UUID) stands for."""
-        host_name, _, _ = key.partition(":")
+        host_name, _, _ = key.rpartition(":")
         return self.host_named(host_name).by_key(key)
 
     def view(self, dom: libvirt.virDomain) -> Domain:

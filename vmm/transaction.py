@@ -6,6 +6,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from uuid import uuid4
 
 import libvirt
 from lxml import etree
@@ -27,34 +28,38 @@ class Rollback:
     def run(self) -> list[str]:
         """Undo everything that can be; returns why any step could not be undone."""
         failures = []
-        with signals_held():
+        with signals_held() as caught:
             for undo in reversed(self._steps):
                 try:
                     undo()
                 except (libvirt.libvirtError, OSError, VmmError) as err:
                     failures.append(str(err))
+        if caught and not failures:
+            signal.raise_signal(caught[0])  # now that nothing is half done
+        # with failures, the error that names them ends the command: it must not be hidden
         return failures
 
 
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Ctrl-C or SIGTERM during the block would leave it half done: they take effect after it.
+def signals_held() -> Iterator[list[int]]:
+    """Ctrl-C, SIGTERM or a hang-up during the block would leave it half done: they are held,
+    and the list yielded says which came.
 
     Python runs signal handlers in the main thread whichever thread the signal reached, so
     blocking them in one thread (pthread_sigmask) is not enough: the handlers are swapped."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers, and only it is interrupted
-        return
     caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda n, _: caught.append(n)) for signum in held}
+    if threading.current_thread() is not threading.main_thread():
+        yield caught  # only the main thread may set handlers, and only it is interrupted
+        return
+    previous = {signum: signal.signal(signum, lambda n, _: caught.append(n)) for signum in HELD}
     try:
-        yield
+        yield caught
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 @contextlib.contextmanager
@@ -92,17 +97,21 @@ def check_name_free(conn: libvirt.virConnect, name: str) -> None:
 
 
 def define_new(conn: libvirt.virConnect, xml: str, rollback: Rollback) -> libvirt.virDomain:
-    """Define a VM whose name was free; its undo is registered first, so that an interrupt as
-    the definition returns cannot leave it behind."""
+    """Define a new VM under a UUID of our own making, its undo registered first: an
+    interrupt as the definition returns cannot leave it behind, and the undo, looking for
+    that UUID, can never take a VM someone else defined under the same name meanwhile."""
     root = etree.fromstring(xml.encode())
-    name, has_nvram = root.findtext("name") or "", root.find("os/nvram") is not None
-    rollback.push(lambda: _undefine_named(conn, name, has_nvram))
-    return conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    if root.find("uuid") is None:
+        etree.SubElement(root, "uuid").text = str(uuid4())
+    uuid, has_nvram = root.findtext("uuid") or "", root.find("os/nvram") is not None
+    rollback.push(lambda: _undefine_new(conn, uuid, has_nvram))
+    definition = etree.tostring(root, encoding="unicode")
+    return conn.defineXMLFlags(definition, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
 
 
-def _undefine_named(conn: libvirt.virConnect, name: str, has_nvram: bool) -> None:
+def _undefine_new(conn: libvirt.virConnect, uuid: str, has_nvram: bool) -> None:
     try:
-        dom = conn.lookupByName(name)
+        dom = conn.lookupByUUIDString(uuid)
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
             return  # the define never happened

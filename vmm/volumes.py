@@ -124,8 +124,15 @@ def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: 
     """`stem.qcow2`, or `stem-2.qcow2`, ... whichever neither the pool nor (where it is on this
     machine) the directory holds: qemu-img would overwrite a file the pool has not seen yet."""
     taken = set(pool.listVolumes()) if pool is not None else set()
-    if (pool is None or is_local(pool.connect())) and os.path.isdir(directory):
-        taken.update(os.listdir(directory))
+    if pool is None or is_local(pool.connect()):
+        try:
+            taken.update(os.listdir(directory))
+        except OSError:
+            if pool is None:
+                raise
+            # a pool's directory a user may not list (Debian's images pool is 0711): the
+            # pool's word is all there is
+
     candidate, n = f"{stem}.qcow2", 1
     while candidate in taken:
         n += 1

@@ -71,7 +71,8 @@ class VmmGroup(click.Group):
     def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.pop("standalone_mode", None)
         for signum in (signal.SIGTERM, signal.SIGHUP):  # roll back like Ctrl-C, then exit
-            signal.signal(signum, _interrupt)
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's choice stands
+                signal.signal(signum, _interrupt)
         try:
             result = super().main(args, standalone_mode=False, **kwargs)
         except click.UsageError as err:
