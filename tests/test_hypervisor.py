@@ -102,6 +102,20 @@ def test_shutdown_without_a_guest_os_waits_then_escalates(kvm, kvm_run):
     assert not dom.isActive()
 
 
+def test_shutting_down_several_waits_for_them_together(kvm, kvm_run, history):
+    doms = [kvm.vm("stubborn1"), kvm.vm("stubborn2")]  # no guest OS: ACPI goes unanswered
+    for dom in doms:
+        dom.create()
+    names = [dom.name() for dom in doms]
+    forced = kvm_run("shutdown", "--force-after", "1", *names)
+    assert forced.exit_code == 0, forced.output
+    assert not any(dom.isActive() for dom in doms)
+    journal = [(e.vm, e.action) for e in history.entries() if e.vm in names]
+    # both were asked before either was forced: one wait for the two, not one each
+    asked, forced_off = [(n, "shutdown") for n in names], [(n, "off") for n in names]
+    assert journal == [*asked, *forced_off]
+
+
 def test_delete_with_storage_removes_the_disk_file(kvm, kvm_run):
     dom = kvm.vm("gone")
     disk = Path(_disk_path(dom))

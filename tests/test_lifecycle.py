@@ -2,8 +2,7 @@
 
 import pytest
 
-from vmm import lifecycle
-from vmm.errors import InvalidState
+from vmm import actions
 
 
 def state(host, name):
@@ -116,9 +115,10 @@ def test_shutdown_wait_times_out_and_force_after_escalates(host, monkeypatch):
     # shutdown() a no-op (a mock of a failure that can't be produced on the test driver).
     dom = host.lookup("alpha")
     monkeypatch.setattr(type(dom), "shutdown", lambda self, *a: 0)
-    with pytest.raises(InvalidState, match=r"still running 0\.3s after"):
-        lifecycle.shutdown(dom, wait=True, timeout=0.3)
-    assert lifecycle.shutdown(dom, force_after=0.3) == "did not shut down within 0.3s: forced off"
+    (late,) = actions.shutdown_and_wait(host, [dom], timeout=0.3)
+    assert not late.ok and "still running 0.3s after the shutdown request" in late.message
+    (forced,) = actions.shutdown_and_wait(host, [dom], timeout=60, force_after=0.3)
+    assert forced.message == "did not shut down within 0.3s: forced off"
     assert not dom.isActive()
 
 

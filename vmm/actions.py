@@ -56,6 +56,40 @@ def perform(
     return message
 
 
+def shutdown_and_wait(
+    host: Host, doms: list[libvirt.virDomain], timeout: float, force_after: float | None = None
+) -> list[Outcome]:
+    """Ask every VM to shut down, then wait for them all at once (not one after another:
+    ten stubborn guests cost one timeout, not ten); with `force_after`, force off the rest."""
+    requested = perform_each(host, doms, "shutdown")
+    asked = [dom for dom, outcome in zip(doms, requested, strict=True) if outcome.ok]
+    patience = timeout if force_after is None else force_after
+    with libvirt_errors():
+        still = lifecycle.still_running_after(asked, patience)
+    running = {dom.UUIDString() for dom in still}
+    outcomes = []
+    for dom, outcome in zip(doms, requested, strict=True):
+        if outcome.ok and dom.UUIDString() in running:
+            outcome = _still_running(host, dom, outcome.vm, timeout, force_after)
+        elif outcome.ok:
+            outcome = Outcome(outcome.vm, True, "shut down")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _still_running(
+    host: Host, dom: libvirt.virDomain, name: str, timeout: float, force_after: float | None
+) -> Outcome:
+    """A VM that has not shut down once the wait is over: forced off, or a failure."""
+    if force_after is None:
+        why = f"{name!r} is still running {timeout:g}s after the shutdown request"
+        return Outcome(name, False, why)
+    (forced,) = perform_each(host, [dom], "off")
+    if not forced.ok:
+        return forced
+    return Outcome(name, True, f"did not shut down within {force_after:g}s: forced off")
+
+
 def perform_each(
     host: Host, doms: list[libvirt.virDomain], action: str, **options: object
 ) -> list[Outcome]:

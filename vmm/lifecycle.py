@@ -68,13 +68,14 @@ def _force_boot(dom: libvirt.virDomain) -> None:
         dom.create()
 
 
-def wait_for_shutoff(dom: libvirt.virDomain, timeout: float) -> bool:
+def still_running_after(doms: list[libvirt.virDomain], timeout: float) -> list[libvirt.virDomain]:
+    """Wait until all of `doms` are shut off, or `timeout` seconds; those still running."""
     deadline = time.monotonic() + timeout
-    while _still_active(dom):
-        if time.monotonic() >= deadline:
-            return False
+    running = [dom for dom in doms if _still_active(dom)]
+    while running and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
-    return True
+        running = [dom for dom in running if _still_active(dom)]
+    return running
 
 
 def _still_active(dom: libvirt.virDomain) -> bool:
@@ -87,26 +88,11 @@ def _still_active(dom: libvirt.virDomain) -> bool:
         raise
 
 
-def shutdown(
-    dom: libvirt.virDomain,
-    *,
-    wait: bool = False,
-    timeout: float = 60,
-    force_after: float | None = None,
-) -> str:
-    """Ask the guest to shut down; optionally wait, and force it off after `force_after` s."""
+def shutdown(dom: libvirt.virDomain) -> str:
+    """Ask the guest to shut down (see actions.shutdown_and_wait to wait for it)."""
     _require(dom, ACTIVE, "shut down")
     dom.shutdown()
-    if force_after is not None:
-        if wait_for_shutoff(dom, force_after):
-            return "shut down"
-        dom.destroy()
-        return f"did not shut down within {force_after:g}s: forced off"
-    if not wait:
-        return "shutdown requested"
-    if wait_for_shutoff(dom, timeout):
-        return "shut down"
-    raise InvalidState(f"{dom.name()!r} is still running {timeout:g}s after the shutdown request")
+    return "shutdown requested"
 
 
 def off(dom: libvirt.virDomain) -> str:

@@ -19,6 +19,7 @@ from vmm import __version__
 from vmm.errors import InvalidInput, VmmError
 
 if TYPE_CHECKING:
+    from vmm.actions import Outcome
     from vmm.domain import Domain
     from vmm.host import Host, MetadataChange
 
@@ -252,7 +253,11 @@ def act(
     chosen = select(host, vms, labels)
     if ask:
         confirm(f"{ask}: {', '.join(dom.name() for dom in chosen)}?", yes)
-    outcomes = perform_each(host, chosen, action, **options)
+    report(perform_each(host, chosen, action, **options))
+
+
+def report(outcomes: Sequence[Outcome]) -> None:
+    """A line per VM, errors on stderr; exit 1 if any failed."""
     for outcome in outcomes:
         if outcome.ok:
             click.echo(f"{outcome.vm}: {outcome.message}")

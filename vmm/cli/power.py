@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vmm.cli.base import Session, act, cli, pass_session, targets
+from vmm.cli.base import Session, act, cli, pass_session, report, targets
 from vmm.errors import InvalidInput
 
 
@@ -45,8 +45,15 @@ def shutdown_command(
     """Ask VMs to shut down (ACPI); the guest decides."""
     if timeout is not None and (not wait or force_after is not None):
         raise InvalidInput("--timeout is how long --wait waits (--force-after has its own)")
-    options = {"wait": wait, "timeout": 60 if timeout is None else timeout}
-    act(session, vms, labels, "shutdown", force_after=force_after, **options)
+    if not wait and force_after is None:
+        act(session, vms, labels, "shutdown")
+        return
+    from vmm.actions import shutdown_and_wait
+    from vmm.selection import select
+
+    host = session.host()
+    chosen = select(host, vms, labels)
+    report(shutdown_and_wait(host, chosen, 60 if timeout is None else timeout, force_after))
 
 
 SIMPLE_ACTIONS = {
