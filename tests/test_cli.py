@@ -239,8 +239,9 @@ def test_a_hang_up_under_nohup_is_ignored_as_nohup_asked(tmp_path):
     import signal
     import time
 
-    editor = tmp_path / "slow-editor"
-    editor.write_text("#!/bin/sh\nsleep 1\nsed -i 's|<vcpu[^<]*</vcpu>|<vcpu>2</vcpu>|' \"$1\"\n")
+    editor, opened = tmp_path / "slow-editor", tmp_path / "opened"
+    change = "sed -i 's|<vcpu[^<]*</vcpu>|<vcpu>2</vcpu>|' \"$1\""
+    editor.write_text(f"#!/bin/sh\ntouch {opened}\nsleep 1\n{change}\n")
     editor.chmod(0o755)
     env = {**os.environ, "VISUAL": str(editor), "XDG_STATE_HOME": str(tmp_path)}
     process = subprocess.Popen(
@@ -251,7 +252,9 @@ def test_a_hang_up_under_nohup_is_ignored_as_nohup_asked(tmp_path):
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
     )
-    time.sleep(0.5)  # the editor is open
+    deadline = time.monotonic() + 30
+    while not opened.exists() and time.monotonic() < deadline:  # vmm has set its handlers
+        time.sleep(0.05)
     process.send_signal(signal.SIGHUP)
     out, err = process.communicate(timeout=30)
     assert (process.returncode, out) == (0, "beta: definition saved\n"), err

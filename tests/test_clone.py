@@ -384,3 +384,19 @@ def test_a_pool_whose_directory_the_user_cannot_list_still_takes_clones(tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "lone-vm: linked clone 'copy' created (1 disk(s))\n"
+
+
+def test_a_held_interrupt_is_not_lost_behind_an_ignored_hang_up():
+    import os
+    import signal
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    rollback = transaction.Rollback()
+    rollback.push(
+        lambda: (os.kill(os.getpid(), signal.SIGHUP), os.kill(os.getpid(), signal.SIGINT))
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rollback.run()
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -110,6 +110,29 @@ def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts
         fleet.close()
 
 
+def test_shutting_down_twins_on_two_hosts_tells_them_apart(three_hosts, monkeypatch):
+    """A mock makes host a's guest ignore ACPI (the test driver always obeys)."""
+    from vmm.actions import shutdown_and_wait
+
+    daemons, _, _ = three_hosts  # every daemon's 'test' VM has the same UUID
+    fleet = Fleet.open([HostSpec(n, daemons[n].uri) for n in "ab"], timeout=2)
+    try:
+        twins = [fleet.lookup("a:test"), fleet.lookup("b:test")]
+        real = libvirt.virDomain.shutdown
+        monkeypatch.setattr(
+            libvirt.virDomain,
+            "shutdown",
+            lambda self, *a: 0 if fleet.owner(self).name == "a" else real(self, *a),
+        )
+        outcomes = shutdown_and_wait(fleet, twins, timeout=0.5)
+        assert [(o.ok, o.message) for o in outcomes] == [
+            (False, "'test' is still running 0.5s after the shutdown request"),
+            (True, "shut down"),
+        ]
+    finally:
+        fleet.close()
+
+
 def test_c_name_picks_one_configured_host(three_hosts):
     _, _, env = three_hosts
     result = run_vmm("-c", "c", "ls", "-r", "--json", env=env)

@@ -122,6 +122,26 @@ def test_shutdown_wait_times_out_and_force_after_escalates(host, monkeypatch):
     assert not dom.isActive()
 
 
+def test_a_vm_that_cannot_be_asked_while_waiting_fails_alone(host, monkeypatch):
+    """A mock breaks one VM's connection mid-wait: that cannot be made to happen on cue."""
+    import libvirt
+
+    alpha, beta = host.lookup("alpha"), host.lookup("beta")
+    beta.create()
+    real = libvirt.virDomain.isActive
+
+    def alpha_unreachable(self):
+        if self.name() == "alpha":
+            raise libvirt.libvirtError("Cannot recv data: Connection reset by peer")
+        return real(self)
+
+    monkeypatch.setattr(libvirt.virDomain, "isActive", alpha_unreachable)
+    outcomes = actions.shutdown_and_wait(host, [alpha, beta], timeout=1)
+    assert [(o.vm, o.ok) for o in outcomes] == [("alpha", False), ("beta", True)]
+    assert "cannot tell whether 'alpha' shut down: Cannot recv data" in outcomes[0].message
+    assert outcomes[1].message == "shut down"
+
+
 def test_every_action_is_journalled(run, history):
     run("start", "beta")
     run("mv", "beta", "/x")

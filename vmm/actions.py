@@ -64,12 +64,16 @@ def shutdown_and_wait(
     requested = perform_each(host, doms, "shutdown")
     asked = [dom for dom, outcome in zip(doms, requested, strict=True) if outcome.ok]
     patience = timeout if force_after is None else force_after
-    with libvirt_errors():
-        still = lifecycle.still_running_after(asked, patience)
-    running = {dom.UUIDString() for dom in still}
+    still, unknown = lifecycle.still_running_after(asked, patience)
+    # by identity: the same UUID may be on two hosts of a fleet
+    running = {id(dom) for dom in still}
+    unanswered = {id(dom): why for dom, why in unknown}
     outcomes = []
     for dom, outcome in zip(doms, requested, strict=True):
-        if outcome.ok and dom.UUIDString() in running:
+        if outcome.ok and id(dom) in unanswered:
+            why = f"cannot tell whether {outcome.vm!r} shut down: {unanswered[id(dom)]}"
+            outcome = Outcome(outcome.vm, False, why)
+        elif outcome.ok and id(dom) in running:
             outcome = _still_running(host, dom, outcome.vm, timeout, force_after)
         elif outcome.ok:
             outcome = Outcome(outcome.vm, True, "shut down")

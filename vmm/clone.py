@@ -73,7 +73,8 @@ def plan_disks(conn: libvirt.virConnect, xml: etree._Element) -> list[DiskPlan]:
 def clone_xml(
     source: etree._Element, name: str, disks: dict[str, str], meta: Metadata | None
 ) -> str:
-    """The new domain's XML: new name and disks, no UUID or MACs (libvirt makes new ones)."""
+    """The new domain's XML: new name and disks, no UUID or MACs (new ones are made: the UUID
+    by `define_new`, the MACs by libvirt)."""
     xml = etree.fromstring(etree.tostring(source))
     xml.find("name").text = name
     for element in (xml.find("uuid"), *xml.iterfind("devices/interface/mac")):

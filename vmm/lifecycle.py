@@ -68,14 +68,25 @@ def _force_boot(dom: libvirt.virDomain) -> None:
         dom.create()
 
 
-def still_running_after(doms: list[libvirt.virDomain], timeout: float) -> list[libvirt.virDomain]:
-    """Wait until all of `doms` are shut off, or `timeout` seconds; those still running."""
+def still_running_after(
+    doms: list[libvirt.virDomain], timeout: float
+) -> tuple[list[libvirt.virDomain], list[tuple[libvirt.virDomain, str]]]:
+    """Wait until all of `doms` are shut off, or `timeout` seconds: those still running, and
+    those that could not be asked (each with why: one VM's error ends no one else's wait)."""
     deadline = time.monotonic() + timeout
-    running = [dom for dom in doms if _still_active(dom)]
-    while running and time.monotonic() < deadline:
+    running, unknown = list(doms), []
+    while True:
+        still = []
+        for dom in running:
+            try:
+                if _still_active(dom):
+                    still.append(dom)
+            except libvirt.libvirtError as err:
+                unknown.append((dom, " ".join((err.get_error_message() or str(err)).split())))
+        running = still
+        if not running or time.monotonic() >= deadline:
+            return running, unknown
         time.sleep(POLL_SECONDS)
-        running = [dom for dom in running if _still_active(dom)]
-    return running
 
 
 def _still_active(dom: libvirt.virDomain) -> bool:

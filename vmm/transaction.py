@@ -34,8 +34,9 @@ class Rollback:
                     undo()
                 except (libvirt.libvirtError, OSError, VmmError) as err:
                     failures.append(str(err))
-        if caught and not failures:
-            signal.raise_signal(caught[0])  # now that nothing is half done
+        delivered = [n for n in caught if signal.getsignal(n) is not signal.SIG_IGN]
+        if delivered and not failures:
+            signal.raise_signal(delivered[0])  # now that nothing is half done
         # with failures, the error that names them ends the command: it must not be hidden
         return failures
 
