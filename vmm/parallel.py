@@ -15,10 +15,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S")
 
-# A call that waited three times as long as it computed went to another process (a daemon's
-# call waits tens of times as long; a call that only computes is stretched this far only
-# by a machine loaded well beyond its cores).
-_WAITING = 3.0
+# A call that waited twice as long as it computed went to another process: a call to a local
+# libvirtd waits some 4 times its CPU time, one over a link tens of times; a call that only
+# computes is stretched this far only on a machine loaded well beyond its cores.
+_WAITING = 2.0
 
 
 def _result(_item: Any, result: Any) -> Any:
