@@ -319,3 +319,45 @@ def test_rm_without_storage_does_not_look_into_other_pools(kvm, kvm_run):
     finally:
         with contextlib.suppress(libvirt.libvirtError):
             broken.destroy()
+
+
+def test_a_full_clone_from_the_picker_goes_to_the_hosts_pool(kvm, tmp_path):
+    import shutil
+    import tempfile
+
+    from conftest import require, vmm_exe
+    from tmux import Terminal
+
+    require(shutil.which("tmux") and shutil.which("fzf"), "tmux and fzf (make test installs them)")
+    other_dir = Path(tempfile.mkdtemp(prefix="vmm-kvm-picked-", dir="/var/tmp"))
+    other_dir.chmod(0o755)
+    pool = etree.Element("pool", type="dir")
+    etree.SubElement(pool, "name").text = kvm.prefix + "picked"
+    etree.SubElement(etree.SubElement(pool, "target"), "path").text = str(other_dir)
+    other = kvm.conn.storagePoolCreateXML(etree.tostring(pool, encoding="unicode"), 0)
+    config = tmp_path / "vmm" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(f'[hosts.kvm]\nuri = "qemu:///system"\npool = "{other.name()}"\n')
+    source = kvm.vm("picked")
+    write(disk(source), "0x5e")
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "TERM": "xterm-256color",
+    }
+    term = Terminal([vmm_exe(), "-c", "kvm"], env)
+    try:
+        term.pick("/", source.name())
+        term.pick(source.name(), "Clone")
+        term.pick(f"clone {source.name()}", "Full clone")
+        term.pick("clone name", "")  # the suggested name
+        term.wait_for("full clone", timeout=60)
+        copy_disk = disk(kvm.conn.lookupByName(source.name() + "-clone"))
+        assert Path(copy_disk).parent == other_dir and reads(copy_disk, "0x5e")
+    finally:
+        term.close()
+        for vol in other.listAllVolumes():
+            vol.delete(0)
+        other.destroy()
+        shutil.rmtree(other_dir, ignore_errors=True)
