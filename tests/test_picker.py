@@ -287,6 +287,8 @@ def test_a_cached_first_screen_is_replaced_by_the_fresh_listing(shared, picker):
     assert first.exit_status() == 130
     vm.create()  # changed behind vmm's back: the cache now says it is shut off
     second = picker()
+    drawn = second.wait_for_prompt("/")  # the first screen stays as drawn until a key
+    assert "(as last seen; listing the host…)" in drawn
     enter_folder(second, p)
     screen = second.wait_for(f"● {vm.name()}")
     assert "running" in screen
