@@ -1,6 +1,9 @@
 """Several hosts as one: separate libvirt daemons (one per host), listed and acted on together."""
 
+import contextlib
 import json
+import os
+import signal
 import time
 
 import libvirt
@@ -178,49 +181,43 @@ def test_a_slow_host_does_not_hold_up_the_others(three_hosts, tmp_path):
             fleet.close()
 
 
-def test_closing_does_not_wait_on_a_host_that_stopped_answering(three_hosts, tmp_path):
-    import os
-    import signal
-
+@contextlib.contextmanager
+def with_a_silent_host(daemons, tmp_path, name):
+    """A fleet of host a and host NAME (daemon c behind a proxy), opened while both answer;
+    then NAME's link goes silent: no answer, no error. The caller closes the fleet."""
     from bench.proxy import DelayProxy
 
-    daemons, _, _ = three_hosts
     frozen_socket = tmp_path / "frozen.sock"
     with DelayProxy(frozen_socket, daemons["c"].socket, delay=0.0) as proxy:
         specs = [
             HostSpec("a", daemons["a"].uri),
-            HostSpec("frozen", f"test+unix:///default?socket={frozen_socket}"),
+            HostSpec(name, f"test+unix:///default?socket={frozen_socket}"),
         ]
         fleet = Fleet.open(specs, timeout=1.0)
-        assert [h.name for h in fleet.hosts] == ["a", "frozen"]
-        os.kill(proxy.pid, signal.SIGSTOP)  # the link goes silent: no answer, no error
+        assert [h.name for h in fleet.hosts] == ["a", name]
+        os.kill(proxy.pid, signal.SIGSTOP)
         try:
-            started = time.monotonic()
-            fleet.close()
-            assert time.monotonic() - started < 2.9  # it gave up on the host, not hung
-            with pytest.raises(libvirt.libvirtError):
-                fleet.hosts[0].conn.getURI()  # the other host's connection is closed
+            yield fleet
         finally:
             os.kill(proxy.pid, signal.SIGCONT)
 
 
-def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_hosts, tmp_path):
-    import os
-    import signal
+def test_closing_does_not_wait_on_a_host_that_stopped_answering(three_hosts, tmp_path):
+    daemons, _, _ = three_hosts
+    with with_a_silent_host(daemons, tmp_path, "frozen") as fleet:
+        started = time.monotonic()
+        fleet.close()
+        assert time.monotonic() - started < 2.9  # it gave up on the host, not hung
+        with pytest.raises(libvirt.libvirtError):
+            fleet.hosts[0].conn.getURI()  # the other host's connection is closed
 
-    from bench.proxy import DelayProxy
+
+def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_hosts, tmp_path):
     from vmm.errors import InvalidInput
 
     daemons, conns, _ = three_hosts
     conns["c"].defineXML(domain_xml("web-a"))  # the silent host has a web-a too
-    frozen_socket = tmp_path / "frozen.sock"
-    with DelayProxy(frozen_socket, daemons["c"].socket, delay=0.0) as proxy:
-        specs = [
-            HostSpec("a", daemons["a"].uri),
-            HostSpec("c", f"test+unix:///default?socket={frozen_socket}"),
-        ]
-        fleet = Fleet.open(specs, timeout=1.0)
-        os.kill(proxy.pid, signal.SIGSTOP)
+    with with_a_silent_host(daemons, tmp_path, "c") as fleet:
         try:
             with pytest.raises(InvalidInput, match="host c did not answer in time"):
                 fleet.lookup("web-a")
@@ -228,7 +225,6 @@ def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_ho
             # a folder is no name: the answering hosts' VMs in it are acted on
             assert [d.name() for d in select(fleet, ["/lab/web"])] == ["web-a"]
         finally:
-            os.kill(proxy.pid, signal.SIGCONT)
             fleet.close()
 
 

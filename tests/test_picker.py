@@ -123,16 +123,22 @@ def test_add_a_label(shared, picker):
     assert path_of(vm) == (f"/{p}lab", ["old", "fresh-label"])
 
 
+def on_a_snapshot(picker, prefix, vm, short_name, query):
+    """A picker opened on /PREFIXlab, then VM's snapshot that `query` finds."""
+    term = picker()
+    enter_folder(term, prefix)
+    term.pick(f"/{prefix}lab", short_name)
+    term.pick(vm.name(), "Snapshots")
+    term.pick(f"{vm.name()} snapshots", query)
+    return term
+
+
 def test_a_tab_in_a_snapshots_name_does_not_make_it_another(shared, picker):
     p = shared.prefix
     vm = shared("tabbed", meta=vmm_meta(f"/{p}lab"))
     for name in ("a", "a&#9;b"):  # libvirt takes a tab in a name
         vm.snapshotCreateXML(f"<domainsnapshot><name>{name}</name></domainsnapshot>")
-    term = picker()
-    enter_folder(term, p)
-    term.pick(f"/{p}lab", "tabbed")
-    term.pick(vm.name(), "Snapshots")
-    term.pick(f"{vm.name()} snapshots", "a b")
+    term = on_a_snapshot(picker, p, vm, "tabbed", "a b")
     term.pick("snapshot a b", "Delete this snapshot")
     term.pick("Delete snapshot a b?", "Yes")
     term.wait_for("deleted")
@@ -144,11 +150,7 @@ def test_revert_a_snapshot(shared, picker):
     vm = shared("snappy", meta=vmm_meta(f"/{p}lab"), running=True)
     vm.snapshotCreateXML("<domainsnapshot><name>when-running</name></domainsnapshot>")
     vm.destroy()
-    term = picker()
-    enter_folder(term, p)
-    term.pick(f"/{p}lab", "snappy")
-    term.pick(vm.name(), "Snapshots")
-    term.pick(f"{vm.name()} snapshots", "when-running")
+    term = on_a_snapshot(picker, p, vm, "snappy", "when-running")
     term.pick("snapshot when-running", "Revert")
     term.pick(f"Revert {vm.name()} to when-running?", "Yes")
     term.wait_for("reverted to snapshot 'when-running'")
