@@ -9,7 +9,6 @@ overlay, where the clone cannot see it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -20,7 +19,14 @@ from lxml import etree
 from vmm import metadata, storage, volumes
 from vmm.errors import HostError, InvalidInput, InvalidState, describe_os_error
 from vmm.metadata import Metadata
-from vmm.transaction import Rollback, all_or_nothing, check_name_free, define_new, track_image
+from vmm.transaction import (
+    Rollback,
+    all_or_nothing,
+    check_name_free,
+    define_new,
+    reserve_image,
+    track_image,
+)
 from vmm.volumes import Image, Progress
 
 
@@ -127,17 +133,12 @@ def copy_nvram(source_xml: etree._Element, new: libvirt.virDomain, rollback: Rol
         return ""
     if not volumes.is_local(new.connect()) or not os.path.exists(source_path):
         return "; UEFI variables start fresh"
-    rollback.push(lambda: _remove_if_there(new_path))
+    track_image(new.connect(), new_path, rollback)
     try:
         shutil.copyfile(source_path, new_path)
     except OSError as err:
         raise HostError(f"cannot copy the UEFI variables: {describe_os_error(err)}") from None
     return "; UEFI variables copied"
-
-
-def _remove_if_there(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 def clone(
@@ -165,8 +166,7 @@ def clone(
     with all_or_nothing() as rollback:
         made: dict[str, str] = {}
         for plan in plans:
-            where = volumes.destination(plan.image, f"{stem}-{plan.target}", target_pool)
-            track_image(conn, where.path, rollback)
+            where = reserve_image(conn, plan.image, f"{stem}-{plan.target}", rollback, target_pool)
             if linked:
                 made[plan.target] = volumes.create_overlay(plan.image, where)
             else:
@@ -187,8 +187,7 @@ def freeze_source(
     stem = volumes.safe_stem(dom.name())
     moved: dict[str, str] = {}
     for plan in plans:
-        where = volumes.destination(plan.image, f"{stem}-{plan.target}")
-        track_image(conn, where.path, rollback)
+        where = reserve_image(conn, plan.image, f"{stem}-{plan.target}", rollback)
         moved[plan.target] = volumes.create_overlay(plan.image, where)
     original = etree.tostring(source_xml, encoding="unicode")
     xml = etree.fromstring(original)

@@ -11,7 +11,7 @@ from vmm import metadata, storage, volumes
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, NotFound
 from vmm.metadata import Metadata
-from vmm.transaction import all_or_nothing, check_name_free, define_new, track_image
+from vmm.transaction import all_or_nothing, check_name_free, define_new, reserve_image
 from vmm.volumes import Image
 
 
@@ -128,8 +128,7 @@ def _new_vm(
     kind = guest_type(conn)
     network = shape.network or _default_network(conn)
     with all_or_nothing() as rollback:
-        where = volumes.destination(base, volumes.safe_stem(name))
-        track_image(conn, where.path, rollback)
+        where = reserve_image(conn, base, volumes.safe_stem(name), rollback)
         disk = volumes.create_overlay(base, where)
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
     nic = f", on network {network!r}" if network else ", with no network"

@@ -25,8 +25,10 @@ def state_name(code: int) -> str:
     return STATES.get(code, "nostate")
 
 
-def key_of(host: str, uuid: str) -> str:
-    return f"{host}:{uuid}" if host else uuid
+def on_host(host: str, ident: str) -> str:
+    """HOST:IDENT, or IDENT alone where the host has no name: how a VM (by name or UUID) is
+    told apart from its namesakes on other hosts."""
+    return f"{host}:{ident}" if host else ident
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,7 @@ class Domain:
     @property
     def key(self) -> str:
         """Unique across hosts (a UUID need not be: copied definitions keep theirs)."""
-        return key_of(self.host, self.uuid)
-
-    def sibling(self, name: str) -> str:
-        """How to name another VM of this VM's host (its clone, say), to any host or fleet."""
-        return f"{self.host}:{name}" if self.host else name
+        return on_host(self.host, self.uuid)
 
     @property
     def ref(self) -> str:

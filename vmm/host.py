@@ -151,10 +151,6 @@ class Host:
         """Where a new VM is defined (this host; a Fleet's first)."""
         return self
 
-    def ref(self, name: str) -> str:
-        """How to name a VM of this host to a Fleet too: HOST:NAME, when the host has a name."""
-        return f"{self.name}:{name}" if self.name else name
-
     def record(
         self,
         dom: libvirt.virDomain,

@@ -7,7 +7,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from vmm import organize, tree
-from vmm.domain import Domain
+from vmm.domain import Domain, on_host
 from vmm.errors import HostError, InvalidInput, VmmError
 from vmm.menus import Cell, Row, Screen
 
@@ -217,7 +217,7 @@ class VmScreens:
 
         if self.p.attempt(work):
             self.p.refresh([domain.key])
-            self.p.attempt(lambda: self.p.add(domain.sibling(name)))
+            self.p.attempt(lambda: self.p.add(on_host(domain.host, name)))
 
     def console(self, domain: Domain) -> None:
         from vmm import reach
@@ -326,7 +326,7 @@ class VmScreens:
         if base is None:
             return
         if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
-            self.p.attempt(lambda: self.p.add(home.ref(name)))
+            self.p.attempt(lambda: self.p.add(on_host(home.name, name)))
 
 
 def _detach(argv: list[str]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import libvirt
 
 from vmm import tree
-from vmm.domain import key_of
+from vmm.domain import on_host
 from vmm.errors import InvalidInput, NotFound
 from vmm.host import Host
 from vmm.metadata import normalize_labels, normalize_path
@@ -27,7 +27,7 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
     for ref in refs:
         try:
             dom = host.lookup(ref)
-            chosen.setdefault(key_of(host.owner(dom).name, dom.UUIDString()), dom)
+            chosen.setdefault(on_host(host.owner(dom).name, dom.UUIDString()), dom)
             continue
         except NotFound:
             if not ref.startswith("/"):

@@ -126,3 +126,17 @@ def _undefine_new(conn: libvirt.virConnect, uuid: str, has_nvram: bool) -> None:
 def track_image(conn: libvirt.virConnect, path: str, rollback: Rollback) -> str:
     rollback.push(lambda: volumes.delete_image(conn, path))
     return path
+
+
+def reserve_image(
+    conn: libvirt.virConnect,
+    base: volumes.Image,
+    stem: str,
+    rollback: Rollback,
+    pool: libvirt.virStoragePool | None = None,
+) -> volumes.Destination:
+    """A free place for a new image, its removal registered before anything is written there
+    (a copy cut short leaves a part behind)."""
+    where = volumes.destination(base, stem, pool)
+    track_image(conn, where.path, rollback)
+    return where
