@@ -39,14 +39,14 @@ FREE_TEXT_KEY = "alt-enter"
 _ALWAYS = ("esc", "ctrl-c", FREE_TEXT_KEY)
 
 
-def _render(cell: Cell) -> str:
-    text = cell.text.replace("\t", " ").replace("\n", " ")
-    code = _ANSI.get(cell.style)
-    return f"\x1b[{code}m{text}\x1b[0m" if code else text
-
-
 def _one_line(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ")
+
+
+def _render(cell: Cell) -> str:
+    text = _one_line(cell.text)
+    code = _ANSI.get(cell.style)
+    return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
 def lines_for(rows: Sequence[Row]) -> list[str]:
