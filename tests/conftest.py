@@ -55,6 +55,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.longrepr = f"skipped in CI: {report.longrepr}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test, nor a vmm process it starts, writes into the real user's state or cache."""
+    root = tmp_path_factory.mktemp("xdg")
+    saved = {key: os.environ.get(key) for key in ("XDG_STATE_HOME", "XDG_CACHE_HOME")}
+    os.environ["XDG_STATE_HOME"] = str(root / "state")
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def require(available: bool, reason: str) -> None:
     """Skip a test whose component is missing, except in CI where that is a failure."""
     if available:

@@ -177,20 +177,109 @@ def test_a_failure_at_any_step_leaves_nothing_behind(monkeypatch, shost, owner, 
     assert snapshot_of(shost) == before
 
 
-def test_a_failure_after_the_source_moved_puts_it_back(monkeypatch, shost):
+@pytest.fixture
+def fault_at():
+    """Run a hook at a named step of an operation (vmm.faults): the failures a real host
+    cannot be made to produce on cue."""
+    from vmm import faults
+
+    def install(point, hook):
+        faults.HOOKS[point] = hook
+
+    yield install
+    faults.HOOKS.clear()
+
+
+CLONE_POINTS = [
+    "clone.source-frozen", "clone.image-reserved", "clone.images-made", "clone.defined",
+    "clone.done",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("point", "linked"),
+    [(point, True) for point in CLONE_POINTS]
+    + [(point, False) for point in CLONE_POINTS if point != "clone.source-frozen"],
+)
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+def test_a_failure_at_each_step_puts_everything_back(fault_at, shost, point, error, linked):
     before = snapshot_of(shost)
-    real = transaction.Rollback.push
-    pushed = []
 
-    def push_then_fail_after_freeze(self, undo):
-        real(self, undo)
-        pushed.append(undo)
-        if len(pushed) == 4:  # clone overlay, clone domain, source overlay, source redefine
-            raise KeyboardInterrupt
+    def fail():
+        raise error("injected")
 
-    monkeypatch.setattr(transaction.Rollback, "push", push_then_fail_after_freeze)
-    with pytest.raises(KeyboardInterrupt):
-        clone.clone(shost.lookup("lone-vm"), "doomed")
+    fault_at(point, fail)
+    with pytest.raises(error):
+        clone.clone(shost.lookup("lone-vm"), "doomed", linked=linked)
+    assert snapshot_of(shost) == before
+
+
+def test_the_source_is_frozen_before_anything_builds_on_its_image(fault_at, shost):
+    """Seen at the first step where the clone's image exists: the source already sits on an
+    overlay of its own, so its old image, the clone's base, is written by nobody."""
+    seen = {}
+
+    def look():
+        seen["source disk"] = disk_path(shost, "lone-vm")
+        seen["volumes"] = {
+            v.path() for v in shost.conn.storagePoolLookupByName("pool").listAllVolumes()
+        }
+
+    fault_at("clone.image-reserved", look)
+    clone.clone(shost.lookup("lone-vm"), "copy")
+    assert seen["source disk"] != "/pool/lone.qcow2"
+    assert not any("copy" in path for path in seen["volumes"])  # the clone's image comes after
+
+
+def test_a_source_started_between_the_checks_and_the_freeze_stops_the_clone(fault_at, shost):
+    before = snapshot_of(shost)
+    source = shost.lookup("lone-vm")
+    fault_at("clone.source-frozen", lambda: _start_from_old_definition(shost, source))
+    with pytest.raises(VmmError, match="was started while it was being cloned"):
+        clone.clone(source, "copy")
+    source.destroy()
+    assert snapshot_of(shost) == before
+
+
+def _start_from_old_definition(host, source):
+    """Another tool started the source just before vmm moved it: it runs on its old image."""
+    frozen = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    xml = etree.fromstring(frozen)
+    xml.find("devices/disk/source").set("file", "/pool/lone.qcow2")
+    host.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    source.create()
+    host.conn.defineXML(frozen)
+
+
+def test_a_source_started_on_its_overlay_after_the_freeze_is_left_there(fault_at, shost):
+    source = shost.lookup("lone-vm")
+
+    def start_then_fail():
+        source.create()
+        raise Boom("injected")
+
+    fault_at("clone.defined", start_then_fail)
+    with pytest.raises(Boom):
+        clone.clone(source, "copy")
+    frozen = disk_path(shost, "lone-vm")
+    assert frozen != "/pool/lone.qcow2" and source.isActive()
+    assert shost.conn.storageVolLookupByPath(frozen)  # not deleted under the running VM
+    with pytest.raises(VmmError):
+        shost.lookup("copy")
+
+
+def test_a_linked_clone_of_a_disk_another_vm_writes_is_refused(srun, shost):
+    from conftest import domain_xml
+
+    xml = etree.fromstring(domain_xml("sharer"))
+    disk = etree.SubElement(etree.SubElement(xml, "devices"), "disk", type="file", device="disk")
+    etree.SubElement(disk, "source", file="/pool/lone.qcow2")
+    etree.SubElement(disk, "target", dev="vdb")
+    shost.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    before = snapshot_of(shost)
+    refused = srun("clone", "lone-vm", "copy")
+    assert refused.exit_code == 1
+    assert "its disk /pool/lone.qcow2 is written by 'sharer' too" in refused.output
     assert snapshot_of(shost) == before
 
 
@@ -239,7 +328,9 @@ def test_new_vm_from_a_pool_volume(srun, shost):
         ("nope", "give an absolute path"),
         ("/nope/x.img", "does not exist"),
         ("pool/lone.qcow2", "is the disk of 'lone-vm', which still writes it"),
-        ("/dev/null", "/dev/null is no file and lies in no storage pool"),
+        ("/dev/null", "/dev/null is no regular file: a base image must be a disk image"),
+        ("/etc/hostname", "/etc/hostname does not look like a disk image (raw,"),
+        ("/etc/passwd", "/etc/passwd does not look like a disk image (raw,"),
     ],
 )
 def test_new_vm_bad_base(srun, shost, base, message):
@@ -247,6 +338,23 @@ def test_new_vm_bad_base(srun, shost, base, message):
     result = srun("new", "x", "--base", base)
     assert result.exit_code == 1 and message in result.stderr
     assert snapshot_of(shost) == before
+
+
+def test_new_vm_writes_nothing_beside_a_base_in_no_pool_unless_told_where(srun, shost, tmp_path):
+    import os
+    import subprocess
+
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    base = loose / "base.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "64M"], check=True)
+    refused = srun("new", "x", "--base", str(base))
+    assert refused.exit_code == 1
+    assert "is in no storage pool, and vmm writes no image beside it" in refused.stderr
+    assert os.listdir(loose) == ["base.qcow2"]
+    made = srun("new", "x", "--base", str(base), "--pool", "other")
+    assert made.exit_code == 0, made.output
+    assert disk_path(shost, "x") == "/other/x.qcow2" and os.listdir(loose) == ["base.qcow2"]
 
 
 def test_new_vm_failure_removes_the_overlay(monkeypatch, shost):

@@ -38,7 +38,7 @@ def test_rm_force_of_a_transient_vm(run, host):
 
 def test_rm_storage_deletes_only_the_vms_writable_volumes(srun, shost):
     result = srun("rm", "-y", "--storage", "lone-vm", "--force")
-    assert result.stdout == "lone-vm: deleted with 1 volume(s)\n"
+    assert result.stdout == "lone-vm: deleted with /pool/lone.qcow2\n"
     assert volumes(shost) == {"base.qcow2", "clone.qcow2", "installer.iso", "template.qcow2"}
 
 
@@ -55,6 +55,42 @@ def test_clone_first_then_base(srun, shost):
     assert srun("rm", "-y", "--storage", "clone-vm").exit_code == 0
     assert srun("rm", "-y", "--storage", "base-vm").exit_code == 0
     assert volumes(shost) == {"installer.iso", "lone.qcow2", "template.qcow2"}  # CD-ROM shared
+
+
+def test_a_base_left_unused_by_the_deletion_is_named(srun, shost):
+    assert srun("rm", "-y", "base-vm").exit_code == 0  # its disk stays: the clone builds on it
+    result = srun("rm", "-y", "--storage", "clone-vm")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "clone-vm: deleted with /pool/clone.qcow2; /pool/base.qcow2 no longer backs any image"
+        " or VM: kept (delete it with virsh vol-delete PATH if nothing else needs it)\n"
+    )
+    assert "base.qcow2" in volumes(shost)
+
+
+def test_rm_storage_says_which_disks_it_kept_and_why(srun, shost):
+    from conftest import domain_xml
+
+    xml = etree.fromstring(domain_xml("keeper"))
+    devices = etree.SubElement(xml, "devices")
+    for dev, path, extra in [
+        ("vda", "/pool/lone.qcow2", None),  # lone-vm's disk too
+        ("vdb", "/elsewhere/data.img", None),
+        ("vdc", "/pool/template.qcow2", "readonly"),
+    ]:
+        disk = etree.SubElement(devices, "disk", type="file", device="disk")
+        etree.SubElement(disk, "source", file=path)
+        etree.SubElement(disk, "target", dev=dev)
+        if extra:
+            etree.SubElement(disk, extra)
+    shost.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    result = srun("rm", "-y", "--storage", "keeper")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "keeper: deleted; kept /pool/lone.qcow2 (also a disk of 'lone-vm'),"
+        " /elsewhere/data.img (outside any storage pool), /pool/template.qcow2 (read-only)\n"
+    )
+    assert {"lone.qcow2", "template.qcow2"} <= volumes(shost)
 
 
 def test_rm_without_storage_keeps_the_disks(srun, shost):

@@ -9,15 +9,17 @@ overlay, where the clone cannot see it.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
+from functools import partial
 
 import libvirt
 from lxml import etree
 
-from vmm import metadata, storage, volumes
-from vmm.errors import HostError, InvalidInput, InvalidState, describe_os_error
+from vmm import faults, metadata, storage, volumes
+from vmm.connection import one_line
+from vmm.errors import HostError, InvalidInput, InvalidState, VmmError
+from vmm.intents import Leftover
+from vmm.locks import vm_lock
 from vmm.metadata import Metadata
 from vmm.transaction import (
     Rollback,
@@ -123,21 +125,27 @@ def _replace_metadata(xml: etree._Element, meta: Metadata) -> None:
 def copy_nvram(source_xml: etree._Element, new: libvirt.virDomain, rollback: Rollback) -> str:
     """Give the clone its own copy of the source's UEFI variables; returns a note for the user.
 
-    libvirt names the clone's variables file when it is defined; on a local connection the
-    source's file is copied there. Remotely it cannot be, and libvirt starts the clone with
-    fresh variables from the firmware's template.
+    libvirt names the clone's variables file when it is defined. The copy is made by libvirtd
+    through storage pools (a file vmm could not read itself, as a user or over a remote link,
+    is copied all the same), with the mode libvirt gives variables, 0600. A clone never starts
+    with fresh variables in their place: when they cannot be copied, nothing is cloned.
     """
     source_path = source_xml.findtext("os/nvram")
     new_path = _inactive_xml(new).findtext("os/nvram")
     if not source_path or not new_path:
         return ""
-    if not volumes.is_local(new.connect()) or not os.path.exists(source_path):
-        return "; UEFI variables start fresh"
-    track_image(new.connect(), new_path, rollback)
+    conn = new.connect()
+    if volumes.file_exists(conn, new_path):
+        raise HostError(
+            f"cannot copy the UEFI variables: {new_path} already exists (left by an older VM"
+            f" named {new.name()!r}?); remove it, or give the clone another name"
+        )
+    track_image(conn, new_path, rollback, f"UEFI variables of the clone {new.name()!r}")
     try:
-        shutil.copyfile(source_path, new_path)
-    except OSError as err:
-        raise HostError(f"cannot copy the UEFI variables: {describe_os_error(err)}") from None
+        volumes.copy_file(conn, source_path, new_path)
+    except (libvirt.libvirtError, VmmError) as err:
+        why = err.get_error_message() if isinstance(err, libvirt.libvirtError) else str(err)
+        raise HostError(f"cannot copy the UEFI variables {source_path}: {one_line(why)}") from None
     return "; UEFI variables copied"
 
 
@@ -154,29 +162,72 @@ def clone(
     """Clone `dom` as `name`; a full clone's disks go to `pool` when given.
 
     On any failure (Ctrl-C included) all it made is removed and the source is returned to
-    exactly its old definition."""
+    exactly its old definition. The steps are ordered for a crash, too: a linked clone first
+    moves the source onto overlays of its own, so that at no point does anything build on an
+    image the source still writes; and a record of each step is kept until the end."""
     conn = dom.connect()
     check_name_free(conn, name)
-    check_clonable(dom, linked=linked)
-    source_xml = _inactive_xml(dom)
-    meta = _clone_metadata(source_xml, folder, labels)
-    plans = plan_disks(conn, source_xml)
-    stem = volumes.safe_stem(name)
-    target_pool = conn.storagePoolLookupByName(pool) if pool and not linked else None
-    with all_or_nothing() as rollback:
-        made: dict[str, str] = {}
-        for plan in plans:
-            where = reserve_image(conn, plan.image, f"{stem}-{plan.target}", rollback, target_pool)
-            if linked:
-                made[plan.target] = volumes.create_overlay(plan.image, where)
-            else:
-                made[plan.target] = volumes.copy_image(plan.image, where, progress)
-        new = define_new(conn, clone_xml(source_xml, name, made, meta), rollback)
-        note = copy_nvram(source_xml, new, rollback)
-        if linked:
-            freeze_source(dom, source_xml, plans, rollback)
     kind = "linked clone" if linked else "full clone"
+    with vm_lock(dom.UUIDString(), dom.name()):  # two clones of one source freeze it in turn
+        check_clonable(dom, linked=linked)
+        source_xml = _inactive_xml(dom)
+        meta = _clone_metadata(source_xml, folder, labels)
+        plans = plan_disks(conn, source_xml)
+        if linked:
+            refuse_other_writers(conn, dom, plans)
+        stem = volumes.safe_stem(name)
+        target_pool = conn.storagePoolLookupByName(pool) if pool and not linked else None
+        operation = f"{kind} {name!r} of {dom.name()!r}"
+        with all_or_nothing(operation, conn.getURI()) as rollback:
+            if linked:
+                freeze_source(dom, source_xml, plans, rollback)
+                faults.point("clone.source-frozen")
+                check_still_shut_off(dom, plans)
+            made: dict[str, str] = {}
+            for plan in plans:
+                note = f"{'overlay' if linked else 'copy'} of {plan.target} for the clone {name!r}"
+                stem_of = f"{stem}-{plan.target}"
+                where = reserve_image(conn, plan.image, stem_of, rollback, note, target_pool)
+                faults.point("clone.image-reserved")
+                if linked:
+                    made[plan.target] = volumes.create_overlay(plan.image, where)
+                else:
+                    made[plan.target] = volumes.copy_image(plan.image, where, progress)
+            faults.point("clone.images-made")
+            if not linked:
+                check_still_shut_off(dom, plans)  # a copy of a disk in use is no copy
+            new = define_new(conn, clone_xml(source_xml, name, made, meta), rollback)
+            faults.point("clone.defined")
+            note = copy_nvram(source_xml, new, rollback)
+            faults.point("clone.done")
     return f"{kind} {new.name()!r} created ({len(plans)} disk(s){note})"
+
+
+def refuse_other_writers(
+    conn: libvirt.virConnect, dom: libvirt.virDomain, plans: list[DiskPlan]
+) -> None:
+    """A disk another VM also writes would go on being written under the clone: refused."""
+    writers = storage.owners(conn, [plan.image.path for plan in plans], writing=True, besides=dom)
+    if writers:
+        path, other = next(iter(writers.items()))
+        raise InvalidInput(
+            f"cannot make a linked clone of {dom.name()!r}: its disk {path} is written by"
+            f" {other!r} too, which would change the clone underneath; shut that sharing down"
+            " (or make a --full clone)"
+        )
+
+
+def check_still_shut_off(dom: libvirt.virDomain, plans: list[DiskPlan]) -> None:
+    """The source may have been started since it was checked (by another tool): refused, and
+    everything undone, when it runs on the images the clone is built from."""
+    if not dom.isActive():
+        return
+    live = {disk.path for disk in storage.disks_of(etree.fromstring(dom.XMLDesc(0).encode()))}
+    if live & {plan.image.path for plan in plans}:
+        raise InvalidState(
+            f"{dom.name()!r} was started while it was being cloned: nothing was cloned;"
+            " try again once it is shut off"
+        )
 
 
 def freeze_source(
@@ -187,7 +238,11 @@ def freeze_source(
     stem = volumes.safe_stem(dom.name())
     moved: dict[str, str] = {}
     for plan in plans:
-        where = reserve_image(conn, plan.image, f"{stem}-{plan.target}", rollback)
+        where = volumes.destination(plan.image, f"{stem}-{plan.target}")
+        note = f"overlay of {plan.target} that {dom.name()!r} was moved onto (it may use it)"
+        rollback.push(
+            partial(_delete_unless_used, dom, where.path), Leftover("image", where.path, note)
+        )
         moved[plan.target] = volumes.create_overlay(plan.image, where)
     original = etree.tostring(source_xml, encoding="unicode")
     xml = etree.fromstring(original)
@@ -195,8 +250,32 @@ def freeze_source(
         target = disk.find("target")
         if target is not None and target.get("dev") in moved:
             _point_disk_at(disk, moved[target.get("dev")])
-    rollback.push(lambda: conn.defineXML(original))  # first: harmless if the define never was
+    note = f"{dom.name()!r} moved onto overlays of its images: safe to keep"
+    # first: harmless if the define never was
+    rollback.push(
+        partial(_unfreeze, dom, original, set(moved.values())),
+        Leftover("source", dom.UUIDString(), note),
+    )
     conn.defineXMLFlags(etree.tostring(xml, encoding="unicode"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+
+
+def _running_on(dom: libvirt.virDomain, paths: set[str]) -> bool:
+    if not dom.isActive():
+        return False
+    live = storage.disks_of(etree.fromstring(dom.XMLDesc(0).encode()))
+    return any(disk.path in paths for disk in live)
+
+
+def _unfreeze(dom: libvirt.virDomain, original: str, overlays: set[str]) -> None:
+    """Put the source back on its old images, unless it was started on its overlays since:
+    then it stays there (safe: nothing else builds on them)."""
+    if not _running_on(dom, overlays):
+        dom.connect().defineXML(original)
+
+
+def _delete_unless_used(dom: libvirt.virDomain, path: str) -> None:
+    if not _running_on(dom, {path}):
+        volumes.delete_image(dom.connect(), path)
 
 
 def _clone_metadata(

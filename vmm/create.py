@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import libvirt
 from lxml import etree
 
-from vmm import metadata, storage, volumes
+from vmm import faults, metadata, storage, volumes
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, NotFound
 from vmm.metadata import Metadata
 from vmm.transaction import all_or_nothing, check_name_free, define_new, reserve_image
 from vmm.volumes import Image
+
+# What qemu-img reports for a file that is a disk image by its own header; anything else it
+# reads as raw, which any file is (/etc/passwd too).
+IMAGE_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc", "luks"})
+MIN_RAW_BYTES = 2**20
+SECTOR = 512
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,19 @@ def find_base(conn: libvirt.virConnect, ref: str) -> Image:
             raise NotFound(f"no base image {ref!r}") from None
         raise
     return volumes.image_at(conn, volume.path(), None)
+
+
+def check_disk_image(image: Image) -> None:
+    """Refuse what is no disk image: a device, a text file, anything too small to boot."""
+    if image.volume is None and not os.path.isfile(image.path):
+        raise InvalidInput(f"{image.path} is no regular file: a base image must be a disk image")
+    if image.format in IMAGE_FORMATS:
+        return
+    if image.format != "raw" or image.capacity < MIN_RAW_BYTES or image.capacity % SECTOR:
+        raise InvalidInput(
+            f"{image.path} does not look like a disk image ({image.format},"
+            f" {image.capacity} bytes): give a qcow2 image, or a raw one of whole sectors"
+        )
 
 
 def guest_type(conn: libvirt.virConnect) -> tuple[str, str]:
@@ -105,20 +125,34 @@ def new_vm(
     base_ref: str,
     shape: Shape = Shape(),
     folder: str | None = None,
+    pool: str | None = None,
 ) -> str:
-    """Define `name` on a fresh overlay of the base; nothing is left behind if a step fails."""
+    """Define `name` on a fresh overlay of the base, in `pool` or the base's own; nothing is
+    left behind if a step fails."""
     with libvirt_errors():
-        return _new_vm(conn, name, base_ref, shape, folder)
+        return _new_vm(conn, name, base_ref, shape, folder, pool)
 
 
 def _new_vm(
-    conn: libvirt.virConnect, name: str, base_ref: str, shape: Shape, folder: str | None
+    conn: libvirt.virConnect,
+    name: str,
+    base_ref: str,
+    shape: Shape,
+    folder: str | None,
+    pool_name: str | None,
 ) -> str:
     check_name_free(conn, name)
     if shape.memory_mib < 1 or shape.vcpus < 1:
         raise InvalidInput("memory and vcpus must be at least 1")
     meta = Metadata(metadata.normalize_path(folder)) if folder else Metadata()
     base = find_base(conn, base_ref)
+    check_disk_image(base)
+    pool = conn.storagePoolLookupByName(pool_name) if pool_name else None
+    if pool is None and base.pool is None:
+        raise InvalidInput(
+            f"{base.path} is in no storage pool, and vmm writes no image beside it:"
+            " name the pool for the new VM's disk (--pool POOL)"
+        )
     writer = storage.owners(conn, [base.path], writing=True).get(base.path)
     if writer is not None:
         raise InvalidInput(
@@ -127,9 +161,11 @@ def _new_vm(
         )
     kind = guest_type(conn)
     network = shape.network or _default_network(conn)
-    with all_or_nothing() as rollback:
-        where = reserve_image(conn, base, volumes.safe_stem(name), rollback)
+    with all_or_nothing(f"new VM {name!r}", conn.getURI()) as rollback:
+        note = f"the disk of the new VM {name!r}"
+        where = reserve_image(conn, base, volumes.safe_stem(name), rollback, note, pool)
         disk = volumes.create_overlay(base, where)
+        faults.point("new.image-made")
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
     nic = f", on network {network!r}" if network else ", with no network"
     return f"created on an overlay of {base.path}{nic}"

@@ -14,6 +14,7 @@ from uuid import UUID
 import libvirt
 from lxml import etree
 
+from vmm import storage
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, InvalidState
 
@@ -40,11 +41,31 @@ def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
         raise InvalidInput("the UUID may not change or go (clone the VM instead)")
     if current_xml(dom) != original:
         raise ChangedMeanwhile(f"{dom.name()!r} was changed by someone else while you edited it")
+    refuse_writing_a_base(dom.connect(), etree.fromstring(original.encode()), root)
     try:
         dom.connect().defineXMLFlags(edited, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     except libvirt.libvirtError as err:
         raise InvalidInput(f"libvirt refused it: {err.get_error_message()}") from None
     return "definition saved" + (" (applies from the next start)" if dom.isActive() else "")
+
+
+def refuse_writing_a_base(
+    conn: libvirt.virConnect, original: etree._Element, edited: etree._Element
+) -> None:
+    """A writable disk newly pointed at an image that other images build on (a linked clone's
+    base) would change them underneath: refused, naming them."""
+    before = {disk.path for disk in storage.disks_of(original)}
+    added = [d.path for d in storage.disks_of(edited) if d.writable and d.path not in before]
+    if not added:
+        return
+    with libvirt_errors():
+        backed = storage.dependants(conn, added)
+    if backed:
+        base, images = next(iter(backed.items()))
+        raise InvalidInput(
+            f"{base} is the base of {', '.join(images)}: a VM writing it would change them"
+            " underneath; make a linked clone instead (vmm clone), or mark the disk <readonly/>"
+        )
 
 
 class ChangedMeanwhile(InvalidState):

@@ -108,13 +108,20 @@ def dependants(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, list
 
 
 def owners(
-    conn: libvirt.virConnect, paths: Iterable[str], *, writing: bool = False
+    conn: libvirt.virConnect,
+    paths: Iterable[str],
+    *,
+    writing: bool = False,
+    besides: libvirt.virDomain | None = None,
 ) -> dict[str, str]:
     """Which VM uses each of `paths` as a disk (as one it writes, with `writing`), from the
-    persistent definitions."""
+    persistent definitions; `besides` is left out."""
     wanted = set(paths)
     found = {}
+    skip = besides.UUIDString() if besides is not None else None
     for dom in conn.listAllDomains(0):
+        if dom.UUIDString() == skip:
+            continue
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
         for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
             if disk.path in wanted and (disk.writable or not writing):

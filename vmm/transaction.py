@@ -13,16 +13,23 @@ from lxml import etree
 
 from vmm import volumes
 from vmm.errors import HostError, InvalidInput, VmmError, describe_os_error
+from vmm.intents import Intent, Leftover
 from vmm.metadata import has_control_chars
 
 
 class Rollback:
-    """Undo steps, run newest first when the operation as a whole fails."""
+    """Undo steps, run newest first when the operation as a whole fails.
 
-    def __init__(self) -> None:
+    With an intent, what each step is about to make is on disk before the step runs, so a
+    crash that leaves no chance to undo still leaves a record (see vmm.intents)."""
+
+    def __init__(self, intent: Intent | None = None) -> None:
         self._steps: list[Callable[[], None]] = []
+        self.intent = intent
 
-    def push(self, undo: Callable[[], None]) -> None:
+    def push(self, undo: Callable[[], None], leftover: Leftover | None = None) -> None:
+        if leftover is not None and self.intent is not None:
+            self.intent.add(leftover)
         self._steps.append(undo)
 
     def run(self) -> list[str]:
@@ -64,25 +71,41 @@ def signals_held() -> Iterator[list[int]]:
 
 
 @contextlib.contextmanager
-def all_or_nothing() -> Iterator[Rollback]:
-    """Run the block; if anything in it fails (Ctrl-C too), undo what it registered."""
-    rollback = Rollback()
+def all_or_nothing(operation: str = "", host: str = "") -> Iterator[Rollback]:
+    """Run the block; if anything in it fails (Ctrl-C too), undo what it registered.
+
+    With `operation` (and the URI of its `host`), a record of what it makes is kept until it
+    ends, done or fully undone: what a crash or a failed undo leaves is then reported later."""
+    intent = Intent(operation, host) if operation else None
+    rollback = Rollback(intent)
     try:
         yield rollback
     except VmmError as err:
-        failures = rollback.run()
+        failures = _undo(rollback)
         if failures:
             raise HostError(f"{err}; and could not undo: {'; '.join(failures)}") from None
         raise
     except OSError as err:
-        failures = rollback.run()
+        failures = _undo(rollback)
         undo = f"; and could not undo: {'; '.join(failures)}" if failures else ""
         raise HostError(f"{describe_os_error(err)}{undo}") from None
     except BaseException as err:
-        failures = rollback.run()
+        failures = _undo(rollback)
         if failures and isinstance(err, libvirt.libvirtError):
             raise HostError(f"{err}; and could not undo: {'; '.join(failures)}") from None
         raise
+    if intent is not None:
+        intent.done()
+
+
+def _undo(rollback: Rollback) -> list[str]:
+    """Undo; the record stays when something could not be undone (`vmm doctor` shows it)."""
+    failures = rollback.run()
+    if rollback.intent is not None and not failures:
+        rollback.intent.done()
+    elif failures:
+        failures.append("see 'vmm doctor'")
+    return failures
 
 
 def check_name_free(conn: libvirt.virConnect, name: str) -> None:
@@ -97,7 +120,9 @@ def check_name_free(conn: libvirt.virConnect, name: str) -> None:
     raise InvalidInput(f"a VM named {name!r} already exists")
 
 
-def define_new(conn: libvirt.virConnect, xml: str, rollback: Rollback) -> libvirt.virDomain:
+def define_new(
+    conn: libvirt.virConnect, xml: str, rollback: Rollback, note: str = ""
+) -> libvirt.virDomain:
     """Define a new VM under a UUID of our own making, its undo registered first: an
     interrupt as the definition returns cannot leave it behind, and the undo, looking for
     that UUID, can never take a VM someone else defined under the same name meanwhile."""
@@ -105,7 +130,9 @@ def define_new(conn: libvirt.virConnect, xml: str, rollback: Rollback) -> libvir
     if root.find("uuid") is None:
         etree.SubElement(root, "uuid").text = str(uuid4())
     uuid, has_nvram = root.findtext("uuid") or "", root.find("os/nvram") is not None
-    rollback.push(lambda: _undefine_new(conn, uuid, has_nvram))
+    name = root.findtext("name")
+    leftover = Leftover("domain", uuid, note or f"the definition of {name!r}")
+    rollback.push(lambda: _undefine_new(conn, uuid, has_nvram), leftover)
     definition = etree.tostring(root, encoding="unicode")
     return conn.defineXMLFlags(definition, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
 
@@ -123,8 +150,8 @@ def _undefine_new(conn: libvirt.virConnect, uuid: str, has_nvram: bool) -> None:
         dom.undefine()
 
 
-def track_image(conn: libvirt.virConnect, path: str, rollback: Rollback) -> str:
-    rollback.push(lambda: volumes.delete_image(conn, path))
+def track_image(conn: libvirt.virConnect, path: str, rollback: Rollback, note: str) -> str:
+    rollback.push(lambda: volumes.delete_image(conn, path), Leftover("image", path, note))
     return path
 
 
@@ -133,10 +160,11 @@ def reserve_image(
     base: volumes.Image,
     stem: str,
     rollback: Rollback,
+    note: str,
     pool: libvirt.virStoragePool | None = None,
 ) -> volumes.Destination:
     """A free place for a new image, its removal registered before anything is written there
     (a copy cut short leaves a part behind)."""
     where = volumes.destination(base, stem, pool)
-    track_image(conn, where.path, rollback)
+    track_image(conn, where.path, rollback, note)
     return where

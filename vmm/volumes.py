@@ -7,14 +7,16 @@ handled on a local connection, with qemu-img run from an argument list.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+from uuid import uuid4
 
 import libvirt
 from lxml import etree
@@ -207,6 +209,50 @@ class _watch_allocation:
             except libvirt.libvirtError:
                 continue  # not created yet
             self.progress(min(allocation, self.total), self.total)
+
+
+@contextlib.contextmanager
+def _pool_over(conn: libvirt.virConnect, directory: str) -> Iterator[libvirt.virStoragePool]:
+    """The active pool whose directory is `directory`, else a transient one over it for the
+    block: how libvirtd itself reads and writes files vmm has no pool (or no access) for."""
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        if pool_directory(pool).rstrip("/") == directory.rstrip("/"):
+            pool.refresh(0)
+            yield pool
+            return
+    root = etree.Element("pool", type="dir")
+    etree.SubElement(root, "name").text = f"vmm-{uuid4().hex[:12]}"
+    etree.SubElement(etree.SubElement(root, "target"), "path").text = directory
+    pool = conn.storagePoolCreateXML(etree.tostring(root, encoding="unicode"), 0)
+    try:
+        yield pool
+    finally:
+        pool.destroy()  # a transient pool: gone, its files stay
+
+
+def file_exists(conn: libvirt.virConnect, path: str) -> bool:
+    """Whether the host has a file at `path` (asked of libvirtd when it is remote)."""
+    if is_local(conn):
+        return os.path.lexists(path)
+    with _pool_over(conn, os.path.dirname(path)) as pool:
+        return os.path.basename(path) in pool.listVolumes()
+
+
+def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
+    """Copy a small file (UEFI variables) on the host, by libvirtd, as a 0600 raw volume."""
+    source_dir, target_dir = os.path.dirname(source), os.path.dirname(target)
+    with _pool_over(conn, source_dir) as source_pool:
+        volume = source_pool.storageVolLookupByName(os.path.basename(source))
+        root = _volume_xml(os.path.basename(target), volume.info()[1])
+        target_el = root.find("target")
+        target_el.find("format").set("type", "raw")
+        etree.SubElement(etree.SubElement(target_el, "permissions"), "mode").text = "0600"
+        xml = etree.tostring(root, encoding="unicode")
+        if target_dir.rstrip("/") == source_dir.rstrip("/"):
+            source_pool.createXMLFrom(xml, volume, 0)
+            return
+        with _pool_over(conn, target_dir) as target_pool:
+            target_pool.createXMLFrom(xml, volume, 0)
 
 
 def delete_image(conn: libvirt.virConnect, path: str) -> None:

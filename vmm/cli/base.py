@@ -49,6 +49,7 @@ SUBCOMMANDS = {
     "vmm.cli.snapshot": ("snapshot",),
     "vmm.cli.clone": ("clone", "clones", "new"),
     "vmm.cli.vm": ("info", "rm", "ip", "ssh", "console", "view", "history", "edit"),
+    "vmm.cli.doctor": ("doctor",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in SUBCOMMANDS.items() for name in names}
 
@@ -127,6 +128,7 @@ class Session:
             else:
                 self._host = Host.open(target.uri, target.name, history)
                 self._host.pool = target.pool
+            _warn_of_interrupted_operations()
         return self._host
 
     @property
@@ -160,6 +162,15 @@ class Session:
 
 
 pass_session = click.make_pass_decorator(Session)
+
+
+def _warn_of_interrupted_operations() -> None:
+    """One directory listing: an operation cut short is told of by every command until
+    `vmm doctor` cleans or forgets it."""
+    from vmm.intents import interrupted
+
+    for record in interrupted():
+        warn(f"{record.operation} was cut short (pid {record.pid}): see 'vmm doctor'")
 
 
 # -- shell completion ------------------------------------------------------------------------

@@ -102,6 +102,7 @@ def clones_command(session: Session, vm: str) -> None:
 @click.option(
     "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the new VM."
 )
+@click.option("--pool", help="Storage pool for the VM's disk (default: the base image's pool).")
 @pass_session
 def new_command(
     session: Session,
@@ -111,13 +112,15 @@ def new_command(
     vcpus: int,
     network: str | None,
     folder: str | None,
+    pool: str | None,
 ) -> None:
     """Define NAME with a disk that is a qcow2 overlay of a base image."""
     from vmm import create
 
     host = session.host()
     home = host.home
-    message = create.new_vm(home.conn, name, base, create.Shape(memory, vcpus, network), folder)
+    shape = create.Shape(memory, vcpus, network)
+    message = create.new_vm(home.conn, name, base, shape, folder, pool or home.pool)
     dom = home.lookup(name)
     host.record(dom, "new", message)
     click.echo(f"{name}: {message}")
