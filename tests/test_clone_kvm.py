@@ -167,6 +167,7 @@ def test_clone_keeps_its_own_uefi_variables(kvm):
     )
     assert copy_nvram != str(nvram)
     assert Path(copy_nvram).read_bytes() == nvram.read_bytes()
+    assert os.stat(copy_nvram).st_mode & 0o777 == 0o600
     copy.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
     assert not os.path.exists(copy_nvram)
 
@@ -270,9 +271,12 @@ def test_new_vm_on_a_qcow2_base_in_no_pool(kvm, kvm_run):
     base = kvm.loose_image(kvm.prefix + "loosebase", mib=128)
     write(base, "0x39", offset="100M")
     name = kvm.prefix + "onloose"
-    result = kvm_run("new", name, "--base", base, "--memory", "64")
+    loose_files = set(os.listdir(kvm.loose))
+    pool = kvm.pool.name()
+    result = kvm_run("new", name, "--base", base, "--memory", "64", "--pool", pool)
     assert result.exit_code == 0, result.output
     overlay = disk(kvm.conn.lookupByName(name))
+    assert Path(overlay).parent == kvm.dir and set(os.listdir(kvm.loose)) == loose_files
     info = kvm.image_info(overlay)
     assert info["backing-filename-format"] == "qcow2" and info["virtual-size"] == 128 * MiB
     assert reads(overlay, "0x39", offset="100M")
@@ -293,7 +297,7 @@ def test_a_clone_whose_uefi_variables_cannot_be_copied_leaves_nothing(kvm, kvm_r
     before_files = set(os.listdir(kvm.dir))
     result = kvm_run("clone", source.name(), kvm.prefix + "badvars2")
     assert result.exit_code == 1
-    assert "cannot copy the UEFI variables: Is a directory" in result.output
+    assert f"cannot copy the UEFI variables {nvram}: {nvram} is no regular file" in result.output
     assert set(os.listdir(kvm.dir)) == before_files
     assert source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == before_xml
     with pytest.raises(libvirt.libvirtError):

@@ -85,26 +85,29 @@ def _domain(conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain | None:
         raise
 
 
-def clean(record: Record) -> list[str]:
-    """Remove what the record's operation left and may go; the record goes once nothing is
-    left to tell. Returns what could not be removed, and why."""
-    problems = []
+def clean(record: Record) -> tuple[list[str], list[str]]:
+    """Remove what the record's operation left and nothing uses; what something uses is no
+    leftover and stays. The record goes once nothing is left to tell. Returns what was kept
+    (and why) and what could not be removed (and why)."""
+    kept: list[str] = []
+    problems: list[str] = []
     with _connection(record.host) as conn:
         if conn is None:
-            return [f"cannot reach {record.host}: nothing removed"]
+            return [], [f"cannot reach {record.host}: nothing removed"]
         for item in sorted(record.items, key=lambda item: _ORDER.get(item.kind, 9)):
             found = _examine(conn, item)
-            if not found.present or found.keep:
-                if found.present is None or (found.keep and item.kind != "source"):
-                    problems.append(f"{item.ref}: kept ({found.keep or 'cannot tell'})")
-                continue
-            try:
-                _remove(conn, item)
-            except libvirt.libvirtError as err:
-                problems.append(f"{item.ref}: {translate(err)}")
+            if found.present is None:
+                problems.append(f"{item.ref}: cannot tell whether it is there ({found.keep})")
+            elif found.present and found.keep:
+                kept.append(f"{item.ref}: kept ({found.keep})")
+            elif found.present:
+                try:
+                    _remove(conn, item)
+                except libvirt.libvirtError as err:
+                    problems.append(f"{item.ref}: {translate(err)}")
     if not problems:
         forget(record)
-    return problems
+    return kept, problems
 
 
 def _remove(conn: libvirt.virConnect, item: Leftover) -> None:

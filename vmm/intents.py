@@ -70,6 +70,7 @@ class Intent:
             self.path = os.path.join(directory, f"{time.time_ns()}-{os.getpid()}.json")
         temporary = f"{self.path}.tmp"
         data = asdict(self.record)
+        del data["path"]
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(temporary, flags, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -105,6 +106,7 @@ def _load(path: str) -> Record | None:
         with open(path, encoding="utf-8") as file:
             data = json.load(file)
         items = tuple(Leftover(**item) for item in data.pop("items"))
+        data.pop("path", None)
         return Record(**data, items=items, path=path)
     except (OSError, ValueError, TypeError, KeyError):
         return None

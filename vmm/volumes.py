@@ -243,7 +243,10 @@ def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
     source_dir, target_dir = os.path.dirname(source), os.path.dirname(target)
     with _pool_over(conn, source_dir) as source_pool:
         volume = source_pool.storageVolLookupByName(os.path.basename(source))
-        root = _volume_xml(os.path.basename(target), volume.info()[1])
+        kind, capacity, _ = volume.info()
+        if kind != libvirt.VIR_STORAGE_VOL_FILE:
+            raise InvalidInput(f"{source} is no regular file")
+        root = _volume_xml(os.path.basename(target), capacity)
         target_el = root.find("target")
         target_el.find("format").set("type", "raw")
         etree.SubElement(etree.SubElement(target_el, "permissions"), "mode").text = "0600"

@@ -33,11 +33,11 @@ def doctor_command(clean: bool, forget: bool) -> None:
             click.echo("  forgotten")
             continue
         if clean:
-            problems = doctor.clean(record)
+            kept, problems = doctor.clean(record)
+            for line in kept + problems:
+                click.echo(f"  {line}")
             if not problems:
                 click.echo("  cleaned")
-            for problem in problems:
-                click.echo(f"  {problem}")
             left = left or bool(problems)
             continue
         for found in doctor.examine(record):

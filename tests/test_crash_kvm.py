@@ -1,0 +1,172 @@
+"""A real vmm process killed (SIGKILL: what a power cut leaves) at each step of a clone, a new
+VM and a deletion, on the real hypervisor; then the next run and `vmm doctor`."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+import libvirt
+import pytest
+from conftest import require, vmm_exe
+from lxml import etree
+
+pytestmark = pytest.mark.hypervisor
+
+CLONE_POINTS = [
+    "clone.source-frozen", "clone.image-reserved", "clone.images-made", "clone.defined",
+    "clone.done",
+]  # fmt: skip
+
+
+def vmm(state: Path, *args: str, faults: str = "", prefix: tuple[str, ...] = ()):
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "VMM_FAULTS": faults}
+    return subprocess.run(
+        [*prefix, vmm_exe(), "-c", "qemu:///system", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def writable_disks(kvm) -> set[str]:
+    found = set()
+    for dom in kvm.conn.listAllDomains(0):
+        if dom.name().startswith(kvm.prefix):
+            xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            found |= {s.get("file") for s in xml.iterfind("devices/disk/source")}
+    return found
+
+
+def backing_files(kvm) -> set[str]:
+    images = [str(p) for p in kvm.dir.iterdir() if p.suffix == ".qcow2"]
+    return {kvm.image_info(path).get("backing-filename") for path in images} - {None}
+
+
+def disk(dom) -> str:
+    xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    return xml.find("devices/disk/source").get("file")
+
+
+def chain(kvm, path: str) -> set[str]:
+    found = {path}
+    while backing := kvm.image_info(path).get("backing-filename"):
+        found.add(backing)
+        path = backing
+    return found
+
+
+def assert_told_and_cleaned(state: Path) -> None:
+    told = vmm(state, "ls")
+    assert "was cut short" in told.stderr and "see 'vmm doctor'" in told.stderr
+    report = vmm(state, "doctor")
+    assert report.returncode == 1 and "left: " in report.stdout, report.stdout
+    cleaned = vmm(state, "doctor", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    after = vmm(state, "doctor")
+    assert after.returncode == 0 and "nothing was left behind" in after.stdout
+    assert "cut short" not in vmm(state, "ls").stderr
+
+
+@pytest.mark.parametrize("point", CLONE_POINTS)
+def test_a_clone_killed_at_any_step_never_leaves_a_written_base(kvm, tmp_path, point):
+    source = kvm.vm("src")
+    name = kvm.prefix + "copy"
+    killed = vmm(tmp_path, "clone", source.name(), name, faults=f"{point}:kill")
+    assert killed.returncode == -9, killed.stderr
+    assert not writable_disks(kvm) & backing_files(kvm)  # nobody writes an image under another
+    assert_told_and_cleaned(tmp_path)
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(name)
+    kvm.pool.refresh(0)
+    images = {str(p) for p in kvm.dir.iterdir()}
+    assert images == chain(kvm, disk(source))  # the clone's images went, the source's stayed
+    source.create()  # and it still runs
+    assert source.isActive()
+
+
+def test_a_new_vm_killed_after_its_disk_was_made(kvm, tmp_path):
+    template = kvm.volume(f"{kvm.prefix}template.qcow2")
+    base = f"{kvm.pool.name()}/{template.name()}"
+    killed = vmm(tmp_path, "new", kvm.prefix + "n", "--base", base, faults="new.image-made:kill")
+    assert killed.returncode == -9
+    assert len(list(kvm.dir.iterdir())) == 2
+    assert_told_and_cleaned(tmp_path)
+    assert [p.name for p in kvm.dir.iterdir()] == [template.name()]
+
+
+def test_a_deletion_killed_after_the_undefine_leaves_its_disks_on_record(kvm, tmp_path):
+    doomed = kvm.vm("doomed")
+    image = disk(doomed)
+    killed = vmm(tmp_path, "rm", "-y", "--storage", doomed.name(), faults="rm.undefined:kill")
+    assert killed.returncode == -9
+    assert os.path.exists(image)
+    assert_told_and_cleaned(tmp_path)
+    assert not os.path.exists(image)
+
+
+def test_doctor_keeps_an_overlay_the_source_runs_on(kvm, tmp_path):
+    source = kvm.vm("runner")
+    killed = vmm(tmp_path, "clone", source.name(), kvm.prefix + "c", faults="clone.defined:kill")
+    assert killed.returncode == -9
+    source.create()  # started on the overlay it was frozen onto
+    cleaned = vmm(tmp_path, "doctor", "--clean")
+    assert cleaned.returncode == 0 and f"kept (the disk of {source.name()!r})" in cleaned.stdout
+    assert os.path.exists(disk(source)) and source.isActive()
+
+
+def test_uefi_variables_vmm_cannot_read_are_copied_by_libvirtd(kvm, tmp_path):
+    require(shutil.which("setpriv") is not None, "setpriv is missing (util-linux)")
+    source = kvm.vm("secret-vars")
+    nvram = kvm.dir / "secret_VARS.fd"
+    nvram.write_bytes(b"\x6e" * 8192)
+    qemu_user = pwd.getpwnam("libvirt-qemu")
+    os.chown(nvram, qemu_user.pw_uid, qemu_user.pw_gid)
+    nvram.chmod(0o600)
+    xml = etree.fromstring(source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    etree.SubElement(etree.SubElement(xml, "features"), "acpi")
+    os_ = xml.find("os")
+    loader = etree.SubElement(os_, "loader", readonly="yes", type="pflash")
+    loader.text = "/usr/share/OVMF/OVMF_CODE.fd"
+    etree.SubElement(os_, "nvram").text = str(nvram)
+    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    # root without its override of file modes: it cannot read the variables itself
+    unprivileged = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+    check = subprocess.run([*unprivileged, "cat", str(nvram)], capture_output=True)
+    assert check.returncode != 0
+    name = kvm.prefix + "vars-copy"
+    result = vmm(tmp_path, "clone", source.name(), name, prefix=unprivileged)
+    assert result.returncode == 0, result.stderr
+    assert "UEFI variables copied" in result.stdout
+    copy = kvm.conn.lookupByName(name)
+    copied = etree.fromstring(copy.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext("os/nvram")
+    assert Path(copied).read_bytes() == nvram.read_bytes()
+    assert os.stat(copied).st_mode & 0o777 == 0o600
+    copy.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+
+def test_edit_refuses_to_point_a_disk_at_a_clones_base(kvm, tmp_path):
+    source = kvm.vm("based")
+    vmm(tmp_path, "clone", source.name(), kvm.prefix + "kid")
+    base = kvm.image_info(disk(source))["backing-filename"]
+    other = kvm.vm("other")
+    original = other.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    editor = tmp_path / "editor"
+    editor.write_text(f"#!/bin/sh\nsed -i 's|{disk(other)}|{base}|' \"$1\"\n")
+    editor.chmod(0o755)
+    result = subprocess.run(
+        [vmm_exe(), "-c", "qemu:///system", "edit", other.name()],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VISUAL": str(editor), "XDG_STATE_HOME": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{base} is the base of " in result.stderr
+    assert other.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == original
