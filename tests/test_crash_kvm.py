@@ -170,3 +170,24 @@ def test_edit_refuses_to_point_a_disk_at_a_clones_base(kvm, tmp_path):
     assert result.returncode == 1
     assert f"{base} is the base of " in result.stderr
     assert other.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE) == original
+
+
+def test_two_linked_clones_of_one_source_at_once_leave_no_unused_image(kvm, tmp_path):
+    import signal
+    import time
+
+    source = kvm.vm("popular")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    argv = [vmm_exe(), "-c", "qemu:///system", "clone", source.name()]
+    first = subprocess.Popen(  # stops itself once it has read the source
+        [*argv, kvm.prefix + "one"], env={**env, "VMM_FAULTS": "clone.checked:stop"}
+    )
+    while Path(f"/proc/{first.pid}/stat").read_text().split()[2] != "T":
+        time.sleep(0.05)
+    second = subprocess.Popen([*argv, kvm.prefix + "two"], env=env)
+    time.sleep(1)  # long enough to have frozen the source a second time, were it not locked out
+    os.kill(first.pid, signal.SIGCONT)
+    assert first.wait(60) == 0 and second.wait(60) == 0
+    used = set().union(*(chain(kvm, path) for path in writable_disks(kvm)))
+    kvm.pool.refresh(0)
+    assert {str(p) for p in kvm.dir.iterdir()} == used

@@ -175,6 +175,7 @@ def clone(
         plans = plan_disks(conn, source_xml)
         if linked:
             refuse_other_writers(conn, dom, plans)
+        faults.point("clone.checked")
         stem = volumes.safe_stem(name)
         target_pool = conn.storagePoolLookupByName(pool) if pool and not linked else None
         operation = f"{kind} {name!r} of {dom.name()!r}"
