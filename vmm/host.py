@@ -5,21 +5,23 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libvirt
 from lxml import etree
 
 from vmm import metadata
-from vmm.connection import libvirt_errors, open_connection
-from vmm.domain import Domain, state_name
-from vmm.errors import NotFound
+from vmm.connection import libvirt_errors, one_line, open_connection
+from vmm.domain import ACTIVE_STATES, Domain, state_name
+from vmm.errors import NotFound, VmmError
+from vmm.locks import vm_lock
 from vmm.metadata import MalformedMetadata, Metadata
 from vmm.parallel import parallel_map, pipelined_map, timed, waited
+from vmm.tree import ROOT
 
 if TYPE_CHECKING:
-    from vmm.history import History
+    from vmm.history import Entry, History
 
 # Calls in flight at once while listing a host whose calls wait (a daemon, a link). Each waits
 # a round trip, so answers come at calls-in-flight per round trip, until this process's CPU is
@@ -41,14 +43,47 @@ class Listed:
     managed_save: bool
     has_snapshots: bool
 
+    @property
+    def has_two_sides(self) -> bool:
+        """A running persistent VM has a config and a live state, each with its own metadata."""
+        return self.persistent and self.state in ACTIVE_STATES
 
-Answer = tuple[str, int]  # a VM's definition and its number of snapshots
+
+@dataclass(frozen=True)
+class Said:
+    """What libvirt answered when asked for one side's vmm element: its text, or why not."""
+
+    text: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The per-VM calls' answers: the definition, the number of snapshots, and for a running
+    persistent VM its live state's vmm element."""
+
+    xml: str
+    snapshots: int = 0
+    live: Said | None = None
 
 
 def _ask(vm: Listed) -> Answer:
     """The per-VM calls of a listing: all that runs on the listing's threads."""
     xml = vm.dom.XMLDesc(_xml_flags(vm.persistent))
-    return xml, vm.dom.snapshotNum() if vm.has_snapshots else 0
+    snapshots = vm.dom.snapshotNum() if vm.has_snapshots else 0
+    return Answer(xml, snapshots, _ask_live(vm.dom) if vm.has_two_sides else None)
+
+
+def _ask_live(dom: libvirt.virDomain) -> Said | None:
+    try:
+        return Said(_element_text(dom, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+    except libvirt.libvirtError as err:
+        code = err.get_error_code()
+        if code == libvirt.VIR_ERR_NO_DOMAIN:
+            raise  # undefined while we were listing
+        if code == libvirt.VIR_ERR_OPERATION_INVALID:
+            return None  # shut down while we were listing: no live state any more
+        return Said(error=one_line(err.get_error_message() or str(err)))
 
 
 def _ask_unless_gone(vm: Listed) -> Answer | None:
@@ -66,6 +101,143 @@ class MetadataChange:
     uuid: str
     before: Metadata
     after: Metadata
+    notes: tuple[str, ...] = ()  # what the user should know: a side overwritten, a saved state
+
+
+# -- one VM's stored metadata: its config's and its live state's ---------------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One side's vmm element as read: its meaning, its text, and why it is unreadable if so."""
+
+    meta: Metadata = field(default_factory=Metadata)
+    present: bool = False
+    raw: str = ""
+    problem: str | None = None
+
+    @property
+    def meaning(self) -> tuple[bool, Metadata, str | None]:
+        return self.present, self.meta, self.problem
+
+
+def stored_from_text(text: str | None) -> Stored:
+    if text is None:
+        return Stored()
+    try:
+        return Stored(metadata.from_xml(text), True, text)
+    except MalformedMetadata as err:
+        return Stored(Metadata(), True, text, str(err))
+
+
+def _stored_from_element(element: etree._Element | None) -> Stored:
+    """The listing's reading of an element from a definition (its text is not kept)."""
+    if element is None:
+        return Stored()
+    try:
+        return Stored(metadata.from_element(element, keep_source=False), True)
+    except MalformedMetadata as err:
+        return Stored(Metadata(), True, etree.tostring(element, encoding="unicode"), str(err))
+
+
+def _stored_from_said(said: Said) -> Stored:
+    if said.error is not None:
+        return Stored(present=True, problem=f"cannot read it: {said.error}")
+    return stored_from_text(said.text)
+
+
+def _element_text(dom: libvirt.virDomain, flags: int) -> str | None:
+    """The vmm element of one side (VIR_DOMAIN_AFFECT_CONFIG or _LIVE), None when absent."""
+    try:
+        return dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, metadata.NAMESPACE, flags)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+            return None
+        raise
+
+
+CONFIG, LIVE = "config", "live state"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What vmm takes as a VM's metadata. When the config and the live state differ, `other`
+    is the side not taken, which the next write overwrites (and journals)."""
+
+    chosen: Stored
+    other: Stored | None = None
+    other_side: str = ""
+    warning: str | None = None
+
+    @property
+    def meta(self) -> Metadata:
+        return self.chosen.meta
+
+
+def describe(meta: Metadata) -> str:
+    """A folder and its labels on one line: `/lab/web #web #prod`."""
+    return meta.path + "".join(f" #{label}" for label in meta.labels)
+
+
+def _holds(side: Stored, written: Metadata) -> bool:
+    return side.problem is None and (side.meta.path, side.meta.labels) == (
+        written.path,
+        written.labels,
+    )
+
+
+def _newer_side(config: Stored, live: Stored, last: Metadata | None) -> str | None:
+    """Which side another tool wrote since vmm did, where that can be known: vmm writes both
+    sides at once, so the side still holding vmm's last write is the older one, and a side
+    with no element at all was written by nobody since."""
+    if last is not None and _holds(config, last) != _holds(live, last):
+        return LIVE if _holds(config, last) else CONFIG
+    if config.present != live.present:
+        return CONFIG if config.present else LIVE
+    return None
+
+
+def choose(
+    config: Stored | None,
+    live: Stored | None,
+    last_written: Callable[[], Metadata | None] = lambda: None,
+) -> Reading:
+    """The side to show of a VM with a config and a live state (either may be missing: a
+    transient VM, a shut-off one). `last_written` is what vmm last wrote, if it is known."""
+    if config is None or live is None:
+        return Reading(config or live or Stored())
+    if config.meaning == live.meaning:
+        return Reading(config)
+    newer = _newer_side(config, live, last_written())
+    if newer == LIVE:
+        return Reading(live, config, CONFIG)
+    if newer == CONFIG:
+        return Reading(config, live, LIVE)
+    warning = (
+        f"its live state ({_summary(live)}) and its config ({_summary(config)}) differ and"
+        " which is newer cannot be known: the config's is shown, and the next change keeps it"
+        " (the history keeps the live state's)"
+    )
+    return Reading(config, live, LIVE, warning)
+
+
+def _summary(side: Stored) -> str:
+    if side.problem is not None:
+        return "unreadable"
+    return describe(side.meta) if side.present else "no vmm metadata"
+
+
+def read_stored(
+    dom: libvirt.virDomain, last_written: Callable[[], Metadata | None] = lambda: None
+) -> Reading:
+    """A VM's metadata fresh from libvirt: the config of a persistent VM, the live state of a
+    running one, and of both the newer where they differ (see `choose`)."""
+    config = live = None
+    if dom.isPersistent():
+        config = stored_from_text(_element_text(dom, libvirt.VIR_DOMAIN_AFFECT_CONFIG))
+    if dom.isActive():
+        live = stored_from_text(_element_text(dom, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+    return choose(config, live, last_written)
 
 
 def _metadata_flags(dom: libvirt.virDomain) -> int:
@@ -78,31 +250,75 @@ def _metadata_flags(dom: libvirt.virDomain) -> int:
     return flags
 
 
+def set_element(dom: libvirt.virDomain, xml: str | None) -> None:
+    """Store a vmm element (without namespace) on every side of `dom`; None removes it."""
+    key = None if xml is None else metadata.KEY
+    kind = libvirt.VIR_DOMAIN_METADATA_ELEMENT
+    dom.setMetadata(kind, xml, key, metadata.NAMESPACE, _metadata_flags(dom))
+
+
+def set_metadata(dom: libvirt.virDomain, meta: Metadata) -> None:
+    """Store `meta` on the config and the live state; default metadata removes the element."""
+    set_element(dom, None if meta.is_default else metadata.to_xml(meta))
+
+
+def update_saved_state(dom: libvirt.virDomain, meta: Metadata) -> list[str]:
+    """Put `meta` into the definition kept with a managed-save image, which the VM is restored
+    with; returns why it could not be, when it could not (the write itself stands)."""
+    try:
+        if not dom.hasManagedSaveImage(0):
+            return []
+        saved = metadata.parse(dom.managedSaveGetXMLDesc(libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE))
+        metadata.replace_in_domain(saved, meta)
+        dom.managedSaveDefineXML(etree.tostring(saved, encoding="unicode"), 0)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+            why = "this host cannot change a saved definition"
+        else:
+            why = one_line(err.get_error_message() or str(err))
+        return [f"{dom.name()!r}: its saved state still holds the old folder and labels ({why})"]
+    except etree.XMLSyntaxError as err:
+        return [f"{dom.name()!r}: its saved state still holds the old folder and labels ({err})"]
+    return []
+
+
+def store_metadata(dom: libvirt.virDomain, meta: Metadata) -> list[str]:
+    """`set_metadata`, then the saved state's definition; returns notes for the user."""
+    set_metadata(dom, meta)
+    return update_saved_state(dom, meta)
+
+
 def _xml_flags(persistent: bool) -> int:
     """The definition vmm trusts: the persistent config, or the live one of a transient VM."""
     return libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
 
 
-def _read_xml(dom: libvirt.virDomain, persistent: bool) -> etree._Element:
-    return etree.fromstring(dom.XMLDesc(_xml_flags(persistent)).encode())
+def _top_children(xml: str) -> dict[str, etree._Element]:
+    """What the listing reads of a definition, picked out in one pass over its children."""
+    top: dict[str, etree._Element] = {}
+    for child in metadata.parse(xml).iterchildren(*_LISTED):
+        top.setdefault(child.tag, child)
+    return top
 
 
-def _meta_from_domain_xml(xml: etree._Element) -> tuple[Metadata, str | None]:
-    return _meta_from_element(metadata.find_in_domain(xml))
-
-
-def _meta_from_element(element: etree._Element | None) -> tuple[Metadata, str | None]:
-    if element is None:
-        return Metadata(), None
-    try:
-        return metadata.from_element(element), None
-    except MalformedMetadata as err:
-        return Metadata(), str(err)
+def _vmm_element(top: dict[str, etree._Element]) -> etree._Element | None:
+    own = top.get("metadata")
+    return None if own is None else next(own.iterchildren(_VMM_TAG), None)
 
 
 def _number(element: etree._Element | None) -> int:
     text = element.text if element is not None else None
     return int(text) if text and text.strip().isdigit() else 0
+
+
+def _last_write(entries: list[Entry], uri: str) -> dict[str, Metadata]:
+    """What vmm last wrote to each VM of host `uri`, by UUID, from its journal."""
+    written: dict[str, Metadata] = {}
+    for entry in entries:
+        if entry.host == uri and entry.after is not None:
+            after = entry.after
+            written[entry.uuid] = Metadata(after.get("path", ROOT), tuple(after.get("labels", ())))
+    return written
 
 
 class Host:
@@ -123,6 +339,7 @@ class Host:
         self.calls_wait = calls_wait
         self.pool: str | None = None  # where full clones go, from the config
         self._uri: str | None = None
+        self._written: dict[str, Metadata] | None = None  # vmm's last writes, for one listing
 
     @classmethod
     def open(cls, uri: str | None, name: str = "", history: History | None = None) -> Host:
@@ -212,6 +429,7 @@ class Host:
         ]
         # a host known to wait goes wide at once; otherwise the first call tells
         spread = parallel_map if self.calls_wait else pipelined_map
+        self._written = None
         with libvirt_errors():
             views = spread(_ask_unless_gone, listed, workers, self._view_unless_gone)
         return sorted(
@@ -226,28 +444,61 @@ class Host:
         return None if answer is None else self._view_of(vm, answer)
 
     def _view_of(self, vm: Listed, answer: Answer) -> Domain:
-        xml, snapshots = answer
-        top: dict[str, etree._Element] = {}
-        for child in etree.fromstring(xml.encode()).iterchildren(*_LISTED):
-            top.setdefault(child.tag, child)
-        own = top.get("metadata")
-        meta, warning = _meta_from_element(
-            None if own is None else next(own.iterchildren(_VMM_TAG), None)
-        )
-        name = vm.dom.name()
+        """One VM's row, from its own answers alone: whatever they hold, a VM that cannot be
+        read is shown at / with a warning, never failing the listing of the others."""
+        name, uuid = vm.dom.name(), vm.dom.UUIDString()
+        problems = []
+        try:
+            top = _top_children(answer.xml)
+            config = _stored_from_element(_vmm_element(top))
+        except etree.XMLSyntaxError as err:
+            top = {}
+            problems.append(f"its definition is no well-formed XML ({one_line(str(err))})")
+            config = self._stored_alone(vm)
+        live = None if answer.live is None else _stored_from_said(answer.live)
+        if not vm.persistent:
+            reading = Reading(config)  # a transient VM's definition is its live state
+        else:
+            reading = choose(config, live, lambda: self._journal_listed().get(uuid))
+        if reading.chosen.problem is not None:
+            problems.append(f"ignoring its vmm metadata: {reading.chosen.problem}")
+        if reading.warning is not None:
+            problems.append(reading.warning)
         return Domain(
             name=name,
-            uuid=vm.dom.UUIDString(),
+            uuid=uuid,
             state=vm.state,
             persistent=vm.persistent,
-            meta=meta,
+            meta=reading.meta,
             managed_save=vm.managed_save,
-            snapshots=snapshots,
+            snapshots=answer.snapshots,
             vcpus=_number(top.get("vcpu")),
             memory_kib=_number(top.get("currentMemory")) or _number(top.get("memory")),
             host=self.name,
-            warning=f"VM {name!r}: ignoring its vmm metadata: {warning}" if warning else None,
+            warning=f"VM {name!r}: {'; '.join(problems)}" if problems else None,
         )
+
+    def _stored_alone(self, vm: Listed) -> Stored:
+        """The vmm element of a VM whose definition is unreadable as a whole, asked alone."""
+        side = libvirt.VIR_DOMAIN_AFFECT_CONFIG if vm.persistent else libvirt.VIR_DOMAIN_AFFECT_LIVE
+        try:
+            return stored_from_text(_element_text(vm.dom, side))
+        except libvirt.libvirtError as err:
+            return Stored(present=True, problem=one_line(err.get_error_message() or str(err)))
+
+    def _journal_listed(self) -> dict[str, Metadata]:
+        """vmm's last writes, read once per listing and only if some VM's sides differ."""
+        if self._written is None:
+            self._written = self._journal()
+        return self._written
+
+    def _journal(self) -> dict[str, Metadata]:
+        if self.history is None:
+            return {}
+        try:
+            return _last_write(self.history.entries(), self.uri)
+        except VmmError:
+            return {}  # an unreadable journal only costs knowing which side is newer
 
     # -- single VMs ----------------------------------------------------------------------------
 
@@ -285,6 +536,7 @@ class Host:
                 managed_save=bool(dom.hasManagedSaveImage()),
                 has_snapshots=True,
             )
+            self._written = None
             return self._view_of(vm, _ask(vm))
 
     def find(self, ref: str) -> Domain:
@@ -297,20 +549,19 @@ class Host:
 
     def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
         """Fresh from libvirt: the stored metadata and, if it was unreadable, why."""
+        reading = self.reading(dom)
+        return reading.meta, reading.chosen.problem
+
+    def reading(self, dom: libvirt.virDomain) -> Reading:
+        """Fresh from libvirt, both sides of a running persistent VM included (see `choose`)."""
+        uuid = dom.UUIDString()
         with libvirt_errors():
-            return _meta_from_domain_xml(_read_xml(dom, bool(dom.isPersistent())))
+            return read_stored(dom, lambda: self._journal().get(uuid))
 
     def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
         """Store `meta` on the config and the live state; default metadata removes the element."""
         with libvirt_errors():
-            flags = _metadata_flags(dom)
-            kind = libvirt.VIR_DOMAIN_METADATA_ELEMENT
-            if meta.is_default:
-                dom.setMetadata(kind, None, None, metadata.NAMESPACE, flags)
-            else:
-                dom.setMetadata(
-                    kind, metadata.to_xml(meta), metadata.KEY, metadata.NAMESPACE, flags
-                )
+            set_metadata(dom, meta)
 
     def update_metadata(
         self,
@@ -320,16 +571,41 @@ class Host:
     ) -> MetadataChange:
         """Re-read, apply `change`, and write only if something changed.
 
-        Reading just before writing keeps a change made meanwhile by another client. Unreadable
-        stored metadata is replaced, since the user has now asked to change this VM.
+        The VM's lock is held from the read to the write, so vmm processes on this machine
+        never lose each other's changes. Unreadable stored metadata is replaced, since the
+        user has now asked to change this VM; what a write overwrites that vmm cannot show
+        (an unreadable element, a side that differs) goes into the history first.
         """
-        before, unreadable = self.read_metadata(dom)
-        after = change(before)
         name, uuid = dom.name(), dom.UUIDString()
-        if after != before or unreadable:
-            self.write_metadata(dom, after)
-            self.record(dom, action, before=before, after=after)
-        return MetadataChange(name, uuid, before, after)
+        with vm_lock(uuid, name):
+            reading = self.reading(dom)
+            before = reading.meta
+            after = change(before)
+            notes: list[str] = []
+            if after != before or reading.chosen.problem is not None:
+                notes += self._journal_overwritten(dom, reading, after)
+                self.write_metadata(dom, after)
+                self.record(dom, action, before=before, after=after)
+                with libvirt_errors():
+                    notes += update_saved_state(dom, after)
+        return MetadataChange(name, uuid, before, after, tuple(notes))
+
+    def _journal_overwritten(
+        self, dom: libvirt.virDomain, reading: Reading, after: Metadata
+    ) -> list[str]:
+        """Journal what writing `after` loses: an unreadable element, the side not shown."""
+        chosen, other = reading.chosen, reading.other
+        if chosen.problem is not None:
+            detail = f"unreadable vmm metadata replaced ({chosen.problem}): {chosen.raw}"
+            self.record(dom, "metadata replaced", detail)
+        if other is None:
+            return []
+        detail = f"the {reading.other_side} held: {other.raw or 'no vmm metadata'}"
+        self.record(dom, "metadata overwritten", detail, before=other.meta, after=after)
+        return [
+            f"{dom.name()!r}: its {reading.other_side} held other folder and labels"
+            f" ({_summary(other)}), now overwritten; 'vmm history' keeps them"
+        ]
 
 
 def _meta_json(meta: Metadata | None) -> dict | None:
