@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import libvirt
 from conftest import SHARED_URI, vmm_exe
 
-from vmm import metadata
+from vmm import faults, metadata
 from vmm.metadata import NAMESPACE, Metadata
 
 
@@ -39,3 +39,33 @@ def test_four_racing_label_loops_lose_no_label(shared):
     assert failed == [0] * len(loops)
     missing = {label for labels in loops for label in labels} - set(stored(dom).labels)
     assert missing == set()
+
+
+def set_live_and_config(dom: libvirt.virDomain, xml: str | None, flags: int = 0) -> None:
+    """Another client's write (virsh metadata --set, the original vmm, the Go rewrite)."""
+    key = "other" if xml is not None else None
+    dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, NAMESPACE, flags)
+
+
+def test_undoing_an_interrupted_move_leaves_what_another_client_changed_meanwhile(run, host):
+    alpha, beta = host.lookup("alpha"), host.lookup("beta")
+    moved = []
+
+    def fail_after_the_second_move() -> None:
+        moved.append(1)
+        if len(moved) == 2:
+            both = libvirt.VIR_DOMAIN_AFFECT_CONFIG | libvirt.VIR_DOMAIN_AFFECT_LIVE
+            set_live_and_config(alpha, "<vmm><path>/theirs</path></vmm>", both)
+            raise faults.InjectedFault("injected at organize.moved")
+
+    faults.HOOKS["organize.moved"] = fail_after_the_second_move
+    try:
+        result = run("mv", "alpha", "beta", "gamma", "/new")
+    finally:
+        del faults.HOOKS["organize.moved"]
+    assert result.exit_code == 1
+    assert "injected at organize.moved" in result.stderr
+    assert "left 'alpha' as it is: changed by someone else" in result.stderr
+    assert stored(alpha) == stored(alpha, libvirt.VIR_DOMAIN_AFFECT_LIVE) == Metadata("/theirs")
+    assert stored(beta) == Metadata("/lab/db", ("db",), ("<colour>blue</colour>",))
+    assert host.find("gamma").path == "/"

@@ -7,9 +7,9 @@ from functools import partial
 
 import libvirt
 
-from vmm import tree
-from vmm.errors import InvalidInput
-from vmm.host import Host, MetadataChange
+from vmm import faults, tree
+from vmm.errors import InvalidInput, InvalidState, VmmError
+from vmm.host import Host, MetadataChange, describe
 from vmm.metadata import Metadata, normalize_labels, normalize_path
 
 Change = Callable[[Metadata], Metadata]
@@ -44,16 +44,53 @@ def rehomed(old: str, new: str) -> Change:
 
 
 def move_all(host: Host, moves: Sequence[tuple[libvirt.virDomain, Change]]) -> list[MetadataChange]:
-    """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back."""
+    """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back,
+    each only while it still holds what its move wrote: one another client changed since is
+    left as it is, and named in the error."""
     from vmm.transaction import all_or_nothing  # not on the picker's way to its first row
 
     changes = []
     with all_or_nothing() as rollback:
         for dom, change in moves:
             before, _ = host.read_metadata(dom)
-            rollback.push(partial(host.update_metadata, dom, lambda _, b=before: b, "move undone"))
-            changes.append(host.update_metadata(dom, change, "move"))
+            done: list[MetadataChange] = []
+            rollback.push(partial(_move_back, host, dom, before, change, done))
+            done.append(host.update_metadata(dom, change, "move"))
+            changes += done
+            faults.point("organize.moved")
     return changes
+
+
+def _move_back(
+    host: Host,
+    dom: libvirt.virDomain,
+    before: Metadata,
+    change: Change,
+    done: list[MetadataChange],
+) -> None:
+    """Undo one move of `move_all`, judged under the VM's lock on what it holds now. `done`
+    holds the move's outcome; empty, the move was cut short and may or may not have written."""
+    if done:
+        before, wrote = done[0].before, done[0].after
+    else:
+        try:
+            wrote = change(before)
+        except VmmError:
+            return  # the move refused before it wrote anything
+    if wrote == before:
+        return
+
+    def back(now: Metadata) -> Metadata:
+        if now == wrote:
+            return before
+        if now == before:
+            return now  # the move never wrote
+        raise InvalidState(
+            f"left {dom.name()!r} as it is: changed by someone else since the move"
+            f" (now {describe(now)}, not {describe(wrote)})"
+        )
+
+    host.update_metadata(dom, back, "move undone")
 
 
 def add_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:
