@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import libvirt
-from conftest import SHARED_URI, vmm_exe
+from conftest import SHARED_URI, domain_xml, vmm_exe
 
 from vmm import faults, metadata
 from vmm.metadata import NAMESPACE, Metadata
@@ -69,3 +70,33 @@ def test_undoing_an_interrupted_move_leaves_what_another_client_changed_meanwhil
     assert stored(alpha) == stored(alpha, libvirt.VIR_DOMAIN_AFFECT_LIVE) == Metadata("/theirs")
     assert stored(beta) == Metadata("/lab/db", ("db",), ("<colour>blue</colour>",))
     assert host.find("gamma").path == "/"
+
+
+def deep_path(levels: int) -> str:
+    return "/d" * levels
+
+
+def test_a_stored_path_thousands_of_folders_deep_is_shown_at_root_and_tree_is_fast(run, host):
+    meta = f'<vmm:vmm xmlns:vmm="{NAMESPACE}"><vmm:path>{deep_path(5000)}</vmm:path></vmm:vmm>'
+    host.conn.defineXML(domain_xml("deep", meta=meta))
+    started = time.monotonic()
+    drawn = run("tree", "-v")
+    assert time.monotonic() - started < 5
+    assert drawn.exit_code == 0, drawn.stderr
+    assert "VM 'deep': ignoring its vmm metadata: path is 5000 folders deep" in drawn.stderr
+    listed = run("ls")
+    assert listed.exit_code == 0 and "deep" in listed.stdout
+    assert host.find("deep").path == "/"
+
+
+def test_moving_to_a_too_deep_or_too_long_path_is_a_one_line_error(run, host):
+    for dest, why in [
+        (deep_path(65), "path is 65 folders deep; at most 64 are allowed"),
+        ("/" + "x" * 256, "is 256 characters long; at most 255 are allowed"),
+        ("/" + "/".join(["y" * 200] * 6), "characters long; at most 1024 are allowed"),
+    ]:
+        result = run("mv", "alpha", dest)
+        assert result.exit_code == 1 and why in result.stderr
+        assert result.stderr.count("\n") == 1 and len(result.stderr) < 200
+    assert host.find("alpha").path == "/lab/web"
+    assert run("mv", "alpha", deep_path(64)).exit_code == 0

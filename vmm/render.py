@@ -53,24 +53,37 @@ def folder_row(folder: tree.Folder) -> str:
 
 
 def tree_lines(domains: Sequence[Domain], *, with_vms: bool = False) -> list[str]:
+    """The folder tree, drawn depth first; linear in the VMs and folders, and with no
+    recursion however deep a folder is."""
     lines = [f"{click.style('/', fg='cyan', bold=True)}  ({len(domains)})"]
+    children = tree.layout(domains)
+    here = tree.by_folder(domains) if with_vms else {}
 
-    def walk(path: str, prefix: str) -> None:
-        folders = tree.subfolders(path, domains)
-        vms = tree.in_folder(path, domains) if with_vms else []
-        entries: list[str | Domain] = [*(f.path for f in folders), *vms]
-        counts = {f.path: f.vms for f in folders}
-        for i, entry in enumerate(entries):
-            last = i == len(entries) - 1
-            branch, extend = ("└── ", "    ") if last else ("├── ", "│   ")
-            if isinstance(entry, str):
-                name = click.style(tree.basename(entry), fg="cyan", bold=True)
-                lines.append(f"{prefix}{branch}{name}  ({counts[entry]})")
-                walk(entry, prefix + extend)
+    def entries(path: str, prefix: str) -> list[tuple[str, tuple[str, str] | None]]:
+        """Each line inside `path`, with the folder to draw below it, if any."""
+        inside: list[tree.Folder | Domain] = [*children.get(path, []), *here.get(path, [])]
+        drawn: list[tuple[str, tuple[str, str] | None]] = []
+        for i, entry in enumerate(inside):
+            branch, extend = ("└── ", "    ") if i == len(inside) - 1 else ("├── ", "│   ")
+            if isinstance(entry, tree.Folder):
+                name = click.style(entry.name, fg="cyan", bold=True)
+                drawn.append(
+                    (f"{prefix}{branch}{name}  ({entry.vms})", (entry.path, prefix + extend))
+                )
             else:
-                lines.append(f"{prefix}{branch}{vm_row(entry)}")
+                drawn.append((f"{prefix}{branch}{vm_row(entry)}", None))
+        return drawn
 
-    walk(tree.ROOT, "")
+    stack = [iter(entries(tree.ROOT, ""))]
+    while stack:
+        nxt = next(stack[-1], None)
+        if nxt is None:
+            stack.pop()
+            continue
+        line, below = nxt
+        lines.append(line)
+        if below is not None:
+            stack.append(iter(entries(*below)))
     return lines
 
 

@@ -54,9 +54,11 @@ def parent(path: str) -> str:
 def ancestors(path: str) -> list[str]:
     """`/a/b` -> [`/`, `/a`, `/a/b`]."""
     result = [ROOT]
-    parts = [part for part in path.split("/") if part]
-    for i in range(len(parts)):
-        result.append(ROOT + "/".join(parts[: i + 1]))
+    above = ""
+    for part in path.split("/"):
+        if part:
+            above = f"{above}/{part}"
+            result.append(above)
     return result
 
 
@@ -73,11 +75,35 @@ def folder_counts(vms: Iterable[Placed]) -> Counter[str]:
     return counts
 
 
+def vms_here(vms: Iterable[Placed]) -> Counter[str]:
+    """The number of VMs directly in each folder that holds any."""
+    return Counter(vm.path for vm in vms)
+
+
 def subfolders(path: str, vms: Iterable[Placed]) -> list[Folder]:
     """The folders directly inside `path`, sorted by name."""
     counts = folder_counts(vms)
     children = [f for f in counts if f != path and f != ROOT and parent(f) == path]
     return [Folder(f, counts[f]) for f in sorted(children, key=str.casefold)]
+
+
+def layout(vms: Iterable[Placed]) -> dict[str, list[Folder]]:
+    """Every folder's direct subfolders, sorted by name, computed in one pass: walking the
+    whole tree with `subfolders` at each folder would cost folders times VMs."""
+    counts = folder_counts(vms)
+    children: dict[str, list[Folder]] = {}
+    for folder in sorted(counts, key=str.casefold):
+        if folder != ROOT:
+            children.setdefault(parent(folder), []).append(Folder(folder, counts[folder]))
+    return children
+
+
+def by_folder(vms: Iterable[P]) -> dict[str, list[P]]:
+    """The VMs of each folder (directly in it), sorted by name."""
+    found: dict[str, list[P]] = {}
+    for vm in sorted(vms, key=lambda vm: vm.name.casefold()):
+        found.setdefault(vm.path, []).append(vm)
+    return found
 
 
 def in_folder(path: str, vms: Iterable[P], *, recursive: bool = False) -> list[P]:

@@ -17,6 +17,7 @@ from vmm.cli.base import (
     echo_changes,
     echo_json,
     pass_session,
+    warn,
 )
 from vmm.errors import InvalidInput, NotFound
 
@@ -28,9 +29,20 @@ LISTED_STATES = (
 )  # fmt: skip
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import libvirt
 
     from vmm.domain import Domain
+    from vmm.host import MetadataChange
+
+
+def _report(changes: Sequence[MetadataChange]) -> None:
+    """A line per VM, then what the user should know of each change (on stderr)."""
+    echo_changes(changes)
+    for change in changes:
+        for note in change.notes:
+            warn(note)
 
 
 @cli.command("ls")
@@ -92,8 +104,7 @@ def tree_command(session: Session, with_vms: bool = False, as_json: bool = False
 
     domains = session.domains()
     if as_json:
-        counts = tree.folder_counts(domains)
-        here = {path: len(tree.in_folder(path, domains)) for path in counts}
+        counts, here = tree.folder_counts(domains), tree.vms_here(domains)
         echo_json([{"path": p, "vms": counts[p], "here": here[p]} for p in sorted(counts)])
         return
     for line in render.tree_lines(domains, with_vms=with_vms):
@@ -134,7 +145,7 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
         moves += [(host.by_key(d.key), organize.rehomed(old, new)) for d in members]
-    echo_changes(organize.move_all(host, moves))
+    _report(organize.move_all(host, moves))
 
 
 @cli.group("label", context_settings=CONTEXT)
@@ -153,7 +164,7 @@ def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> Non
 
     normalize_labels(labels)
     host = session.host()
-    echo_changes([organize.add_labels(host, host.lookup(vm), labels)])
+    _report([organize.add_labels(host, host.lookup(vm), labels)])
 
 
 @label_group.command("rm")
@@ -171,7 +182,7 @@ def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None
     missing = [label for label in normalize_labels(labels) if label not in current.labels]
     if missing:
         raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
-    echo_changes([organize.remove_labels(host, dom, labels)])
+    _report([organize.remove_labels(host, dom, labels)])
 
 
 @cli.command("labels")
