@@ -38,7 +38,20 @@ class PrivateDaemon:
         self.runtime.chmod(0o700)
         self.socket = self.runtime / "libvirt" / "libvirt-sock"
         self.process = subprocess.Popen(
-            ["runuser", "-u", user, "--", "env", f"XDG_RUNTIME_DIR={self.runtime}", "libvirtd"],
+            # the tests' own XDG directories are root's: the daemon keeps its user's
+            [
+                "runuser",
+                "-u",
+                user,
+                "--",
+                "env",
+                "-u",
+                "XDG_STATE_HOME",
+                "-u",
+                "XDG_CACHE_HOME",
+                f"XDG_RUNTIME_DIR={self.runtime}",
+                "libvirtd",
+            ],  # fmt: skip
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

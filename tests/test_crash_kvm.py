@@ -191,3 +191,41 @@ def test_two_linked_clones_of_one_source_at_once_leave_no_unused_image(kvm, tmp_
     used = set().union(*(chain(kvm, path) for path in writable_disks(kvm)))
     kvm.pool.refresh(0)
     assert {str(p) for p in kvm.dir.iterdir()} == used
+
+
+def test_ctrl_c_during_a_full_copy_says_what_it_waits_for_then_that_it_was_removed(kvm, tmp_path):
+    import signal
+    import time
+
+    source = kvm.vm("bulky", disk_mib=2048, fmt="raw")
+    with open(disk(source), "r+b") as image:  # data, not holes: the copy takes seconds
+        chunk = b"vmm-data" * (2**20 // 8)
+        for _ in range(2048):
+            image.write(chunk)
+    before = set(os.listdir(kvm.dir))
+    name = kvm.prefix + "bulky-copy"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    vmm_process = subprocess.Popen(
+        [vmm_exe(), "-c", "qemu:///system", "clone", "--full", source.name(), name],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while set(os.listdir(kvm.dir)) == before:  # the copy has begun
+        assert time.monotonic() < deadline and vmm_process.poll() is None
+        time.sleep(0.02)
+    vmm_process.send_signal(signal.SIGINT)
+    _, err = vmm_process.communicate(timeout=120)
+    assert vmm_process.returncode == 130
+    lines = [line for line in err.splitlines() if line]
+    assert lines == [
+        f"vmm: interrupted: waiting for the copy of {disk(source)} (libvirt cannot stop it)"
+        " to end, then undoing it (Ctrl-C again leaves at once)",
+        f"vmm: interrupted: the full clone {name!r} of {source.name()!r} was undone,"
+        " nothing is left of it",
+    ]
+    kvm.pool.refresh(0)
+    assert set(os.listdir(kvm.dir)) == before
+    assert "nothing was left behind" in vmm(tmp_path, "doctor").stdout

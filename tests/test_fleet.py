@@ -257,3 +257,24 @@ def test_the_real_hypervisor_beside_a_test_host(three_hosts, kvm, tmp_path):
     assert ("a", "web-a") in {(v["host"], v["ref"]) for v in listed}
     assert run_vmm("--all-hosts", "start", vm.name(), env=env).returncode == 0
     assert vm.isActive() and not conns["a"].lookupByName("web-a").isActive()
+
+
+def test_a_host_silent_at_connect_time_stops_a_bare_name(three_hosts, tmp_path):
+    from bench.proxy import DelayProxy
+
+    daemons, conns, env = three_hosts
+    conns["c"].defineXML(domain_xml("web-a"))  # the silent host may hold a web-a too
+    silent = tmp_path / "silent.sock"
+    config = tmp_path / "config" / "vmm" / "config.toml"
+    with DelayProxy(silent, daemons["c"].socket, delay=30.0):
+        config.write_text(
+            f'timeout = 1\n[hosts.a]\nuri = "{daemons["a"].uri}"\n'
+            f'[hosts.late]\nuri = "test+unix:///default?socket={silent}"\n'
+        )
+        refused = run_vmm("--all-hosts", "start", "web-a", env=env)
+        assert refused.returncode == 1
+        assert "host late did not answer in time and may hold 'web-a' too" in refused.stderr
+        assert not conns["a"].lookupByName("web-a").isActive()
+        named = run_vmm("--all-hosts", "start", "a:web-a", env=env)
+        assert named.returncode == 0, named.stderr
+        assert conns["a"].lookupByName("web-a").isActive()

@@ -123,9 +123,9 @@ def resolve(
         return Target(demo_uri(), "demo")
     if option is not None and not option.strip():
         raise InvalidInput("-c needs a host name or a URI")
+    config = load(config_path(env))  # its timeout holds for a URI given directly too
     if option and ":" in option and not all_hosts:
-        return Target(option)  # a URI: no need to read the config
-    config = load(config_path(env))
+        return Target(option, timeout=config.timeout)
     if option:
         chosen = config.host(option)
         if chosen is None:
@@ -139,5 +139,5 @@ def resolve(
             raise InvalidInput(f"--all-hosts needs [hosts.NAME] tables in {config_path(env)}")
         return Target(hosts=config.hosts, timeout=config.timeout)
     if env.get("LIBVIRT_DEFAULT_URI"):
-        return Target(env["LIBVIRT_DEFAULT_URI"])
-    return Target(config.uri)
+        return Target(env["LIBVIRT_DEFAULT_URI"], timeout=config.timeout)
+    return Target(config.uri, timeout=config.timeout)

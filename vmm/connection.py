@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import libvirt
 
 from vmm.errors import ConnectionFailed, HostError, InvalidState, NotFound, VmmError
+
+T = TypeVar("T")
 
 _NOT_FOUND = {
     libvirt.VIR_ERR_NO_DOMAIN,
@@ -84,10 +88,81 @@ def check_uri(uri: str) -> None:
         raise ConnectionFailed(f"cannot connect to {uri}: no test node file {node}")
 
 
-def open_connection(uri: str | None, *, readonly: bool = False) -> libvirt.virConnect:
-    """Open `uri` (None: libvirt's own default), or fail with a message that says which URI."""
+def in_process(uri: str | None) -> bool:
+    """A driver that runs inside vmm (test:///...): its calls can never wait on a host."""
+    return bool(uri) and uri.split(":", 1)[0] == "test" and uri.startswith("test:///")
+
+
+# A password typed for ssh must not be cut short by the deadline meant for silent hosts.
+_SSH_OPEN_SECONDS = 120.0
+
+
+def open_connection(
+    uri: str | None, *, readonly: bool = False, timeout: float | None = None
+) -> libvirt.virConnect:
+    """Open `uri` (None: libvirt's own default), or fail with a message that says which URI.
+
+    With `timeout`, a host that does not answer fails the open after that many seconds, and
+    once open, libvirt's keepalive closes the connection when the host stops answering for
+    about as long: a call waiting on it then fails instead of waiting for ever."""
     if uri:
         check_uri(uri)
+    if timeout is None or in_process(uri):
+        return _open(uri, readonly)
+    _start_event_loop()
+    transport = (uri or "").split(":", 1)[0].partition("+")[2]
+    deadline = max(timeout, _SSH_OPEN_SECONDS) if "ssh" in transport else timeout
+    conn = _within(deadline, lambda: _open(uri, readonly), uri)
+    with contextlib.suppress(libvirt.libvirtError):  # a driver without keepalive
+        conn.setKeepAlive(max(1, round(timeout / 3)), 2)
+    return conn
+
+
+def _within(seconds: float, work: Callable[[], T], uri: str | None) -> T:
+    """`work()` on a thread of its own, given up after `seconds` (the thread is left behind:
+    a call that never returns cannot be stopped, only abandoned)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as err:
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=run, daemon=True, name="vmm-open")
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        shown = uri or "libvirt's default URI"
+        raise ConnectionFailed(f"cannot connect to {shown}: no answer within {seconds:g}s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+_event_loop = threading.Lock()
+_event_loop_running = False
+
+
+def _start_event_loop() -> None:
+    """libvirt's default event loop on a thread of its own: keepalive (and events) need one,
+    registered before a connection opens."""
+    global _event_loop_running
+    with _event_loop:
+        if _event_loop_running:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+        threading.Thread(target=_run_events, daemon=True, name="vmm-events").start()
+        _event_loop_running = True
+
+
+def _run_events() -> None:
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+def _open(uri: str | None, readonly: bool) -> libvirt.virConnect:
     try:
         if readonly:
             return libvirt.openReadOnly(uri)

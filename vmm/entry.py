@@ -19,6 +19,9 @@ def main() -> None:
     # The picker, which runs for as long as the user likes, turns it back on.
     gc.disable()
     try:
+        from vmm import interrupts
+
+        interrupts.install()  # the process's own: not when the CLI runs inside a test
         from vmm.cli import main as cli_main
 
         cli_main()

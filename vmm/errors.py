@@ -28,6 +28,10 @@ class HostError(VmmError):
     """libvirt refused or failed an operation."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) ended an operation, which was undone: the message says so."""
+
+
 def describe_os_error(err: OSError) -> str:
     """An OSError as one line: what failed, on which file."""
     where = f": {err.filename}" if err.filename else ""

@@ -69,6 +69,7 @@ class Fleet:
         self.history = history
         self.timeout = DEFAULT_TIMEOUT
         self.name = ""
+        self.unreachable: list[str] = []  # configured hosts that could not be opened
 
     @classmethod
     def open(
@@ -79,7 +80,8 @@ class Fleet:
         history: History | None = None,
     ) -> Fleet:
         jobs = {
-            spec.name: (lambda spec=spec: Host.open(spec.uri, spec.name, history)) for spec in specs
+            spec.name: (lambda spec=spec: Host.open(spec.uri, spec.name, history, timeout))
+            for spec in specs
         }
         opened, failed = _with_deadline(jobs, timeout)
         if not opened:
@@ -91,6 +93,7 @@ class Fleet:
                 opened[spec.name].pool = spec.pool
         fleet = cls(hosts, [f"host {name}: {why}" for name, why in failed.items()], history)
         fleet.timeout = timeout
+        fleet.unreachable = [spec.name for spec in specs if spec.name not in opened]
         return fleet
 
     # -- what the picker and the CLI ask of a host -------------------------------------------
@@ -174,7 +177,7 @@ class Fleet:
         found, failed = _with_deadline({h.name: on(h) for h in self.hosts}, self.timeout)
         self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
         held = [(h, found[h.name]) for h in self.hosts if found.get(h.name) is not None]
-        return held, list(failed)
+        return held, [*self.unreachable, *failed]
 
     def by_key(self, key: str) -> libvirt.virDomain:
         """The VM a listing's `Domain.key` (HOST:UUID) stands for."""

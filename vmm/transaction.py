@@ -11,8 +11,8 @@ from uuid import uuid4
 import libvirt
 from lxml import etree
 
-from vmm import volumes
-from vmm.errors import HostError, InvalidInput, VmmError, describe_os_error
+from vmm import interrupts, volumes
+from vmm.errors import HostError, Interrupted, InvalidInput, VmmError, describe_os_error
 from vmm.intents import Intent, Leftover
 from vmm.metadata import has_control_chars
 
@@ -62,7 +62,11 @@ def signals_held() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield caught  # only the main thread may set handlers, and only it is interrupted
         return
-    previous = {signum: signal.signal(signum, lambda n, _: caught.append(n)) for signum in HELD}
+    def hold(signum: int, _frame: object) -> None:
+        interrupts.taken()
+        caught.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in HELD}
     try:
         yield caught
     finally:
@@ -79,7 +83,14 @@ def all_or_nothing(operation: str = "", host: str = "") -> Iterator[Rollback]:
     intent = Intent(operation, host) if operation else None
     rollback = Rollback(intent)
     try:
-        yield rollback
+        with interrupts.steady(f"the {operation or 'change under way'}"):
+            yield rollback
+    except KeyboardInterrupt:
+        failures = _undo(rollback)
+        if failures:
+            raise HostError(f"interrupted; and could not undo: {'; '.join(failures)}") from None
+        done = f"the {operation} was undone" if operation else "what was done was undone"
+        raise Interrupted(f"interrupted: {done}, nothing is left of it") from None
     except VmmError as err:
         failures = _undo(rollback)
         if failures:

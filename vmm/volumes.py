@@ -176,8 +176,11 @@ def copy_image(base: Image, where: Destination, progress: Progress | None = None
         if where.pool is not None:
             where.pool.refresh(0)
         return where.path
+    from vmm.interrupts import steady
+
     xml = etree.tostring(_volume_xml(where.name, base.capacity), encoding="unicode")
-    with _watch_allocation(where.pool, where.name, base.capacity, progress):
+    watching = _watch_allocation(where.pool, where.name, base.capacity, progress)
+    with watching, steady(f"the copy of {base.path} (libvirt cannot stop it)"):
         return where.pool.createXMLFrom(xml, base.volume, 0).path()
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vmm import __version__
-from vmm.errors import InvalidInput, VmmError
+from vmm.errors import Interrupted, InvalidInput, VmmError
 
 if TYPE_CHECKING:
     from vmm.actions import Outcome
@@ -36,6 +36,9 @@ def warn(message: str) -> None:
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    from vmm import interrupts
+
+    interrupts.taken()
     raise KeyboardInterrupt
 
 
@@ -84,8 +87,10 @@ class VmmGroup(click.Group):
             fail(err.format_message(), err.exit_code)
         except VmmError as err:
             fail(str(err))
-        except (click.Abort, KeyboardInterrupt):
-            click.echo("", err=True)
+        except (click.Abort, KeyboardInterrupt) as err:
+            cause = err.__cause__ if isinstance(err, click.Abort) else err  # click wraps Ctrl-C
+            said = cause if isinstance(cause, Interrupted) else "interrupted"
+            click.echo(f"\nvmm: {said}", err=True)
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(141)
@@ -126,9 +131,12 @@ class Session:
                 specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
                 self._host = Fleet.open(specs, timeout=target.timeout, history=history)
             else:
-                self._host = Host.open(target.uri, target.name, history)
+                self._host = Host.open(target.uri, target.name, history, target.timeout)
                 self._host.pool = target.pool
             _warn_of_interrupted_operations()
+            from vmm import faults
+
+            faults.point("session.opened")
         return self._host
 
     @property
