@@ -342,9 +342,16 @@ class Host:
         self._written: dict[str, Metadata] | None = None  # vmm's last writes, for one listing
 
     @classmethod
-    def open(cls, uri: str | None, name: str = "", history: History | None = None) -> Host:
-        """Open `uri`; how long opening took tells whether calls to this host wait."""
-        conn, wall, cpu = timed(lambda: open_connection(uri))
+    def open(
+        cls,
+        uri: str | None,
+        name: str = "",
+        history: History | None = None,
+        timeout: float | None = None,
+    ) -> Host:
+        """Open `uri`, given up after `timeout`; how long opening took tells whether calls to
+        this host wait."""
+        conn, wall, cpu = timed(lambda: open_connection(uri, timeout=timeout))
         return cls(conn, name, history, calls_wait=True if waited(wall, cpu) else None)
 
     @property
