@@ -155,7 +155,7 @@ class Fleet:
             raise InvalidInput(f"{ref!r} is on several hosts; name one: {names}")
         if silent:
             raise InvalidInput(
-                f"host {', '.join(silent)} did not answer in time and may hold {ref!r} too:"
+                f"host {', '.join(silent)} could not be asked and may hold {ref!r} too:"
                 " name the VM as HOST:NAME"
             )
         if found:
