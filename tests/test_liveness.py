@@ -4,6 +4,7 @@ even while its main thread is held inside a libvirt call (real processes, real s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,3 +125,31 @@ def test_ctrl_c_ends_vmm_while_a_call_never_returns(daemon_behind, tmp_path, com
         os.killpg(daemon_behind.process.pid, signal.SIGCONT)
     assert vmm.returncode == 130
     assert err.strip() == said
+
+
+def test_the_picker_draws_the_last_listing_while_the_host_is_silent(
+    silent_endpoint, tmp_path, monkeypatch
+):
+    import libvirt
+    from conftest import node_uri, require
+    from tmux import Terminal
+
+    from vmm import cache
+    from vmm.host import Host
+
+    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
+    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seen = Host(libvirt.open(node_uri()))
+    cache.save(silent_endpoint, seen.domains())  # what the last run listed on that host
+    seen.close()
+    env = {**configured(tmp_path, 600), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env["TERM"] = "xterm-256color"
+    term = Terminal([vmm_exe(), "-c", silent_endpoint], env, cwd=str(tmp_path))
+    try:
+        screen = term.wait_for("○ gamma  shutoff")  # the cached rows, the host still silent
+        assert "▸ lab/  (3)" in screen and "vmm · test+unix:///default?socket=" in screen
+        term.keys("C-c")
+        assert term.exit_status() == 130
+    finally:
+        term.close()

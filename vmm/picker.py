@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from vmm import cache, organize, tree
 from vmm.domain import Domain
@@ -47,14 +47,34 @@ def vm_cells(domain: Domain, *, place: bool = False, with_host: bool = False) ->
     )
 
 
+@dataclass(frozen=True)
+class HostLabel:
+    """What the picker shows and caches under before the host answers."""
+
+    label: str
+    cache_key: str
+    several: bool
+
+
 class Picker:
-    def __init__(self, host: Host, menu: Menu, notifier: Notifier, *, terminal: bool) -> None:
+    def __init__(
+        self,
+        host: Host,
+        menu: Menu,
+        notifier: Notifier,
+        *,
+        terminal: bool,
+        where: HostLabel | None = None,
+    ) -> None:
+        """`where` names the host before it has answered (see cli.pick.OpeningHost): the
+        first screen is drawn from the cache without waiting for it."""
         self.host = host
         self.menu = menu
         self.notifier = notifier
         self.terminal = terminal
         self.status = ""
-        self.several_hosts = hasattr(host, "hosts")
+        self.where = where or HostLabel(host.label, host.uri, hasattr(host, "hosts"))
+        self.several_hosts = self.where.several
         self.vms: dict[str, Domain] = {}
         self.vm_screens = VmScreens(self)
         self._fresh = threading.Event()
@@ -73,7 +93,7 @@ class Picker:
         is up, so that its threads do not slow the first draw. The draft is never swapped under
         the user's fingers: a list that changes as Enter is pressed opens the wrong row.
         """
-        cached = cache.load(self.host.uri) if getattr(self.menu, "live", False) else None
+        cached = cache.load(self.where.cache_key) if getattr(self.menu, "live", False) else None
         if cached is None:
             self.reload()
             self._fresh.set()
@@ -94,7 +114,7 @@ class Picker:
             self._listing_error = err
         else:
             self.vms = fresh
-            cache.save(self.host.uri, list(fresh.values()))
+            cache.save(self.where.cache_key, list(fresh.values()))
         self._fresh.set()
 
     def wait_for_listing(self) -> None:
@@ -108,7 +128,7 @@ class Picker:
 
     def reload(self) -> None:
         self.vms = {d.key: d for d in self.host.domains()}
-        cache.save(self.host.uri, list(self.vms.values()))
+        cache.save(self.where.cache_key, list(self.vms.values()))
         self._report_host_warnings()
 
     def _report_host_warnings(self) -> None:
@@ -158,7 +178,7 @@ class Picker:
         if not self._fresh.is_set():
             where += "  (as last seen; listing the host…)"
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
-        lines = [f"vmm · {self.host.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
+        lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
             lines.append(hints)
         return "\n".join([*lines, self.status] if self.status else lines)

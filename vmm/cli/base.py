@@ -140,6 +140,11 @@ class Session:
         return self._host
 
     @property
+    def configured(self) -> bool:
+        """Whether the host comes from the options (not borrowed, already open)."""
+        return self._owns_host and self._host is None
+
+    @property
     def several_hosts(self) -> bool:
         return hasattr(self.host(), "hosts")
 

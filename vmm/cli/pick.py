@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 
 from vmm.cli.base import Session
 from vmm.errors import InvalidInput, VmmError
@@ -65,12 +66,56 @@ def run_picker(session: Session, menu_name: str) -> None:
         raise InvalidInput(str(err)) from None
 
 
+class OpeningHost:
+    """A host being opened on a thread of its own, so that the picker draws the last listing
+    at once even when the host is slow, or silent (until the timeout says so). Whatever is
+    asked of it waits for the connection."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._opened = threading.Event()
+        self._error: BaseException | None = None
+        threading.Thread(target=self._open, daemon=True, name="vmm-open-host").start()
+
+    def _open(self) -> None:
+        try:
+            self._session.host()
+        except BaseException as err:  # handed to whoever asks the host for something
+            self._error = err
+        self._opened.set()
+
+    def __getattr__(self, name: str):
+        self._opened.wait()
+        if self._error is not None:
+            raise self._error
+        return getattr(self._session.host(), name)
+
+
+def _where(session: Session):
+    from vmm.config import resolve
+    from vmm.picker import HostLabel
+
+    if not session.configured:
+        host = session.host()
+        return host, HostLabel(host.label, host.uri, hasattr(host, "hosts"))
+    target = resolve(session.uri_option, demo=session.demo, all_hosts=session.all_hosts)
+    if target.hosts:
+        names = ", ".join(h.name for h in target.hosts)
+        key = ", ".join(h.uri for h in target.hosts)
+        where = HostLabel(f"{len(target.hosts)} hosts ({names})", key, True)
+    else:
+        shown = target.name or target.uri or "libvirt's default host"
+        where = HostLabel(shown, target.uri or "", False)
+    return OpeningHost(session), where
+
+
 def _run(session: Session, menu, notifier, terminal: bool) -> None:
     import gc
 
     from vmm.picker import Picker
 
-    picker = Picker(session.host(), menu, notifier, terminal=terminal)
+    host, where = _where(session)
+    picker = Picker(host, menu, notifier, terminal=terminal, where=where)
     # The collector is off for one-shot commands (see vmm.entry); the picker lives as long as
     # the user likes, so it is turned back on, once start-up's objects are set aside for good.
     gc.freeze()
