@@ -3,6 +3,7 @@ state and config, snapshots, saved states, what vmm does not understand, hostile
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -100,3 +101,69 @@ def test_moving_to_a_too_deep_or_too_long_path_is_a_one_line_error(run, host):
         assert result.stderr.count("\n") == 1 and len(result.stderr) < 200
     assert host.find("alpha").path == "/lab/web"
     assert run("mv", "alpha", deep_path(64)).exit_code == 0
+
+
+def define_with_entity(host, name: str, metadata_xml: str) -> libvirt.virDomain:
+    """libvirt drops the DTD and keeps `&xxe;` unexpanded in what it stores: XMLDesc then
+    holds an entity no parser can resolve."""
+    xml = domain_xml(name).replace("<domain", "<domain xmlns:o='urn:o'", 1)
+    xml = xml.replace("</domain>", f"<metadata>{metadata_xml}</metadata></domain>")
+    doctype = '<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    dom = host.conn.defineXML(doctype + xml)
+    assert "&xxe;" in dom.XMLDesc(0)
+    return dom
+
+
+VMM_AT_LAB = f'<vmm:vmm xmlns:vmm="{NAMESPACE}"><vmm:path>/lab</vmm:path></vmm:vmm>'
+
+
+def test_a_vm_whose_definition_holds_an_undefined_entity_breaks_no_listing(run, host):
+    define_with_entity(host, "entity-elsewhere", f"<o:app>&xxe;</o:app>{VMM_AT_LAB}")
+    bad_vmm = f'<vmm:vmm xmlns:vmm="{NAMESPACE}"><vmm:path>&xxe;</vmm:path></vmm:vmm>'
+    define_with_entity(host, "entity-in-vmm", bad_vmm)
+    listed = run("ls", "-r", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    places = {vm["name"]: vm["path"] for vm in json.loads(listed.stdout)}
+    assert places["entity-elsewhere"] == "/lab" and places["entity-in-vmm"] == "/"
+    assert places["alpha"] == "/lab/web"  # the others are listed as ever
+    assert "VM 'entity-in-vmm': its definition is no well-formed XML" in listed.stderr
+    assert "ignoring its vmm metadata: not XML" in listed.stderr
+    for name, path in (("entity-elsewhere", "/lab"), ("entity-in-vmm", "/")):
+        info = run("info", name)
+        assert info.exit_code == 0, info.stderr
+        assert f"path:        {path}\n" in info.stdout
+        assert "no well-formed XML" in info.stderr
+    assert "entity-in-vmm" in run("tree", "-v").stdout
+
+
+def test_stray_text_after_an_unknown_element_breaks_no_listing(run, host):
+    meta = f'<vmm:vmm xmlns:vmm="{NAMESPACE}"><vmm:path>/s</vmm:path><vmm:x/>stray</vmm:vmm>'
+    dom = host.conn.defineXML(domain_xml("stray", meta=meta))
+    listed = run("ls", "/s")
+    assert listed.exit_code == 0 and "stray" in listed.stdout, listed.stderr
+    assert run("info", "stray").exit_code == 0
+    assert run("label", "add", "stray", "kept").exit_code == 0
+    assert stored(dom) == Metadata("/s", ("kept",), ("<x/>",))
+
+
+def test_a_snapshot_revert_keeps_the_current_folder_and_labels(run, host):
+    both = (libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    for vm in ("alpha", "beta"):  # running, and shut off
+        assert run("snapshot", "create", vm, "before").exit_code == 0
+        assert run("mv", vm, "/after").exit_code == 0
+        assert run("label", "add", vm, "since").exit_code == 0
+    alpha, beta = host.lookup("alpha"), host.lookup("beta")
+    alpha.destroy()  # reverting brings it back running, with the snapshot's live state
+    reverted = run("snapshot", "revert", "-y", "alpha", "before")
+    assert reverted.stdout == (
+        "alpha: reverted to snapshot 'before'; kept its folder and labels"
+        " (/after #web #prod #since), not the snapshot's (/lab/web #web #prod)\n"
+    )
+    assert alpha.isActive()
+    assert [stored(alpha, side) for side in both] == [
+        Metadata("/after", ("web", "prod", "since"))
+    ] * 2
+    assert "not the snapshot's (/lab/db #db)" in run("snapshot", "revert", "-y", "beta").stdout
+    assert stored(beta) == Metadata("/after", ("db", "since"), ("<colour>blue</colour>",))
+    assert run("snapshot", "create", "beta", "later").exit_code == 0
+    assert run("snapshot", "revert", "-y", "beta").stdout == "beta: reverted to snapshot 'later'\n"

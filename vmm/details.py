@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libvirt
 from lxml import etree
 
-from vmm import reach, snapshots, storage
+from vmm import metadata, reach, snapshots, storage
 from vmm.connection import libvirt_errors
 from vmm.domain import Domain
 from vmm.host import Host
@@ -113,13 +113,22 @@ def _interfaces(xml: etree._Element, dom: libvirt.virDomain) -> tuple[InterfaceI
     return tuple(found)
 
 
+def _definition(dom: libvirt.virDomain) -> etree._Element:
+    """The live definition, parsed safely; one that is no well-formed XML (an undefined entity
+    in another application's metadata) shows no disks or interfaces: the view warns of it."""
+    try:
+        return metadata.parse(dom.XMLDesc(0))
+    except etree.XMLSyntaxError:
+        return etree.Element("domain")
+
+
 def gather(host: Host, dom: libvirt.virDomain, *, with_links: bool = True) -> Details:
     """Everything `vmm info` shows. `with_links` (the VMs sharing an image) reads every VM's
     definition on the host: the picker's preview, asked at each keystroke, goes without."""
     with libvirt_errors():
         conn = dom.connect()
         view = host.view(dom)
-        xml = etree.fromstring(dom.XMLDesc(0).encode())
+        xml = _definition(dom)
         disks = tuple(
             DiskInfo(
                 d.target,

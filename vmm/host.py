@@ -214,14 +214,15 @@ def choose(
     if newer == CONFIG:
         return Reading(config, live, LIVE)
     warning = (
-        f"its live state ({_summary(live)}) and its config ({_summary(config)}) differ and"
+        f"its live state ({summary(live)}) and its config ({summary(config)}) differ and"
         " which is newer cannot be known: the config's is shown, and the next change keeps it"
         " (the history keeps the live state's)"
     )
     return Reading(config, live, LIVE, warning)
 
 
-def _summary(side: Stored) -> str:
+def summary(side: Stored) -> str:
+    """One side's vmm element on one line."""
     if side.problem is not None:
         return "unreadable"
     return describe(side.meta) if side.present else "no vmm metadata"
@@ -611,7 +612,7 @@ class Host:
         self.record(dom, "metadata overwritten", detail, before=other.meta, after=after)
         return [
             f"{dom.name()!r}: its {reading.other_side} held other folder and labels"
-            f" ({_summary(other)}), now overwritten; 'vmm history' keeps them"
+            f" ({summary(other)}), now overwritten; 'vmm history' keeps them"
         ]
 
 

@@ -8,8 +8,11 @@ from datetime import datetime
 import libvirt
 from lxml import etree
 
+from vmm import metadata
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, InvalidState, NotFound
+from vmm.host import Stored, read_stored, set_element, store_metadata, summary
+from vmm.locks import vm_lock
 from vmm.metadata import fits_in_xml, normalize_label
 
 
@@ -34,7 +37,10 @@ class Snapshot:
 
 
 def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
-    xml = etree.fromstring(snap.getXMLDesc(0).encode())
+    try:
+        xml = metadata.parse(snap.getXMLDesc(0))
+    except etree.XMLSyntaxError:  # the VM's definition inside holds an undefined entity
+        return Snapshot(snap.getName(), _parent(snap), 0, "", bool(snap.isCurrent(0)))
     created = xml.findtext("creationTime") or "0"
     return Snapshot(
         name=snap.getName(),
@@ -44,6 +50,15 @@ def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
         current=bool(snap.isCurrent(0)),
         description=xml.findtext("description") or "",
     )
+
+
+def _parent(snap: libvirt.virDomainSnapshot) -> str | None:
+    try:
+        return snap.getParent(0).getName()
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            return None  # a root
+        raise
 
 
 def list_snapshots(dom: libvirt.virDomain) -> list[Snapshot]:
@@ -110,15 +125,34 @@ def _lookup(dom: libvirt.virDomain, name: str) -> libvirt.virDomainSnapshot:
 
 
 def revert(dom: libvirt.virDomain, name: str | None = None) -> str:
-    """Revert to `name`, or to the current snapshot."""
+    """Revert to `name`, or to the current snapshot, keeping the VM's folder and labels: a
+    snapshot holds the whole definition, and its metadata is no state worth going back to."""
     if name is None:
         if not dom.hasCurrentSnapshot(0):
             raise InvalidState(f"{dom.name()!r} has no current snapshot; name one")
         snap = dom.snapshotCurrent(0)
     else:
         snap = _lookup(dom, name)
-    dom.revertToSnapshot(snap, 0)
-    return f"reverted to snapshot {snap.getName()!r}"
+    with vm_lock(dom.UUIDString(), dom.name()):
+        kept = read_stored(dom).chosen
+        dom.revertToSnapshot(snap, 0)
+        note = _keep_metadata(dom, kept)
+    return f"reverted to snapshot {snap.getName()!r}{note}"
+
+
+def _keep_metadata(dom: libvirt.virDomain, kept: Stored) -> str:
+    """Put back on a reverted VM the vmm element it held before; says so when it differed."""
+    reverted = read_stored(dom)
+    if reverted.other is None and reverted.chosen.meaning == kept.meaning:
+        return ""
+    notes = []
+    if kept.problem is not None:
+        set_element(dom, kept.raw)  # unreadable, but the VM's own, not the snapshot's
+    else:
+        notes = store_metadata(dom, kept.meta)
+    said = f"; kept its folder and labels ({summary(kept)}),"
+    said += f" not the snapshot's ({summary(reverted.chosen)})"
+    return said + "".join(f"; {note}" for note in notes)
 
 
 def delete(dom: libvirt.virDomain, name: str, *, children: bool = False) -> str:
