@@ -167,3 +167,65 @@ def test_a_snapshot_revert_keeps_the_current_folder_and_labels(run, host):
     assert stored(beta) == Metadata("/after", ("db", "since"), ("<colour>blue</colour>",))
     assert run("snapshot", "create", "beta", "later").exit_code == 0
     assert run("snapshot", "revert", "-y", "beta").stdout == "beta: reverted to snapshot 'later'\n"
+
+
+LIVE_ONLY, CONFIG_ONLY = 0, libvirt.VIR_DOMAIN_AFFECT_CONFIG  # the original vmm, the Go rewrite
+SIDES = (libvirt.VIR_DOMAIN_AFFECT_CONFIG, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
+def listed(run) -> tuple[dict[str, tuple[str, list[str]]], str]:
+    result = run("ls", "-r", "--json")
+    assert result.exit_code == 0, result.stderr
+    return {
+        vm["name"]: (vm["path"], vm["labels"]) for vm in json.loads(result.stdout)
+    }, result.stderr
+
+
+def test_a_live_write_by_the_original_vmm_after_ours_is_shown_and_journaled_when_overwritten(
+    run, host, history
+):
+    alpha = host.lookup("alpha")
+    assert run("mv", "alpha", "/ours").exit_code == 0
+    set_live_and_config(alpha, "<vmm><path>/original</path><label>o</label></vmm>", LIVE_ONLY)
+    places, warnings = listed(run)
+    assert places["alpha"] == ("/original", ["o"]) and "alpha" not in warnings
+    changed = run("label", "add", "alpha", "x")
+    assert changed.stdout == "alpha: o, x\n"
+    assert "its config held other folder and labels (/ours #web #prod)" in changed.stderr
+    assert [stored(alpha, side) for side in SIDES] == [Metadata("/original", ("o", "x"))] * 2
+    (overwritten,) = [e for e in history.entries("alpha") if e.action == "metadata overwritten"]
+    assert overwritten.before == {"path": "/ours", "labels": ["web", "prod"]}
+    assert "/ours" in overwritten.detail
+
+
+def test_a_side_written_by_another_tool_on_an_untouched_running_vm_is_shown(run, host):
+    for name, flags, path in (("go", CONFIG_ONLY, "/go/"), ("orig", LIVE_ONLY, "/orig")):
+        dom = host.conn.defineXML(domain_xml(name))
+        dom.create()
+        set_live_and_config(dom, f"<vmm><path>{path}</path></vmm>", flags)
+    places, warnings = listed(run)
+    assert places["go"] == ("/go", []) and places["orig"] == ("/orig", [])
+    assert "'go'" not in warnings and "'orig'" not in warnings
+    assert run("label", "add", "orig", "x").exit_code == 0
+    assert [stored(host.lookup("orig"), side) for side in SIDES] == [Metadata("/orig", ("x",))] * 2
+
+
+def test_sides_that_differ_with_no_way_to_tell_warn_and_the_next_change_journals_the_other(
+    run, host, history
+):
+    alpha = host.lookup("alpha")  # both sides as the node file defined them; no journal
+    set_live_and_config(alpha, "<vmm><path>/original</path></vmm>", LIVE_ONLY)
+    places, warnings = listed(run)
+    assert places["alpha"] == ("/lab/web", ["web", "prod"])
+    assert (
+        "VM 'alpha': its live state (/original) and its config (/lab/web #web #prod) differ"
+        " and which is newer cannot be known" in warnings
+    )
+    assert "cannot be known" in run("info", "alpha").stderr
+    changed = run("label", "add", "alpha", "x")
+    assert "its live state held other folder and labels (/original)" in changed.stderr
+    expected = Metadata("/lab/web", ("web", "prod", "x"))
+    assert [stored(alpha, side) for side in SIDES] == [expected] * 2
+    (overwritten,) = [e for e in history.entries("alpha") if e.action == "metadata overwritten"]
+    assert overwritten.before == {"path": "/original", "labels": []}
+    assert "cannot be known" not in listed(run)[1]
