@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import libvirt
 from conftest import SHARED_URI, domain_xml, vmm_exe
+from lxml import etree
 
 from vmm import faults, metadata
 from vmm.metadata import NAMESPACE, Metadata
@@ -229,3 +230,41 @@ def test_sides_that_differ_with_no_way_to_tell_warn_and_the_next_change_journals
     (overwritten,) = [e for e in history.entries("alpha") if e.action == "metadata overwritten"]
     assert overwritten.before == {"path": "/original", "labels": []}
     assert "cannot be known" not in listed(run)[1]
+
+
+RICH = (
+    f'<vmm:vmm xmlns:vmm="{NAMESPACE}" xmlns:o="urn:o" version="2" o:by="them">'
+    "<!-- keep me --><vmm:path at='p'>/a</vmm:path><vmm:label colour='red'>x</vmm:label>"
+    "<vmm:label>y</vmm:label><vmm:future><o:y/></vmm:future><?note kept?></vmm:vmm>"
+)
+
+
+def vmm_element(dom: libvirt.virDomain) -> etree._Element:
+    xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    return metadata.find_in_domain(xml)
+
+
+def test_a_rewrite_keeps_attributes_comments_and_unknown_elements(run, host):
+    dom = host.conn.defineXML(domain_xml("rich", meta=RICH))
+    for args in (("mv", "rich", "/b"), ("label", "add", "rich", "z"), ("label", "rm", "rich", "y")):
+        assert run(*args).exit_code == 0
+    element = vmm_element(dom)
+    assert (element.get("version"), element.get("{urn:o}by")) == ("2", "them")
+    q = f"{{{NAMESPACE}}}"
+    path, labels = element.find(f"{q}path"), element.findall(f"{q}label")
+    assert (path.text, path.get("at")) == ("/b", "p")
+    assert [(label.text, label.get("colour")) for label in labels] == [("x", "red"), ("z", None)]
+    assert element.find(f"{q}future/{{urn:o}}y") is not None
+    assert [c.text for c in element if isinstance(c, etree._Comment)] == [" keep me "]
+    assert [c.target for c in element if isinstance(c, etree._ProcessingInstruction)] == ["note"]
+    assert stored(dom) == Metadata("/b", ("x", "z"), ('<future xmlns:o="urn:o"><o:y/></future>',))
+
+
+def test_replacing_unreadable_metadata_journals_the_original_first(run, host, history):
+    dom = host.lookup("broken")
+    original = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, NAMESPACE, CONFIG_ONLY)
+    assert run("mv", "broken", "/fixed").exit_code == 0
+    assert stored(dom) == Metadata("/fixed")
+    replaced, moved = [e for e in history.entries("broken")]
+    assert (replaced.action, moved.action) == ("metadata replaced", "move")
+    assert "more than one <path>" in replaced.detail and original in replaced.detail
