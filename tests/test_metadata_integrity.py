@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import libvirt
+import pytest
 from conftest import SHARED_URI, domain_xml, vmm_exe
 from lxml import etree
 
@@ -268,3 +269,30 @@ def test_replacing_unreadable_metadata_journals_the_original_first(run, host, hi
     replaced, moved = [e for e in history.entries("broken")]
     assert (replaced.action, moved.action) == ("metadata replaced", "move")
     assert "more than one <path>" in replaced.detail and original in replaced.detail
+
+
+def test_a_saved_state_that_cannot_be_redefined_is_said_in_the_change(run, host):
+    alpha = host.lookup("alpha")
+    alpha.managedSave()  # the test driver keeps no saved definition vmm could change
+    moved = run("mv", "alpha", "/x")
+    assert moved.exit_code == 0 and moved.stdout == "alpha: /lab/web -> /x\n"
+    assert (
+        "'alpha': its saved state still holds the old folder and labels"
+        " (this host cannot change a saved definition)" in moved.stderr
+    )
+    assert stored(alpha) == Metadata("/x", ("web", "prod"))
+
+
+@pytest.mark.hypervisor
+def test_moving_a_vm_with_a_saved_state_moves_the_restored_vm_too(kvm, kvm_run):
+    """Only QEMU keeps a definition with a managed-save image (the test driver has none)."""
+    dom = kvm.vm("saved-move")
+    dom.create()
+    dom.managedSave()
+    moved = kvm_run("mv", dom.name(), "/moved")
+    assert moved.exit_code == 0 and "saved state" not in moved.stderr, moved.stderr
+    saved = metadata.find_in_domain(etree.fromstring(dom.managedSaveGetXMLDesc(0)))
+    assert metadata.from_element(saved) == Metadata("/moved")
+    dom.create()  # restored from the saved state
+    assert dom.state()[1] == libvirt.VIR_DOMAIN_RUNNING_RESTORED
+    assert [stored(dom, side) for side in SIDES] == [Metadata("/moved")] * 2
