@@ -156,3 +156,49 @@ def test_any_input_is_either_refused_or_stored_faithfully(raw_path, raw_label):
     except InvalidInput:
         return
     assert metadata.from_xml(metadata.to_xml(meta)) == meta
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("/d" * 65, "path is 65 folders deep; at most 64 are allowed"),
+        ("/" + "n" * 256, "is 256 characters long; at most 255 are allowed"),
+        ("/" + "/".join(["y" * 250] * 5), "path is 1255 characters long; at most 1024"),
+    ],
+)
+def test_paths_past_the_bounds_are_refused_in_one_short_line(raw, why):
+    with pytest.raises(InvalidInput, match=why) as err:
+        metadata.normalize_path(raw)
+    assert len(str(err.value)) < 120
+    assert metadata.normalize_path("/d" * 64).count("/") == 64
+    with pytest.raises(MalformedMetadata, match=why):
+        metadata.from_xml(f"<vmm><path>{raw}</path></vmm>")
+
+
+def test_a_rewrite_edits_the_element_it_was_read_from():
+    text = (
+        '<vmm v="2"><!-- c --><path at="p">/a/</path><label k="1">x</label>'
+        "<label>y</label><z/>stray</vmm>"
+    )
+    meta = metadata.from_xml(text).moved_to("/b").without_labels(["y"]).with_labels(["w"])
+    assert meta == Metadata("/b", ("x", "w"), ("<z/>",))
+    assert metadata.to_xml(meta) == (
+        '<vmm v="2"><!-- c --><path at="p">/b</path><label k="1">x</label>'
+        "<label>w</label><z/>stray</vmm>"
+    )
+    named = metadata.to_element(meta, namespaced=True)
+    assert named.get("v") == "2" and named.find(f"{{{NAMESPACE}}}path").get("at") == "p"
+
+
+def test_an_element_saying_more_than_vmm_knows_is_not_default():
+    assert not metadata.from_xml('<vmm v="2"><path>/a</path></vmm>').moved_to("/").is_default
+    assert not metadata.from_xml("<vmm><!-- c --></vmm>").is_default
+    assert metadata.from_xml("<vmm><path>/a</path></vmm>").moved_to("/").is_default
+
+
+def test_entities_are_never_expanded():
+    with pytest.raises(MalformedMetadata, match="not XML"):
+        metadata.from_xml("<vmm><path>&xxe;</path></vmm>")
+    doctype = '<!DOCTYPE vmm [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>'
+    with pytest.raises(MalformedMetadata, match="holds elements"):  # the reference, unexpanded
+        metadata.from_xml(f"{doctype}<vmm><label>&xxe;</label></vmm>")
