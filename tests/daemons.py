@@ -51,7 +51,7 @@ class PrivateDaemon:
                 "XDG_CACHE_HOME",
                 f"XDG_RUNTIME_DIR={self.runtime}",
                 "libvirtd",
-            ],  # fmt: skip
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
