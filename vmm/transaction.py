@@ -62,6 +62,7 @@ def signals_held() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield caught  # only the main thread may set handlers, and only it is interrupted
         return
+
     def hold(signum: int, _frame: object) -> None:
         interrupts.taken()
         caught.append(signum)
