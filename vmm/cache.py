@@ -32,11 +32,18 @@ def save(key: str, domains: list[Domain]) -> None:
     path = cache_path(key)
     records = [dataclasses.asdict(d) for d in domains]
     temporary = f"{path}.tmp"  # one name: a write cut short is overwritten by the next one
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as file:
+        from vmm.errors import VmmError
+        from vmm.history import open_private
+
+        try:
+            fd = open_private(temporary, flags)
+        except VmmError:
+            return
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(json.dumps({"version": VERSION, "key": key, "domains": records}))
-        os.replace(temporary, path)
+        os.replace(temporary, path)  # a link planted at `path` is replaced, never followed
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -46,7 +53,8 @@ def load(key: str) -> list[Domain] | None:
     """The cached listing, or None when there is none this vmm can trust (absent, torn, from
     another version, edited by hand): the picker then simply lists the host first."""
     try:
-        with open(cache_path(key), encoding="utf-8") as file:
+        fd = os.open(cache_path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, encoding="utf-8") as file:
             data = json.load(file)
         if data.get("version") != VERSION or data.get("key") != key:
             return None

@@ -38,6 +38,28 @@ def default_path(env: Mapping[str, str] = os.environ) -> str:
     return os.path.join(base, "vmm", "history.jsonl")
 
 
+# Past this size the journal starts afresh and the old one is kept as history.jsonl.1: what
+# `vmm history` shows stays between one and two of these.
+ROTATE_BYTES = 1 << 20
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_private(path: str, flags: int) -> int:
+    """Open a file of vmm's own, never through a symbolic link, readable by this user alone,
+    in a directory only this user can enter (others' names and labels are in it)."""
+    from vmm.locks import private_dir
+
+    if directory := os.path.dirname(path):
+        os.makedirs(os.path.dirname(directory) or ".", mode=0o700, exist_ok=True)
+        private_dir(directory)
+    try:
+        return os.open(path, flags, 0o600)
+    except OSError as err:
+        if os.path.islink(path):
+            raise OSError(err.errno, "it is a symbolic link: not followed", path) from None
+        raise
+
+
 class History:
     """Appends entries; a failure to write is remembered (for a warning), never raised."""
 
@@ -45,30 +67,34 @@ class History:
         self.path = os.fspath(path)
         self.failures: list[str] = []
 
+    @property
+    def older(self) -> str:
+        return f"{self.path}.1"
+
     def record(self, entry: Entry) -> None:
         import json
 
+        from vmm.errors import VmmError
+
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         try:
-            if directory := os.path.dirname(self.path):
-                os.makedirs(directory, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as journal:
+            journal = os.fdopen(open_private(self.path, _APPEND), "a", encoding="utf-8")
+            if journal.tell() + len(line) > ROTATE_BYTES:
+                journal.close()
+                os.replace(self.path, self.older)
+                journal = os.fdopen(open_private(self.path, _APPEND), "a", encoding="utf-8")
+            with journal:
                 journal.write(line)
         except OSError as err:
             self.failures.append(f"cannot write history to {self.path}: {err.strerror}")
+        except VmmError as err:
+            self.failures.append(f"cannot write history: {err}")
 
     def entries(self, vm: str | None = None) -> list[Entry]:
         """Every readable entry, oldest first; `vm` matches a name or a UUID."""
         import json
 
-        try:
-            # a stray byte spoils its own line's text, not the whole journal
-            with open(self.path, encoding="utf-8", errors="replace") as journal:
-                lines = journal.read().splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as err:
-            raise HostError(f"cannot read the history {self.path}: {err.strerror}") from None
+        lines = [*self._lines(self.older), *self._lines(self.path)]
         found = []
         for line in lines:
             try:
@@ -78,3 +104,15 @@ class History:
             if vm is None or vm in (entry.vm, entry.uuid):
                 found.append(entry)
         return found
+
+    @staticmethod
+    def _lines(path: str) -> list[str]:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # a stray byte spoils its own line's text, not the whole journal
+            with os.fdopen(fd, encoding="utf-8", errors="replace") as journal:
+                return journal.read().splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as err:
+            raise HostError(f"cannot read the history {path}: {err.strerror}") from None
