@@ -81,3 +81,70 @@ def test_the_cache_is_private_and_never_written_through_a_link(tmp_path, monkeyp
     assert target.read_text() == "precious\n" and not path.is_symlink()
     assert mode(path) == 0o600 and mode(path.parent) == 0o700
     assert [d.name for d in cache.load("k")] == [d.name for d in a_listing()]
+
+
+RLO, CSI = "\u202e", "\x9b"
+
+
+def hostile_node(tmp_path: Path) -> str:
+    """A host holding VMs named with a bidi override and a C1 CSI, as libvirt allows."""
+    from lxml import etree
+
+    node = etree.Element("node")
+    for name in (f"invoice{RLO}fdp.exe", f"x{CSI}2Jy"):
+        domain = etree.SubElement(node, "domain", type="test")
+        etree.SubElement(domain, "name").text = name
+        etree.SubElement(domain, "memory", unit="MiB").text = "64"
+        etree.SubElement(etree.SubElement(domain, "os"), "type").text = "hvm"
+    path = tmp_path / "hostile.xml"
+    path.write_bytes(etree.tostring(node, encoding="utf-8"))
+    return f"test://{path}"
+
+
+def test_names_that_could_steer_a_terminal_are_printed_escaped(tmp_path):
+    uri = hostile_node(tmp_path)
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    outputs = [
+        run_vmm("-c", uri, "ls", env=env),
+        run_vmm("-c", uri, "ls", "-r", env=env),
+        run_vmm("-c", uri, "tree", "-v", env=env),
+        run_vmm("-c", uri, "info", f"invoice{RLO}fdp.exe", env=env),
+        run_vmm("-c", uri, "mv", f"x{CSI}2Jy", "/lab", env=env),
+        run_vmm("-c", uri, "info", f"no{RLO}such", env=env),  # an error naming it
+    ]
+    for result in outputs:
+        text = result.stdout + result.stderr
+        assert RLO not in text and CSI not in text, text
+    assert "invoice\\u202efdp.exe" in outputs[0].stdout
+    assert "x\\x9b2Jy: / -> /lab" in outputs[4].stdout
+    listed = run_vmm("-c", uri, "ls", "-r", "--json", env=env)
+    assert f"invoice{RLO}fdp.exe" in listed.stdout  # JSON keeps the name as it is
+
+
+def test_printable_keeps_text_and_colours_and_escapes_the_rest():
+    from vmm.printable import printable
+
+    assert printable("/lab/web  nginx ünïcode 名前") == "/lab/web  nginx ünïcode 名前"
+    assert printable("\x1b[32m●\x1b[0m x") == "\x1b[32m●\x1b[0m x"
+    assert printable("a\x1b]0;title\x07b") == "a\\x1b]0;title\\x07b"
+    assert printable(f"{RLO}{CSI}\u200b\U000e0041") == "\\u202e\\x9b\\u200b\\U000e0041"
+
+
+def test_menu_rows_and_notifications_show_such_names_escaped(tmp_path):
+    from vmm.menus import Row, Screen
+    from vmm.menus.dmenu import plain_lines
+    from vmm.menus.fzf import lines_for
+    from vmm.menus.wofi import markup
+    from vmm.notify import Desktop
+
+    row = Row.plain("vm:1", f"invoice{RLO}fdp.exe{CSI}", "running")
+    shown = [*lines_for([row]), markup(row.cells[0])]
+    shown += plain_lines(Screen(prompt="/", rows=[row]))
+    said = tmp_path / "said"
+    fake_notify = tmp_path / "notify-send"  # a real program that records its arguments
+    fake_notify.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {said}\n')
+    fake_notify.chmod(0o755)
+    Desktop(str(fake_notify)).error(f"cannot start invoice{RLO}fdp.exe")
+    shown.append(said.read_text())
+    for text in shown:
+        assert RLO not in text and CSI not in text and "invoice\\u202efdp.exe" in text

@@ -42,6 +42,9 @@ class Desktop:
     def _send(self, summary: str, body: str, *extra: str) -> str:
         """Notify; where that cannot be done, the message goes to stderr (a key binding's log,
         at least) rather than nowhere."""
+        from vmm.printable import printable
+
+        summary, body = printable(summary), printable(body)
         argv = [self.executable, "--app-name=vmm", *extra, "--", summary, body]
         try:
             done = subprocess.run(

@@ -26,13 +26,20 @@ if TYPE_CHECKING:
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+def echo(text: str = "", **options: Any) -> None:
+    """click.echo for everything but JSON: names are shown, never obeyed (vmm.printable)."""
+    from vmm.printable import printable
+
+    click.echo(printable(text), **options)
+
+
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"vmm: error: {message}", err=True)
+    echo(f"vmm: error: {message}", err=True)
     sys.exit(code)
 
 
 def warn(message: str) -> None:
-    click.echo(f"vmm: warning: {message}", err=True)
+    echo(f"vmm: warning: {message}", err=True)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -90,7 +97,7 @@ class VmmGroup(click.Group):
         except (click.Abort, KeyboardInterrupt) as err:
             cause = err.__cause__ if isinstance(err, click.Abort) else err  # click wraps Ctrl-C
             said = cause if isinstance(cause, Interrupted) else "interrupted"
-            click.echo(f"\nvmm: {said}", err=True)
+            echo(f"\nvmm: {said}", err=True)
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(141)
@@ -241,12 +248,12 @@ def echo_json(data: Any) -> None:
 def echo_changes(changes: Iterable[MetadataChange]) -> None:
     for change in changes:
         if change.before == change.after:
-            click.echo(f"{change.vm}: unchanged")
+            echo(f"{change.vm}: unchanged")
         elif change.before.path != change.after.path:
-            click.echo(f"{change.vm}: {change.before.path} -> {change.after.path}")
+            echo(f"{change.vm}: {change.before.path} -> {change.after.path}")
         else:
             labels = ", ".join(change.after.labels) or "no labels"
-            click.echo(f"{change.vm}: {labels}")
+            echo(f"{change.vm}: {labels}")
 
 
 def targets(command: Callable) -> Callable:
@@ -284,9 +291,9 @@ def report(outcomes: Sequence[Outcome]) -> None:
     """A line per VM, errors on stderr; exit 1 if any failed."""
     for outcome in outcomes:
         if outcome.ok:
-            click.echo(f"{outcome.vm}: {outcome.message}")
+            echo(f"{outcome.vm}: {outcome.message}")
         else:
-            click.echo(f"vmm: error: {outcome.message}", err=True)
+            echo(f"vmm: error: {outcome.message}", err=True)
     if not all(outcome.ok for outcome in outcomes):
         sys.exit(1)
 
@@ -297,7 +304,7 @@ def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:
 
     host = session.host()
     dom = host.lookup(vm)
-    click.echo(f"{dom.name()}: {perform(host, dom, action, **options)}")
+    echo(f"{dom.name()}: {perform(host, dom, action, **options)}")
 
 
 def confirm(question: str, yes: bool) -> None:

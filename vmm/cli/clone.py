@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from vmm.cli.base import Session, cli, complete_folders, complete_labels, complete_vms, pass_session
+from vmm.cli.base import (
+    Session,
+    cli,
+    complete_folders,
+    complete_labels,
+    complete_vms,
+    echo,
+    pass_session,
+)
 from vmm.errors import InvalidInput
 
 
@@ -17,13 +25,13 @@ def _progress_line(target: str):
 
     def show(done: int, total: int) -> None:
         percent = 100 * done // total if total else 100
-        click.echo(
+        echo(
             f"\r{target}: {percent:3d}%  {done / 2**30:.1f}/{total / 2**30:.1f} GiB",
             nl=False,
             err=True,
         )
         if done >= total:
-            click.echo("", err=True)
+            echo("", err=True)
 
     return show
 
@@ -71,9 +79,9 @@ def clone_command(
     pool = pool or (None if linked else host.owner(dom).pool)
     options = {"linked": linked, "folder": folder, "labels": labels or None, "pool": pool}
     message = perform(host, dom, "clone", name, progress=_progress_line(name), **options)
-    click.echo(f"{dom.name()}: {message}")
+    echo(f"{dom.name()}: {message}")
     if start:
-        click.echo(f"{name}: {perform(host, host.owner(dom).lookup(name), 'start')}")
+        echo(f"{name}: {perform(host, host.owner(dom).lookup(name), 'start')}")
 
 
 @cli.command("clones")
@@ -88,7 +96,7 @@ def clones_command(session: Session, vm: str) -> None:
     with libvirt_errors():
         dom = host.lookup(vm)
         for name, image in storage.sharing(dom.connect(), dom):
-            click.echo(f"{name}  (through {image})")
+            echo(f"{name}  (through {image})")
 
 
 @cli.command("new")
@@ -123,4 +131,4 @@ def new_command(
     message = create.new_vm(home.conn, name, base, shape, folder, pool or home.pool)
     dom = home.lookup(name)
     host.record(dom, "new", message)
-    click.echo(f"{name}: {message}")
+    echo(f"{name}: {message}")

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from vmm.cli.base import cli
+from vmm.cli.base import cli, echo
 
 
 @cli.command("doctor")
@@ -22,29 +22,29 @@ def doctor_command(clean: bool, forget: bool) -> None:
 
     records = intents.interrupted()
     if not records:
-        click.echo("nothing was left behind by an interrupted vmm")
+        echo("nothing was left behind by an interrupted vmm")
         return
     left = False
     for record in records:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time))
-        click.echo(f"{record.operation} on {record.host}, cut short ({when}, pid {record.pid}):")
+        echo(f"{record.operation} on {record.host}, cut short ({when}, pid {record.pid}):")
         if forget:
             intents.forget(record)
-            click.echo("  forgotten")
+            echo("  forgotten")
             continue
         if clean:
             kept, problems = doctor.clean(record)
             for line in kept + problems:
-                click.echo(f"  {line}")
+                echo(f"  {line}")
             if not problems:
-                click.echo("  cleaned")
+                echo("  cleaned")
             left = left or bool(problems)
             continue
         for found in doctor.examine(record):
             state = {True: "left", False: "gone", None: "unknown"}[found.present]
             why = f" ({found.keep})" if found.keep else ""
-            click.echo(f"  {state}: {found.item.kind} {found.item.ref}: {found.item.note}{why}")
+            echo(f"  {state}: {found.item.kind} {found.item.ref}: {found.item.note}{why}")
         left = True
     if left and not clean:
-        click.echo("remove it with 'vmm doctor --clean', or keep it with 'vmm doctor --forget'")
+        echo("remove it with 'vmm doctor --clean', or keep it with 'vmm doctor --forget'")
     sys.exit(1 if left else 0)

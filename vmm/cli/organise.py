@@ -14,6 +14,7 @@ from vmm.cli.base import (
     complete_labels,
     complete_vms,
     complete_vms_and_folders,
+    echo,
     echo_changes,
     echo_json,
     pass_session,
@@ -87,9 +88,9 @@ def ls_command(
         return
     if not recursive and not wanted and not state:
         for sub in tree.subfolders(folder, domains):
-            click.echo(render.folder_row(sub))
+            echo(render.folder_row(sub))
     for domain in vms:
-        click.echo(render.vm_row(domain, full_place=recursive, with_host=session.several_hosts))
+        echo(render.vm_row(domain, full_place=recursive, with_host=session.several_hosts))
 
 
 @cli.command("tree")
@@ -108,7 +109,7 @@ def tree_command(session: Session, with_vms: bool = False, as_json: bool = False
         echo_json([{"path": p, "vms": counts[p], "here": here[p]} for p in sorted(counts)])
         return
     for line in render.tree_lines(domains, with_vms=with_vms):
-        click.echo(line)
+        echo(line)
 
 
 @cli.command("mv")
@@ -197,4 +198,4 @@ def labels_command(session: Session, as_json: bool) -> None:
         echo_json(counts)
     else:
         for line in render.label_lines(counts):
-            click.echo(line)
+            echo(line)

@@ -11,6 +11,7 @@ from vmm.cli.base import (
     cli,
     complete_vms,
     confirm,
+    echo,
     echo_json,
     pass_session,
 )
@@ -34,7 +35,7 @@ def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
         echo_json([{**snap.as_json(), "depth": depth} for depth, snap in ordered])
         return
     for line in render.snapshot_lines(ordered):
-        click.echo(line)
+        echo(line)
 
 
 @snapshot_group.command("create")

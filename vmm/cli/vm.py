@@ -13,6 +13,7 @@ from vmm.cli.base import (
     act,
     cli,
     complete_vms,
+    echo,
     echo_json,
     pass_session,
     targets,
@@ -37,7 +38,7 @@ def info_command(session: Session, vm: str, as_json: bool) -> None:
         echo_json(info.as_json())
     else:
         for line in render.details_lines(info):
-            click.echo(line)
+            echo(line)
 
 
 @cli.command("rm")
@@ -77,7 +78,7 @@ def ip_command(session: Session, vm: str, as_json: bool) -> None:
         raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
     for address in found:
         where = f"{address.interface}  {address.mac}  ({address.source})"
-        click.echo(f"{address.address}/{address.prefix}  {where}")
+        echo(f"{address.address}/{address.prefix}  {where}")
 
 
 def _exec(argv: list[str]) -> None:
@@ -146,7 +147,7 @@ def history_command(vm: str | None, as_json: bool) -> None:
         echo_json([asdict(entry) for entry in entries])
         return
     for entry in entries:
-        click.echo(render.history_line(entry))
+        echo(render.history_line(entry))
 
 
 @cli.command("edit")
@@ -163,4 +164,4 @@ def edit_command(session: Session, vm: str) -> None:
     )
     if message != "no change":
         host.record(dom, "edit", message)
-    click.echo(f"{dom.name()}: {message}")
+    echo(f"{dom.name()}: {message}")

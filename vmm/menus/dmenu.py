@@ -8,6 +8,7 @@ import shlex
 import subprocess
 
 from vmm.menus import Cancelled, Choice, MenuError, Screen
+from vmm.printable import printable
 
 
 def plain_lines(screen: Screen) -> list[str]:
@@ -15,7 +16,7 @@ def plain_lines(screen: Screen) -> list[str]:
     seen: dict[str, int] = {}
     lines = []
     for row in screen.rows:
-        text = row.text.replace("\n", " ")
+        text = printable(row.text.replace("\n", " "))
         seen[text] = seen.get(text, 0) + 1
         lines.append(text if seen[text] == 1 else f"{text} ({seen[text]})")
     return lines

@@ -22,6 +22,7 @@ from pyfzf.pyfzf import FzfPrompt
 
 from vmm.menus import Cancelled, Cell, Choice, MenuError, Row, Screen
 from vmm.menus.preview import PreviewServer
+from vmm.printable import printable
 
 _ANSI = {
     "running": "32",
@@ -40,7 +41,7 @@ _ALWAYS = ("esc", "ctrl-c", FREE_TEXT_KEY)
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\t", " ").replace("\n", " ")
+    return printable(text.replace("\t", " ").replace("\n", " "))
 
 
 def _render(cell: Cell) -> str:
@@ -104,7 +105,7 @@ class FzfMenu:
             f"--prompt={_one_line(screen.prompt)}> ",
         ]  # fmt: skip
         if screen.header:
-            options.append(f"--header={screen.header}")
+            options.append(f"--header={printable(screen.header)}")
         if screen.multi:
             options.append("--multi")
         if screen.preview is not None:

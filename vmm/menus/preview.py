@@ -51,10 +51,12 @@ class PreviewServer:
             conn.sendall(self._answer(request.decode(errors="replace").rstrip("\n")).encode())
 
     def _answer(self, request: str) -> str:
+        from vmm.printable import printable
+
         try:
-            return self.handler(request)
+            return printable(self.handler(request))
         except Exception as err:  # a preview must never take the picker down
-            return f"(no preview: {err})"
+            return printable(f"(no preview: {err})")
 
     def close(self) -> None:
         self._listener.close()

@@ -14,6 +14,7 @@ import html
 import subprocess
 
 from vmm.menus import Cancelled, Cell, Choice, MenuError, Screen
+from vmm.printable import printable
 
 _COLOURS = {
     "running": "#3fb950",
@@ -28,7 +29,7 @@ _COLOURS = {
 
 
 def markup(cell: Cell) -> str:
-    text = html.escape(cell.text, quote=False)
+    text = html.escape(printable(cell.text), quote=False)
     colour = _COLOURS.get(cell.style)
     if cell.style in ("folder", "action"):
         text = f"<b>{text}</b>"
