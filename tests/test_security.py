@@ -148,3 +148,57 @@ def test_menu_rows_and_notifications_show_such_names_escaped(tmp_path):
     shown.append(said.read_text())
     for text in shown:
         assert RLO not in text and CSI not in text and "invoice\\u202efdp.exe" in text
+
+
+def completion_node(tmp_path: Path) -> str:
+    from lxml import etree
+
+    node = etree.Element("node")
+    for name in ("x-$(touch pwned)", "x two words"):
+        domain = etree.SubElement(node, "domain", type="test")
+        etree.SubElement(domain, "name").text = name
+        etree.SubElement(domain, "memory", unit="MiB").text = "64"
+        etree.SubElement(etree.SubElement(domain, "os"), "type").text = "hvm"
+        etree.SubElement(domain, "{http://libvirt.org/schemas/domain/test/1.0}runstate").text = "5"
+    path = tmp_path / "completion.xml"
+    path.write_bytes(etree.tostring(node))
+    return f"test://{path}"
+
+
+def test_bash_completion_inserts_a_hostile_name_as_one_quoted_word(tmp_path):
+    import shutil
+    import sys
+
+    from conftest import require
+    from tmux import Terminal
+
+    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
+    uri = completion_node(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PS1": "shell> ",
+        "LIBVIRT_DEFAULT_URI": uri,  # bash splits a -c URI's words at ':' before click sees them
+        "TERM": "xterm-256color",
+    }
+    term = Terminal(["bash", "--norc", "--noprofile", "-i"], env, cwd=str(work))
+    try:
+        term.wait_for("shell>")
+        term.type('eval "$(_VMM_COMPLETE=bash_source vmm)"; echo sourced\n')
+        term.wait_for("sourced")
+        term.type("vmm info x-")
+        term.keys("Tab")
+        term.wait_for("info 'x-$(touch pwned)'")
+        term.keys("Enter")
+        term.wait_for("uuid:")
+        assert "name:        x-$(touch pwned)" in term.screen()
+        term.type("vmm info x\\ t")
+        term.keys("Tab")
+        term.wait_for("info 'x two words'")
+        term.keys("Enter")
+        term.wait_for("name:        x two words")
+    finally:
+        term.close()
+    assert not (work / "pwned").exists()
