@@ -508,3 +508,22 @@ def test_a_held_interrupt_is_not_lost_behind_an_ignored_hang_up():
             rollback.run()
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_vm_with_odd_xml_beside_them_stops_no_clone_and_no_check(srun, shost):
+    """libvirt keeps another application's undefined entity as it is: every check that reads
+    all definitions (who writes this disk, what shares it) still reads this one's disks."""
+    xml = etree.fromstring(shost.lookup("lone-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    for element in xml.findall("uuid"):
+        xml.remove(element)
+    xml.find("name").text = "odd"
+    text = etree.tostring(xml, encoding="unicode").replace(
+        "</domain>", "<metadata><o:app xmlns:o='urn:o'>&xxe;</o:app></metadata></domain>"
+    )
+    doctype = '<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    shost.conn.defineXML(doctype + text)  # 'odd' writes lone-vm's disk too
+    refused = srun("clone", "lone-vm", "copy")
+    assert refused.exit_code == 1, refused.output
+    assert "is written by 'odd' too" in refused.output and "passwd" not in refused.output
+    assert srun("info", "clone-vm").exit_code == 0
+    assert srun("clones", "base-vm").stdout == "clone-vm  (through /pool/base.qcow2)\n"

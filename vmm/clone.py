@@ -40,7 +40,7 @@ class DiskPlan:
 
 def _inactive_xml(dom: libvirt.virDomain) -> etree._Element:
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
-    return etree.fromstring(dom.XMLDesc(flags).encode())
+    return storage.definition(dom, flags)
 
 
 def check_clonable(dom: libvirt.virDomain, *, linked: bool) -> None:
@@ -223,7 +223,7 @@ def check_still_shut_off(dom: libvirt.virDomain, plans: list[DiskPlan]) -> None:
     everything undone, when it runs on the images the clone is built from."""
     if not dom.isActive():
         return
-    live = {disk.path for disk in storage.disks_of(etree.fromstring(dom.XMLDesc(0).encode()))}
+    live = {disk.path for disk in storage.disks_of(storage.definition(dom))}
     if live & {plan.image.path for plan in plans}:
         raise InvalidState(
             f"{dom.name()!r} was started while it was being cloned: nothing was cloned;"
@@ -263,7 +263,7 @@ def freeze_source(
 def _running_on(dom: libvirt.virDomain, paths: set[str]) -> bool:
     if not dom.isActive():
         return False
-    live = storage.disks_of(etree.fromstring(dom.XMLDesc(0).encode()))
+    live = storage.disks_of(storage.definition(dom))
     return any(disk.path in paths for disk in live)
 
 

@@ -17,6 +17,7 @@ from lxml import etree
 from vmm import storage
 from vmm.connection import libvirt_errors
 from vmm.errors import InvalidInput, InvalidState
+from vmm.metadata import parse
 
 
 def current_xml(dom: libvirt.virDomain) -> str:
@@ -34,14 +35,14 @@ def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
     if edited.strip() == original.strip():
         return "no change"
     try:
-        root = etree.fromstring(edited.encode())
+        root = parse(edited)
     except etree.XMLSyntaxError as err:
         raise InvalidInput(f"not well-formed XML: {err}") from None
     if not _same_uuid(root.findtext("uuid"), dom.UUIDString()):
         raise InvalidInput("the UUID may not change or go (clone the VM instead)")
     if current_xml(dom) != original:
         raise ChangedMeanwhile(f"{dom.name()!r} was changed by someone else while you edited it")
-    refuse_writing_a_base(dom.connect(), etree.fromstring(original.encode()), root)
+    refuse_writing_a_base(dom.connect(), storage.parse_definition(original), root)
     try:
         dom.connect().defineXMLFlags(edited, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     except libvirt.libvirtError as err:

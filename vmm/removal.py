@@ -103,7 +103,7 @@ def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = 
         raise InvalidState(f"{name!r} is running; force it off first or use --force")
     persistent = bool(dom.isPersistent())  # a transient VM is gone once destroyed
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
-    xml = etree.fromstring(dom.XMLDesc(flags).encode())
+    xml = storage.definition(dom, flags)
     plan = plan_storage(dom, conn, xml) if with_storage else StoragePlan([], [])
     refuse_shared_bases(dom, conn, plan.delete)
     paths = [volume.path() for volume in plan.delete]

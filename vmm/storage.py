@@ -39,6 +39,28 @@ class Disk:
         return self.exclusive and self.has_source and not self.path
 
 
+# For a definition that is not well-formed (libvirt keeps another application's undefined
+# entities as they are): its devices are still read, so that no disk goes unseen by a check.
+_RECOVERING = etree.XMLParser(
+    recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+
+
+def parse_definition(text: str) -> etree._Element:
+    """A domain's (or volume's, pool's) XML as libvirt gave it, parsed safely: no entity is
+    expanded, nothing fetched; one VM's odd XML never stops a check over every VM."""
+    from vmm.metadata import parse
+
+    try:
+        return parse(text)
+    except etree.XMLSyntaxError:
+        return etree.fromstring(text.encode(), _RECOVERING)
+
+
+def definition(dom: libvirt.virDomain, flags: int = 0) -> etree._Element:
+    return parse_definition(dom.XMLDesc(flags))
+
+
 def disks_of(domain_xml: etree._Element) -> list[Disk]:
     found = []
     for disk in domain_xml.iterfind("devices/disk"):
@@ -76,7 +98,7 @@ def volume_at(conn: libvirt.virConnect, path: str) -> libvirt.virStorageVol | No
 
 
 def backing_of(volume: libvirt.virStorageVol) -> str | None:
-    xml = etree.fromstring(volume.XMLDesc(0).encode())
+    xml = parse_definition(volume.XMLDesc(0))
     return xml.findtext("backingStore/path")
 
 
@@ -123,7 +145,7 @@ def owners(
         if dom.UUIDString() == skip:
             continue
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
-        for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
+        for disk in disks_of(definition(dom, flags)):
             if disk.path in wanted and (disk.writable or not writing):
                 found[disk.path] = dom.name()
     return found
@@ -133,7 +155,7 @@ def images_of(conn: libvirt.virConnect, dom: libvirt.virDomain) -> set[str]:
     """Every image `dom` reads: its writable disks and everything beneath them."""
     flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
     images: set[str] = set()
-    for disk in disks_of(etree.fromstring(dom.XMLDesc(flags).encode())):
+    for disk in disks_of(definition(dom, flags)):
         if disk.writable and disk.path:
             images.add(disk.path)
             images.update(backing_chain(conn, disk.path))

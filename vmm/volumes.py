@@ -54,11 +54,11 @@ def image_at(conn: libvirt.virConnect, path: str, fmt: str | None) -> Image:
 
     `fmt` is the format the VM's definition gives; without it, a pool's word or qemu-img's
     reading of the file is taken."""
-    from vmm.storage import volume_at
+    from vmm.storage import parse_definition, volume_at
 
     volume = volume_at(conn, path)
     if volume is not None:
-        xml = etree.fromstring(volume.XMLDesc(0).encode())
+        xml = parse_definition(volume.XMLDesc(0))
         found = xml.find("target/format")
         volume_format = found.get("type") if found is not None else None
         capacity = int(xml.findtext("capacity") or 0)
@@ -119,7 +119,9 @@ def destination(base: Image, stem: str, pool: libvirt.virStoragePool | None = No
 
 
 def pool_directory(pool: libvirt.virStoragePool) -> str:
-    return etree.fromstring(pool.XMLDesc(0).encode()).findtext("target/path") or ""
+    from vmm.storage import parse_definition
+
+    return parse_definition(pool.XMLDesc(0)).findtext("target/path") or ""
 
 
 def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: str) -> str:
