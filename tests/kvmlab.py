@@ -81,6 +81,16 @@ class KvmLab:
         disk = self.volume(f"{full}.{fmt}", mib=disk_mib, fmt=fmt)
         return self.conn.defineXML(domain_xml(full, disk.path(), fmt=fmt))
 
+    def give_uefi(self, dom: libvirt.virDomain, nvram: Path) -> None:
+        """Boot `dom` from OVMF, its UEFI variables in `nvram`."""
+        xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+        etree.SubElement(etree.SubElement(xml, "features"), "acpi")
+        os_ = xml.find("os")
+        loader = etree.SubElement(os_, "loader", readonly="yes", type="pflash")
+        loader.text = "/usr/share/OVMF/OVMF_CODE.fd"
+        etree.SubElement(os_, "nvram").text = str(nvram)
+        self.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+
     def loose_vm(self, name: str, *, disk_mib: int = 64) -> libvirt.virDomain:
         """A VM whose qcow2 disk lies in no storage pool."""
         full = self.prefix + name

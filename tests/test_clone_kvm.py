@@ -286,13 +286,7 @@ def test_a_clone_whose_uefi_variables_cannot_be_copied_leaves_nothing(kvm, kvm_r
     source = kvm.vm("badvars")
     nvram = kvm.dir / "not-a-file"
     nvram.mkdir()
-    xml = etree.fromstring(source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    etree.SubElement(etree.SubElement(xml, "features"), "acpi")
-    os_ = xml.find("os")
-    loader = etree.SubElement(os_, "loader", readonly="yes", type="pflash")
-    loader.text = "/usr/share/OVMF/OVMF_CODE.fd"
-    etree.SubElement(os_, "nvram").text = str(nvram)
-    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    kvm.give_uefi(source, nvram)
     before_xml = source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
     before_files = set(os.listdir(kvm.dir))
     result = kvm_run("clone", source.name(), kvm.prefix + "badvars2")

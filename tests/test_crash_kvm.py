@@ -128,13 +128,7 @@ def test_uefi_variables_vmm_cannot_read_are_copied_by_libvirtd(kvm, tmp_path):
     qemu_user = pwd.getpwnam("libvirt-qemu")
     os.chown(nvram, qemu_user.pw_uid, qemu_user.pw_gid)
     nvram.chmod(0o600)
-    xml = etree.fromstring(source.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
-    etree.SubElement(etree.SubElement(xml, "features"), "acpi")
-    os_ = xml.find("os")
-    loader = etree.SubElement(os_, "loader", readonly="yes", type="pflash")
-    loader.text = "/usr/share/OVMF/OVMF_CODE.fd"
-    etree.SubElement(os_, "nvram").text = str(nvram)
-    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    kvm.give_uefi(source, nvram)
     # root without its override of file modes: it cannot read the variables itself
     unprivileged = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
     check = subprocess.run([*unprivileged, "cat", str(nvram)], capture_output=True)
