@@ -83,7 +83,7 @@ def _watch(read_end: int) -> None:
 
 def _act_on_untaken_signal() -> None:
     if not _steady:
-        _leave("vmm: interrupted (the host did not answer)")
+        _leave("vmm: interrupted while waiting on libvirt (what it was asked may go on there)")
     if _state["warned_at"] >= 0 and _state["heard"] > _state["warned_at"]:
         _leave(f"vmm: interrupted during {_steady[-1]}: see 'vmm doctor' for what it left")
     if _state["warned_at"] < 0:
