@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from conftest import node_uri, run_vmm
 
 from vmm import cache, history
@@ -150,11 +151,20 @@ def test_menu_rows_and_notifications_show_such_names_escaped(tmp_path):
         assert RLO not in text and CSI not in text and "invoice\\u202efdp.exe" in text
 
 
+# Each VM, what is typed before Tab, and what each shell must then show on its command line.
+COMPLETED = [
+    ("x-$(touch pwned)", "x-", {"bash": "'x-$(touch pwned)'", "zsh": r"x-\$\(touch\ pwned\)"}),
+    ("x two words", "x\\ t", {"bash": "'x two words'", "zsh": r"x\ two\ words"}),
+    ("y-*", "y", {"bash": r"$'y-\x2a'", "zsh": r"y-\*"}),
+    ("z\\a'b", "z", {"bash": "'z\\a'\"'\"'b'", "zsh": r"z\\a\'b"}),
+]  # fish escapes as zsh does
+
+
 def completion_node(tmp_path: Path) -> str:
     from lxml import etree
 
     node = etree.Element("node")
-    for name in ("x-$(touch pwned)", "x two words"):
+    for name in [name for name, _, _ in COMPLETED] + ["c,d"]:
         domain = etree.SubElement(node, "domain", type="test")
         etree.SubElement(domain, "name").text = name
         etree.SubElement(domain, "memory", unit="MiB").text = "64"
@@ -165,7 +175,9 @@ def completion_node(tmp_path: Path) -> str:
     return f"test://{path}"
 
 
-def test_bash_completion_inserts_a_hostile_name_as_one_quoted_word(tmp_path):
+def a_shell(shell: str, tmp_path: Path):
+    """A real interactive `shell` in tmux, in a directory holding a file whose name a glob
+    made of a VM's name (`y-*`, quoted) would insert as code, with vmm's completion loaded."""
     import shutil
     import sys
 
@@ -173,32 +185,71 @@ def test_bash_completion_inserts_a_hostile_name_as_one_quoted_word(tmp_path):
     from tmux import Terminal
 
     require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
-    uri = completion_node(tmp_path)
-    work = tmp_path / "work"
+    require(shutil.which(shell) is not None, f"{shell} is not installed (make test installs it)")
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / ".config" / "fish").mkdir(parents=True)
     work.mkdir()
+    (work / "'y-'$(touch pwned)''").touch()
+    (home / ".zshrc").write_text("PS1='shell> '\nautoload -Uz compinit && compinit -u\n")
+    (home / ".config" / "fish" / "config.fish").write_text(
+        "function fish_prompt; echo -n 'shell> '; end\nset -g fish_greeting\n"
+    )
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "ZDOTDIR": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "PS1": "shell> ",
-        "LIBVIRT_DEFAULT_URI": uri,  # bash splits a -c URI's words at ':' before click sees them
+        "LIBVIRT_DEFAULT_URI": completion_node(tmp_path),  # bash cuts `-c URI` at ':'
         "TERM": "xterm-256color",
     }
-    term = Terminal(["bash", "--norc", "--noprofile", "-i"], env, cwd=str(work))
+    argv = {"bash": ["bash", "--norc", "--noprofile", "-i"], "zsh": ["zsh", "-i"]}
+    term = Terminal(argv.get(shell, [shell, "-i"]), env, cwd=str(work))
+    term.wait_for("shell>")
+    loads = {"fish": "_VMM_COMPLETE=fish_source vmm | source"}
+    term.type(loads.get(shell, f'eval "$(_VMM_COMPLETE={shell}_source vmm)"') + "; echo loaded\n")
+    term.wait_for("loaded")
+    return term, work
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_inserts_hostile_names_as_one_word_each(tmp_path, shell):
+    term, work = a_shell(shell, tmp_path)
     try:
-        term.wait_for("shell>")
-        term.type('eval "$(_VMM_COMPLETE=bash_source vmm)"; echo sourced\n')
-        term.wait_for("sourced")
-        term.type("vmm info x-")
-        term.keys("Tab")
-        term.wait_for("info 'x-$(touch pwned)'")
-        term.keys("Enter")
-        term.wait_for("uuid:")
-        assert "name:        x-$(touch pwned)" in term.screen()
-        term.type("vmm info x\\ t")
-        term.keys("Tab")
-        term.wait_for("info 'x two words'")
-        term.keys("Enter")
-        term.wait_for("name:        x two words")
+        for name, typed, shown in COMPLETED:
+            term.type(f"vmm info {typed}")
+            term.keys("Tab")
+            term.wait_for(f"vmm info {shown.get(shell, shown['zsh'])}")
+            term.keys("Enter")
+            term.wait_for(f"name:        {name}\n")
     finally:
         term.close()
     assert not (work / "pwned").exists()
+
+
+def completions(shell: str, uri: str, words: str, cword: str) -> list[str]:
+    """What vmm answers click's script for `shell`, through click's completion variables."""
+    env = {"_VMM_COMPLETE": f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+    answered = run_vmm(env={**env, "LIBVIRT_DEFAULT_URI": uri}).stdout
+    return [line for line in answered.splitlines() if line]
+
+
+def test_powershell_gets_names_single_quoted_and_fish_no_name_it_would_cut(tmp_path):
+    uri = completion_node(tmp_path)
+    assert completions("powershell", uri, "vmm info z", "2") == ["plain", "'z\\a''b'", "_"]
+    assert completions("powershell", uri, "vmm info x-", "2")[1] == "'x-$(touch pwned)'"
+    assert completions("fish", uri, "vmm info c", "c") == []  # fish would insert `c`
+    assert completions("fish", uri, "vmm info x", "x") == [
+        "plain,x two words",
+        "plain,x-$(touch pwned)",
+    ]
+
+
+def test_no_shell_is_offered_a_value_its_script_would_split():
+    from vmm.shellwords import for_the_shell
+
+    for shell in ("bash", "zsh", "fish", "powershell"):
+        assert for_the_shell("a\nplain,$(touch pwned)#", shell) is None
+    assert for_the_shell("\u2018it\u2019s", "powershell") == "'\u2018\u2018it\u2019\u2019s'"

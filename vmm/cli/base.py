@@ -203,24 +203,19 @@ def _completion_session(ctx: click.Context) -> Session:
     )
 
 
-def for_the_shell(value: str) -> str:
-    """A completion as the asking shell must get it to insert it as one word, never code.
-
-    click's bash script puts each value into the command line as it is: a VM named
-    `x-$(touch pwned)` would run on Enter, so bash gets it quoted. zsh (`compadd` without -Q)
-    and fish quote what they insert themselves: quoting for them would quote twice."""
-    import shlex
-
-    shell = os.environ.get("_VMM_COMPLETE", "")
-    return shlex.quote(value) if shell.startswith("bash") else value
-
-
 def _complete(values: Callable[[list[Domain]], Iterable[str]]):
+    """A completion callback offering `values` of the host's VMs, each as the asking shell
+    must get it (vmm.shellwords)."""
+
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        from vmm.shellwords import for_the_shell, shell_of
+
+        shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
         session = _completion_session(ctx)
         try:
-            found = set(values(session.host().domains()))
-            return [for_the_shell(v) for v in sorted(found) if v.startswith(incomplete)]
+            found = sorted(set(values(session.host().domains())))
+            words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
+            return [word for word in words if word is not None]
         except VmmError:
             return []
         finally:
