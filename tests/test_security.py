@@ -122,33 +122,106 @@ def test_names_that_could_steer_a_terminal_are_printed_escaped(tmp_path):
     assert f"invoice{RLO}fdp.exe" in listed.stdout  # JSON keeps the name as it is
 
 
-def test_printable_keeps_text_and_colours_and_escapes_the_rest():
+def test_printable_keeps_text_and_vmms_colours_and_escapes_the_rest():
     from vmm.printable import printable
 
     assert printable("/lab/web  nginx ünïcode 名前") == "/lab/web  nginx ünïcode 名前"
-    assert printable("\x1b[32m●\x1b[0m x") == "\x1b[32m●\x1b[0m x"
+    assert printable("\x1b[32m●\x1b[0m \x1b[36m\x1b[1mx\x1b[0m") == (
+        "\x1b[32m●\x1b[0m \x1b[36m\x1b[1mx\x1b[0m"
+    )
+    assert printable("a\x1b[8mhidden \x1b[30;40mb") == "a\\x1b[8mhidden \\x1b[30;40mb"
+    assert printable("\x1b[32mx", colours=False) == "\\x1b[32mx"
     assert printable("a\x1b]0;title\x07b") == "a\\x1b]0;title\\x07b"
     assert printable(f"{RLO}{CSI}\u200b\U000e0041") == "\\u202e\\x9b\\u200b\\U000e0041"
 
 
-def test_menu_rows_and_notifications_show_such_names_escaped(tmp_path):
-    from vmm.menus import Row, Screen
-    from vmm.menus.dmenu import plain_lines
+def test_printable_escapes_every_control_format_and_surrogate_character():
+    import sys
+    import unicodedata
+
+    from vmm.printable import printable
+
+    steering = [
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+        and chr(code) not in "\n\t"
+    ]
+    for colours in (True, False):
+        shown = printable("".join(steering), colours=colours)
+        assert shown.isascii() and "\x1b" not in shown and len(steering) > 300
+
+
+def test_menu_rows_prompts_and_notifications_show_such_names_escaped(tmp_path):
+    from vmm.menus import Cancelled, Row, Screen
+    from vmm.menus.dmenu import DmenuMenu, plain_lines
     from vmm.menus.fzf import lines_for
-    from vmm.menus.wofi import markup
+    from vmm.menus.wofi import WofiMenu, markup
     from vmm.notify import Desktop
 
-    row = Row.plain("vm:1", f"invoice{RLO}fdp.exe{CSI}", "running")
-    shown = [*lines_for([row]), markup(row.cells[0])]
-    shown += plain_lines(Screen(prompt="/", rows=[row]))
+    name = f"invoice{RLO}fdp.exe{CSI}"
+    row = Row.plain("vm:1", name, "running")
+    screen = Screen(prompt=name, rows=[row])
+    shown = [*lines_for([row]), markup(row.cells[0]), *plain_lines(screen)]
+    shown += WofiMenu().argv(screen)
     said = tmp_path / "said"
-    fake_notify = tmp_path / "notify-send"  # a real program that records its arguments
-    fake_notify.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {said}\n')
+    record = f'printf "%s\\n" "$@" > {said}'  # a real program that records its arguments
+    with pytest.raises(Cancelled):
+        DmenuMenu(["sh", "-c", f"{record}; exit 1", "dmenu", "{prompt}"]).choose(screen)
+    shown.append(said.read_text())
+    fake_notify = tmp_path / "notify-send"
+    fake_notify.write_text(f"#!/bin/sh\n{record}\n")
     fake_notify.chmod(0o755)
-    Desktop(str(fake_notify)).error(f"cannot start invoice{RLO}fdp.exe")
+    Desktop(str(fake_notify)).error(f"cannot start {name}")
     shown.append(said.read_text())
     for text in shown:
-        assert RLO not in text and CSI not in text and "invoice\\u202efdp.exe" in text
+        assert RLO not in text and CSI not in text
+    assert all("invoice\\u202efdp.exe\\x9b" in text for text in shown if "invoice" in text)
+    assert len([text for text in shown if "invoice" in text]) == 6
+
+
+def on_a_terminal(argv: list[str], env: dict[str, str], question: bytes, answer: bytes) -> str:
+    """Everything `argv` writes to a real terminal (a pty), answering `question` once."""
+    import select
+    import subprocess
+    import time
+
+    main, tty = os.openpty()
+    done = subprocess.Popen(argv, stdin=tty, stdout=tty, stderr=tty, env={**os.environ, **env})
+    os.close(tty)
+    written, answered, deadline = b"", False, time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:  # the program ended: the terminal is gone
+                    break
+                written += chunk
+                if question in written and not answered:
+                    os.write(main, answer)
+                    answered = True
+            elif done.poll() is not None:
+                break
+    finally:
+        done.kill()
+        done.wait()
+        os.close(main)
+    return written.decode()
+
+
+def test_the_edit_prompt_shows_a_refusal_naming_such_text_escaped(tmp_path):
+    from conftest import vmm_exe
+
+    editor = tmp_path / "editor.sh"  # the user types a bidi override into the memory size
+    change = "s|<memory unit=.KiB.>[0-9]*</memory>|<memory>1\u202e0</memory>|"
+    editor.write_text(f"#!/bin/sh\nsed -i '{change}' \"$1\"\n")
+    editor.chmod(0o755)
+    env = {"VISUAL": str(editor), "XDG_STATE_HOME": str(tmp_path / "state")}
+    argv = [vmm_exe(), "-c", hostile_node(tmp_path), "edit", f"x{CSI}2Jy"]
+    shown = on_a_terminal(argv, env, b"Edit again?", b"n\n")
+    assert "Edit again?" in shown and "vmm: error: libvirt refused it" in shown
+    assert RLO not in shown and shown.count("1\\u202e0") == 2
 
 
 # Each VM, what is typed before Tab, and what each shell must then show on its command line.

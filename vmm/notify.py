@@ -44,7 +44,7 @@ class Desktop:
         at least) rather than nowhere."""
         from vmm.printable import printable
 
-        summary, body = printable(summary), printable(body)
+        summary, body = printable(summary, colours=False), printable(body, colours=False)
         argv = [self.executable, "--app-name=vmm", *extra, "--", summary, body]
         try:
             done = subprocess.run(

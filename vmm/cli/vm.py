@@ -150,6 +150,13 @@ def history_command(vm: str | None, as_json: bool) -> None:
         echo(render.history_line(entry))
 
 
+def _edit_again(error: str) -> bool:
+    """Whether the user, told why libvirt refused the definition, wants to fix it."""
+    from vmm.printable import printable
+
+    return sys.stdin.isatty() and click.confirm(printable(f"{error}\nEdit again?"), True)
+
+
 @cli.command("edit")
 @click.argument("vm", shell_complete=complete_vms)
 @pass_session
@@ -159,9 +166,7 @@ def edit_command(session: Session, vm: str) -> None:
 
     host = session.host()
     dom = host.lookup(vm)
-    message = edit.edit_and_define(
-        dom, lambda error: sys.stdin.isatty() and click.confirm(f"{error}\nEdit again?", True)
-    )
+    message = edit.edit_and_define(dom, _edit_again)
     if message != "no change":
         host.record(dom, "edit", message)
     echo(f"{dom.name()}: {message}")

@@ -16,7 +16,7 @@ def plain_lines(screen: Screen) -> list[str]:
     seen: dict[str, int] = {}
     lines = []
     for row in screen.rows:
-        text = printable(row.text.replace("\n", " "))
+        text = printable(row.text.replace("\n", " "), colours=False)
         seen[text] = seen.get(text, 0) + 1
         lines.append(text if seen[text] == 1 else f"{text} ({seen[text]})")
     return lines
@@ -36,7 +36,8 @@ class DmenuMenu:
 
     def choose(self, screen: Screen) -> Choice:
         lines = plain_lines(screen)
-        argv = [part.replace("{prompt}", screen.prompt) for part in self.argv]
+        prompt = printable(screen.prompt, colours=False)
+        argv = [part.replace("{prompt}", prompt) for part in self.argv]
         try:
             done = subprocess.run(
                 argv, input="\n".join(lines) + "\n", capture_output=True, text=True

@@ -41,7 +41,7 @@ _ALWAYS = ("esc", "ctrl-c", FREE_TEXT_KEY)
 
 
 def _one_line(text: str) -> str:
-    return printable(text.replace("\t", " ").replace("\n", " "))
+    return printable(text.replace("\t", " ").replace("\n", " "), colours=False)
 
 
 def _render(cell: Cell) -> str:
@@ -105,7 +105,7 @@ class FzfMenu:
             f"--prompt={_one_line(screen.prompt)}> ",
         ]  # fmt: skip
         if screen.header:
-            options.append(f"--header={printable(screen.header)}")
+            options.append(f"--header={printable(screen.header, colours=False)}")
         if screen.multi:
             options.append("--multi")
         if screen.preview is not None:

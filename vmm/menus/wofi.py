@@ -29,7 +29,7 @@ _COLOURS = {
 
 
 def markup(cell: Cell) -> str:
-    text = html.escape(printable(cell.text), quote=False)
+    text = html.escape(printable(cell.text, colours=False), quote=False)
     colour = _COLOURS.get(cell.style)
     if cell.style in ("folder", "action"):
         text = f"<b>{text}</b>"
@@ -42,8 +42,8 @@ class WofiMenu:
 
     def argv(self, screen: Screen, *, numbered: bool = False, password: bool = False) -> list[str]:
         argv = [
-            self.executable, "--dmenu", f"--prompt={screen.prompt}", "--insensitive",
-            "--cache-file=/dev/null", "--allow-markup",
+            self.executable, "--dmenu", f"--prompt={printable(screen.prompt, colours=False)}",
+            "--insensitive", "--cache-file=/dev/null", "--allow-markup",
         ]  # fmt: skip
         if numbered:
             argv += ["-D", "dmenu-print_line_num=true"]
