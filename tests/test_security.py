@@ -54,6 +54,77 @@ def test_the_history_rotates_and_keeps_the_recent_entries(tmp_path, monkeypatch)
     assert len(shown) > 20 and mode(Path(journal.older)) == 0o600
 
 
+def test_a_history_an_older_vmm_left_readable_is_made_private(tmp_path):
+    state = tmp_path / "state"
+    (state / "vmm").mkdir(parents=True)
+    (state / "vmm" / "history.jsonl").write_text("")
+    (state / "vmm" / "history.jsonl").chmod(0o644)
+    moved = run_vmm("-c", node_uri(), "mv", "alpha", "/x", env={"XDG_STATE_HOME": str(state)})
+    assert moved.returncode == 0, moved.stderr
+    assert mode(state / "vmm" / "history.jsonl") == 0o600
+
+
+def test_a_fifo_planted_at_the_history_is_a_warning_not_a_hang(tmp_path):
+    state = tmp_path / "state" / "vmm"
+    state.mkdir(parents=True)
+    os.mkfifo(state / "history.jsonl")
+    moved = run_vmm(
+        "-c", node_uri(), "mv", "alpha", "/x", env={"XDG_STATE_HOME": str(tmp_path / "state")}
+    )
+    assert moved.returncode == 0 and moved.stdout == "alpha: /lab/web -> /x\n"
+    assert "cannot write history to" in moved.stderr and "not a regular file" in moved.stderr
+
+
+def stopped(pid: int, timeout: float = 30) -> bool:
+    """Whether process `pid` reached a SIGSTOP within `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("second_waits", [True, False], ids=["lock-freed", "lock-held-on"])
+def test_two_vmm_processes_at_the_rotation_lose_no_history(tmp_path, second_waits):
+    """The first vmm stops holding the journal's lock, the journal past its limit; the second
+    writes meanwhile (waiting for the lock, or past it once the wait is over), then the first
+    goes on. Two rotations at once would leave only the newest lines."""
+    import json
+    import signal
+    import subprocess
+
+    from conftest import vmm_exe
+
+    state = tmp_path / "state"
+    (state / "vmm").mkdir(parents=True)
+    old = [Entry("h", f"old{n}", f"u{n}", "start", "x" * 200) for n in range(5000)]
+    (state / "vmm" / "history.jsonl").write_text(
+        "".join(json.dumps(history.asdict(entry)) + "\n" for entry in old)
+    )
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    argv = [vmm_exe(), "-c", node_uri(), "mv"]
+    first = subprocess.Popen(
+        [*argv, "alpha", "/x"], env={**env, "VMM_FAULTS": "history.rotating:stop"}
+    )
+    try:
+        assert stopped(first.pid)
+        second = subprocess.Popen([*argv, "beta", "/y"], env=env)
+        if second_waits:
+            assert not stopped(second.pid, 0.5)  # let it reach the lock
+            first.send_signal(signal.SIGCONT)
+        assert second.wait(timeout=30) == 0
+        first.send_signal(signal.SIGCONT)
+        assert first.wait(timeout=30) == 0
+    finally:
+        first.kill()
+    shown = json.loads(run_vmm("history", "--json", env={"XDG_STATE_HOME": str(state)}).stdout)
+    assert [e["vm"] for e in shown[:5000]] == [entry.vm for entry in old]
+    assert sorted(e["vm"] for e in shown[5000:]) == ["alpha", "beta"]
+
+
 def a_listing():
     import libvirt
 

@@ -6,11 +6,16 @@ UUID), the action, and for metadata changes the state before and after.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import stat
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from vmm import faults
 from vmm.errors import HostError
 
 
@@ -41,23 +46,64 @@ def default_path(env: Mapping[str, str] = os.environ) -> str:
 # Past this size the journal starts afresh and the old one is kept as history.jsonl.1: what
 # `vmm history` shows stays between one and two of these.
 ROTATE_BYTES = 1 << 20
+LOCK_WAIT_SECONDS = 2.0
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def open_private(path: str, flags: int) -> int:
     """Open a file of vmm's own, never through a symbolic link, readable by this user alone,
-    in a directory only this user can enter (others' names and labels are in it)."""
+    in a directory only this user can enter (others' names and labels are in it); one an
+    older vmm made readable by others is made private."""
     from vmm.locks import private_dir
 
     if directory := os.path.dirname(path):
         os.makedirs(os.path.dirname(directory) or ".", mode=0o700, exist_ok=True)
         private_dir(directory)
     try:
-        return os.open(path, flags, 0o600)
+        fd = os.open(path, flags | os.O_NONBLOCK, 0o600)  # a planted FIFO must not hang vmm
     except OSError as err:
-        if os.path.islink(path):
-            raise OSError(err.errno, "it is a symbolic link: not followed", path) from None
-        raise
+        raise OSError(err.errno, _refusal(path) or err.strerror, path) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, _refusal(path), path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.fchmod(fd, 0o600)
+    return fd
+
+
+def _refusal(path: str) -> str:
+    """Why vmm will not write its file at `path`, when something else is planted there."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return ""
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link: not followed"
+    return "" if stat.S_ISREG(info.st_mode) else "it is not a regular file"
+
+
+def _locked(fd: int, wait: float) -> bool:
+    """Whether `fd`'s lock could be taken within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether `path` still names the file open as `fd`."""
+    try:
+        there = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    here = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 class History:
@@ -78,17 +124,32 @@ class History:
 
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         try:
-            journal = os.fdopen(open_private(self.path, _APPEND), "a", encoding="utf-8")
-            if journal.tell() + len(line) > ROTATE_BYTES:
-                journal.close()
-                os.replace(self.path, self.older)
-                journal = os.fdopen(open_private(self.path, _APPEND), "a", encoding="utf-8")
-            with journal:
-                journal.write(line)
+            self._append(line.encode())
         except OSError as err:
             self.failures.append(f"cannot write history to {self.path}: {err.strerror}")
         except VmmError as err:
             self.failures.append(f"cannot write history: {err}")
+
+    def _append(self, line: bytes) -> None:
+        """Append under the journal's lock, first rotating it if `line` would take it past
+        ROTATE_BYTES: two vmm processes rotating at once would put the newer file over the
+        older one's place, and the older one would be lost. Appending needs no lock: when
+        another vmm holds it too long (stopped, say), the line goes in without a rotation."""
+        while True:
+            fd = open_private(self.path, _APPEND)
+            try:
+                if _locked(fd, LOCK_WAIT_SECONDS):
+                    if not _still_at(fd, self.path):
+                        continue  # rotated by another vmm while this one waited
+                    size = os.fstat(fd).st_size
+                    if size and size + len(line) > ROTATE_BYTES:
+                        faults.point("history.rotating")
+                        os.replace(self.path, self.older)
+                        continue
+                os.write(fd, line)
+                return
+            finally:
+                os.close(fd)  # releases the lock
 
     def entries(self, vm: str | None = None) -> list[Entry]:
         """Every readable entry, oldest first; `vm` matches a name or a UUID."""
