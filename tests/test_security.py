@@ -397,3 +397,16 @@ def test_no_shell_is_offered_a_value_its_script_would_split():
     for shell in ("bash", "zsh", "fish", "powershell"):
         assert for_the_shell("a\nplain,$(touch pwned)#", shell) is None
     assert for_the_shell("\u2018it\u2019s", "powershell") == "'\u2018\u2018it\u2019\u2019s'"
+
+
+def test_a_fifo_planted_at_the_cache_is_no_cache_and_no_hang(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    path = Path(cache.cache_path("k", env))
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    load = [sys.executable, "-c", "from vmm import cache; print(cache.load('k'))"]
+    loaded = subprocess.run(load, env=env, capture_output=True, text=True, timeout=20)
+    assert loaded.stdout == "None\n", loaded.stderr

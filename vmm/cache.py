@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import stat
 import zlib
 from collections.abc import Mapping
 
@@ -53,9 +54,7 @@ def load(key: str) -> list[Domain] | None:
     """The cached listing, or None when there is none this vmm can trust (absent, torn, from
     another version, edited by hand): the picker then simply lists the host first."""
     try:
-        fd = os.open(cache_path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, encoding="utf-8") as file:
-            data = json.load(file)
+        data = json.loads(_read_file(cache_path(key)))
         if data.get("version") != VERSION or data.get("key") != key:
             return None
         if not isinstance(data["domains"], list):
@@ -63,6 +62,15 @@ def load(key: str) -> list[Domain] | None:
         return [_domain(record) for record in data["domains"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _read_file(path: str) -> str:
+    """The text of the regular file at `path`: never through a link, never waiting on a FIFO."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    with os.fdopen(os.open(path, flags), encoding="utf-8") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return file.read()
 
 
 # What each cached field must be, checked on load: a wrong type would fail only later, deep in
