@@ -159,15 +159,34 @@ RLO, CSI = "\u202e", "\x9b"
 
 
 def hostile_node(tmp_path: Path) -> str:
-    """A host holding VMs named with a bidi override and a C1 CSI, as libvirt allows."""
+    """A host holding VMs named with a bidi override and a C1 CSI, as libvirt allows, one with
+    such a label and a snapshot so named, one in a folder so named."""
     from lxml import etree
 
+    test = "http://libvirt.org/schemas/domain/test/1.0"
+    vmm_ns = "http://calebstew.art/xmlns/vmm"
     node = etree.Element("node")
-    for name in (f"invoice{RLO}fdp.exe", f"x{CSI}2Jy"):
-        domain = etree.SubElement(node, "domain", type="test")
+    for name, path, label in (
+        (f"invoice{RLO}fdp.exe", None, f"ur{RLO}gent"),
+        (f"x{CSI}2Jy", None, None),
+        ("plain", f"/f{RLO}older", None),
+    ):
+        domain = etree.SubElement(node, "domain", type="test", nsmap={"test": test})
         etree.SubElement(domain, "name").text = name
         etree.SubElement(domain, "memory", unit="MiB").text = "64"
         etree.SubElement(etree.SubElement(domain, "os"), "type").text = "hvm"
+        meta = etree.SubElement(etree.SubElement(domain, "metadata"), f"{{{vmm_ns}}}vmm")
+        if path:
+            etree.SubElement(meta, f"{{{vmm_ns}}}path").text = path
+        if label:
+            etree.SubElement(meta, f"{{{vmm_ns}}}label").text = label
+            snapshot = etree.SubElement(domain, f"{{{test}}}domainsnapshot")
+            for field, value in (("name", f"before{RLO}update"), ("state", "shutoff")):
+                etree.SubElement(snapshot, field).text = value
+            etree.SubElement(snapshot, "creationTime").text = "1700000000"
+            etree.SubElement(snapshot, "active").text = "1"
+            snapshot.append(etree.fromstring(etree.tostring(domain)))
+            snapshot[-1].remove(snapshot[-1].find(f"{{{test}}}domainsnapshot"))
     path = tmp_path / "hostile.xml"
     path.write_bytes(etree.tostring(node, encoding="utf-8"))
     return f"test://{path}"
@@ -183,12 +202,17 @@ def test_names_that_could_steer_a_terminal_are_printed_escaped(tmp_path):
         run_vmm("-c", uri, "info", f"invoice{RLO}fdp.exe", env=env),
         run_vmm("-c", uri, "mv", f"x{CSI}2Jy", "/lab", env=env),
         run_vmm("-c", uri, "info", f"no{RLO}such", env=env),  # an error naming it
+        run_vmm("-c", uri, "labels", env=env),
+        run_vmm("-c", uri, "snapshot", "ls", f"invoice{RLO}fdp.exe", env=env),
     ]
     for result in outputs:
         text = result.stdout + result.stderr
         assert RLO not in text and CSI not in text, text
     assert "invoice\\u202efdp.exe" in outputs[0].stdout
     assert "x\\x9b2Jy: / -> /lab" in outputs[4].stdout
+    assert "f\\u202eolder" in outputs[2].stdout and "ur\\u202egent" in outputs[6].stdout
+    assert "before\\u202eupdate" in outputs[7].stdout
+    assert all(result.returncode == 0 for result in outputs[:5] + outputs[6:]), outputs
     listed = run_vmm("-c", uri, "ls", "-r", "--json", env=env)
     assert f"invoice{RLO}fdp.exe" in listed.stdout  # JSON keeps the name as it is
 
@@ -249,6 +273,21 @@ def test_menu_rows_prompts_and_notifications_show_such_names_escaped(tmp_path):
         assert RLO not in text and CSI not in text
     assert all("invoice\\u202efdp.exe\\x9b" in text for text in shown if "invoice" in text)
     assert len([text for text in shown if "invoice" in text]) == 6
+
+
+def test_the_fzf_preview_shows_such_names_escaped_with_vmms_colours(tmp_path):
+    import subprocess
+
+    from vmm.menus.fzf import FzfMenu
+
+    menu = FzfMenu()
+    try:
+        command = menu._ask_picker("'0'")  # as fzf runs it for the first row
+        menu._server.handler = lambda _row: f"\x1b[32m●\x1b[0m invoice{RLO}fdp.exe{CSI}"
+        shown = subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout
+    finally:
+        menu.close()
+    assert shown == "\x1b[32m●\x1b[0m invoice\\u202efdp.exe\\x9b"
 
 
 def on_a_terminal(argv: list[str], env: dict[str, str], question: bytes, answer: bytes) -> str:
