@@ -10,6 +10,8 @@ packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base ovmf
   # the picker and its terminal tests
   fzf tmux openssh-client
+  # the shells whose completion is tested for real
+  zsh fish
   # wofi mode and its desktop tests: a headless Sway, typing, screenshots, notifications
   sway wofi wtype grim mako-notifier libnotify-bin dbus-daemon dbus-bin
 )

@@ -95,6 +95,9 @@ def _act_on_untaken_signal() -> None:
 
 
 def _say(line: str) -> None:
+    from vmm.printable import printable
+
+    line = printable(line)
     with contextlib.suppress(OSError, ValueError):
         if sys.stderr is not None:
             sys.stderr.write(f"\n{line}\n")

@@ -319,7 +319,9 @@ def confirm(question: str, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise InvalidInput(f"{question} Refusing without --yes when not run from a terminal")
-    if not click.confirm(question, default=False):
+    from vmm.printable import printable
+
+    if not click.confirm(printable(question), default=False):
         raise InvalidInput("cancelled; nothing was changed")
 
 
