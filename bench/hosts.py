@@ -11,8 +11,8 @@ from pathlib import Path
 import libvirt
 from lxml import etree
 
-from vmm import metadata
-from vmm.metadata import Metadata
+from vmm.model import metadata
+from vmm.model.metadata import Metadata
 
 SHARED = "test+unix:///default"
 DAEMON_SOCKET = Path("/run/libvirt/libvirt-sock")

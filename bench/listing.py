@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import hosts
 from bench.measure import Timing, time_command, time_shell
 from bench.proxy import DelayProxy
-from vmm.metadata import NAMESPACE
+from vmm.model.metadata import NAMESPACE
 
 SIZES = (100, 1000, 5000)
 DELAYS = (0.0, 0.005)

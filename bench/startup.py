@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from bench.measure import Command, Timing, time_interleaved
-from vmm.config import demo_uri
+from vmm.ui.config import demo_uri
 
 RUNS = 21
 FLOOR = (

@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner, Result
 from lxml import etree
 
-from vmm.cli import Session, cli
-from vmm.history import History
-from vmm.host import Host
+from vmm.ops.history import History
+from vmm.ui.cli import Session, cli
+from vmm.virt.host import Host
 
 HOSTS = Path(__file__).parent / "hosts"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ (its delay proxy)

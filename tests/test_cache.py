@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from vmm import cache
-from vmm.domain import Domain
-from vmm.metadata import Metadata
+from vmm.model.domain import Domain
+from vmm.model.metadata import Metadata
+from vmm.ui import cache
 
 
 def a_domain(**changes):

@@ -9,10 +9,10 @@ import sys
 import pytest
 from conftest import node_uri, run_vmm, vmm_exe
 
-from vmm.cli import cli
-from vmm.cli.base import SUBCOMMANDS
-from vmm.cli.pick import use_menu_for_passwords
-from vmm.config import demo_uri
+from vmm.ui.cli import cli
+from vmm.ui.cli.base import SUBCOMMANDS
+from vmm.ui.cli.pick import use_menu_for_passwords
+from vmm.ui.config import demo_uri
 
 
 def ok(result):
@@ -69,8 +69,8 @@ def test_mv_a_folder_rehomes_everything_below_it(run, host):
 
 def test_a_move_that_fails_half_way_moves_nothing(run, host, monkeypatch):
     """A mock forces the failure: a metadata write cannot be made to fail on cue for real."""
-    from vmm.errors import HostError
-    from vmm.host import Host
+    from vmm.model.errors import HostError
+    from vmm.virt.host import Host
 
     before = {d.name: d.path for d in host.domains()}
     real, writes = Host.write_metadata, []
@@ -229,8 +229,8 @@ def test_a_confirmation_names_the_vms_it_is_about(run, host):
 
 
 def test_the_states_ls_takes_are_the_states_vmm_shows():
-    from vmm.cli.organise import LISTED_STATES
-    from vmm.domain import STATES
+    from vmm.model.domain import STATES
+    from vmm.ui.cli.organise import LISTED_STATES
 
     assert set(LISTED_STATES) == {*STATES.values(), "saved"}
 
@@ -335,14 +335,14 @@ def test_the_table_of_lazily_loaded_subcommands_matches_their_modules():
 
 def test_ls_loads_only_the_module_that_defines_it():
     probe = (
-        "import sys; from vmm.cli import main; sys.argv = ['vmm', '--demo', 'ls']\n"
+        "import sys; from vmm.ui.cli import main; sys.argv = ['vmm', '--demo', 'ls']\n"
         "try: main()\n"
         "except SystemExit: pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith('vmm.cli.')), file=sys.stderr)"
+        "print(sorted(m for m in sys.modules if m.startswith('vmm.ui.cli.')), file=sys.stderr)"
     )
 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.stderr.strip() == "['vmm.cli.base', 'vmm.cli.organise']"
+    assert done.stderr.strip() == "['vmm.ui.cli.base', 'vmm.ui.cli.organise']"
 
 
 def test_json_lists_print_one_element_per_line(run):

@@ -6,9 +6,10 @@ import libvirt
 import pytest
 from lxml import etree
 
-from vmm import clone, create, transaction, volumes
-from vmm.errors import VmmError
-from vmm.metadata import Metadata
+from vmm.model.errors import VmmError
+from vmm.model.metadata import Metadata
+from vmm.ops import clone, create, transaction
+from vmm.virt import images
 
 
 def snapshot_of(host):
@@ -45,12 +46,12 @@ def test_linked_clone_gets_an_overlay_and_the_source_moves_onto_its_own(srun, sh
 
 
 def test_the_pickers_preview_shows_the_chain_without_reading_every_vm(srun, shost):
-    from vmm import details
+    from vmm.ops import info
 
     srun("clone", "lone-vm", "lone copy")
     calls = []
     shost.conn.listAllDomains = lambda *a: calls.append(a) or []  # counts the host-wide scan
-    preview = details.gather(shost, shost.lookup("lone copy"), with_links=False)
+    preview = info.gather(shost, shost.lookup("lone copy"), with_links=False)
     assert preview.disks[0].chain == ("/pool/lone.qcow2",) and preview.linked_with == ()
     assert calls == []
 
@@ -161,8 +162,8 @@ def fail_on_call(monkeypatch, owner, name, n, error=Boom):
 @pytest.mark.parametrize(
     ("owner", "name", "n"),
     [
-        (volumes, "create_overlay", 1),  # the clone's overlay
-        (volumes, "create_overlay", 2),  # the source's new overlay
+        (images, "create_overlay", 1),  # the clone's overlay
+        (images, "create_overlay", 2),  # the source's new overlay
         (clone, "define_new", 1),  # defining the clone
         (clone, "copy_nvram", 1),
         (clone, "freeze_source", 1),
@@ -179,9 +180,9 @@ def test_a_failure_at_any_step_leaves_nothing_behind(monkeypatch, shost, owner, 
 
 @pytest.fixture
 def fault_at():
-    """Run a hook at a named step of an operation (vmm.faults): the failures a real host
+    """Run a hook at a named step of an operation (vmm.ops.faults): the failures a real host
     cannot be made to produce on cue."""
-    from vmm import faults
+    from vmm.ops import faults
 
     def install(point, hook):
         faults.HOOKS[point] = hook
@@ -377,12 +378,12 @@ def test_new_vm_failure_removes_the_overlay(monkeypatch, shost):
     ],
 )
 def test_which_uris_are_local(uri, local):
-    assert volumes.is_local_uri(uri) is local
+    assert images.is_local_uri(uri) is local
 
 
 def test_safe_stem():
-    assert volumes.safe_stem("a b/$(x)") == "a-b-x"
-    assert volumes.safe_stem("ünï") == "n" and volumes.safe_stem("üï") == "vm"
+    assert images.safe_stem("a b/$(x)") == "a-b-x"
+    assert images.safe_stem("ünï") == "n" and images.safe_stem("üï") == "vm"
 
 
 def test_an_os_error_mid_way_is_undone_and_told_in_one_line(tmp_path):
@@ -432,7 +433,7 @@ def test_an_interrupt_during_the_undo_waits_for_its_end(signame):
     import threading
     import time
 
-    from vmm.cli.base import _interrupt
+    from vmm.ui.cli.base import _interrupt
 
     previous = signal.signal(signal.SIGHUP, _interrupt)  # as vmm's entry point sets it
     threading.Thread(target=time.sleep, args=(1,), daemon=True).start()  # as the picker's are

@@ -11,7 +11,7 @@ import libvirt
 import pytest
 from lxml import etree
 
-from vmm import clone
+from vmm.ops import clone
 
 pytestmark = pytest.mark.hypervisor
 MiB = 2**20

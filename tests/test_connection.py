@@ -3,9 +3,9 @@
 import pytest
 from click.testing import CliRunner
 
-from vmm.cli import Session, cli
-from vmm.errors import ConnectionFailed
-from vmm.host import Host
+from vmm.model.errors import ConnectionFailed
+from vmm.ui.cli import Session, cli
+from vmm.virt.host import Host
 
 
 def test_libvirtd_going_away_in_the_middle_is_a_clear_error(private_daemon):

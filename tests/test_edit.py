@@ -7,9 +7,9 @@ import pytest
 from conftest import SHARED_URI, run_vmm, vmm_exe
 from test_picker import vmm_meta
 
-from vmm import edit
-from vmm.errors import InvalidInput
-from vmm.host import Host
+from vmm.model.errors import InvalidInput
+from vmm.ops import edit
+from vmm.virt.host import Host
 
 
 def editor(tmp_path, body: str) -> str:

@@ -12,8 +12,8 @@ from conftest import domain_xml, require, run_vmm, vmm_exe
 from test_picker import vmm_meta
 from tmux import Terminal
 
-from vmm.fleet import Fleet, HostSpec
-from vmm.selection import select
+from vmm.ops.selection import select
+from vmm.virt.fleet import Fleet, HostSpec
 
 
 @pytest.fixture
@@ -97,9 +97,9 @@ def test_a_clone_named_like_a_vm_of_another_host_is_started_on_its_own(three_hos
 
 
 def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts):
-    from vmm.menus.fzf import FzfMenu
-    from vmm.notify import StatusLine
-    from vmm.picker import Picker
+    from vmm.ui.menus.fzf import FzfMenu
+    from vmm.ui.notify import StatusLine
+    from vmm.ui.picker import Picker
 
     daemons, conns, _ = three_hosts
     fleet = Fleet.open([HostSpec(name, d.uri) for name, d in daemons.items()], timeout=2)
@@ -115,7 +115,7 @@ def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts
 
 def test_shutting_down_twins_on_two_hosts_tells_them_apart(three_hosts, monkeypatch):
     """A mock makes host a's guest ignore ACPI (the test driver always obeys)."""
-    from vmm.actions import shutdown_and_wait
+    from vmm.ops.actions import shutdown_and_wait
 
     daemons, _, _ = three_hosts  # every daemon's 'test' VM has the same UUID
     fleet = Fleet.open([HostSpec(n, daemons[n].uri) for n in "ab"], timeout=2)
@@ -217,7 +217,7 @@ def test_closing_does_not_wait_on_a_host_that_stopped_answering(three_hosts, tmp
 
 
 def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_hosts, tmp_path):
-    from vmm.errors import InvalidInput
+    from vmm.model.errors import InvalidInput
 
     daemons, conns, _ = three_hosts
     conns["c"].defineXML(domain_xml("web-a"))  # the silent host has a web-a too

@@ -2,7 +2,7 @@ import json
 
 from conftest import node_uri, run_vmm
 
-from vmm.history import Entry, History
+from vmm.ops.history import Entry, History
 
 
 def test_entries_round_trip_and_filter(tmp_path):

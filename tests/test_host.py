@@ -5,9 +5,9 @@ import pytest
 from conftest import SHARED_URI, node_uri
 from lxml import etree
 
-from vmm.errors import ConnectionFailed, NotFound
-from vmm.host import Host
-from vmm.metadata import NAMESPACE, Metadata
+from vmm.model.errors import ConnectionFailed, NotFound
+from vmm.model.metadata import NAMESPACE, Metadata
+from vmm.virt.host import Host
 
 
 def by_name(host):

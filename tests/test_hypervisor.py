@@ -173,14 +173,13 @@ def test_real_process_acts_on_the_hypervisor(kvm, tmp_path):
 
 
 def test_managed_save_reports_progress_to_the_end(kvm):
-    from vmm import lifecycle
+    from vmm.ops import power
 
     dom = kvm.vm("progress")
     dom.create()
     heard = []
     assert (
-        lifecycle.save(dom, progress=lambda done, total: heard.append((done, total)))
-        == "state saved"
+        power.save(dom, progress=lambda done, total: heard.append((done, total))) == "state saved"
     )
     assert dom.hasManagedSaveImage()
     assert heard and heard[-1][0] == heard[-1][1]

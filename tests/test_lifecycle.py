@@ -2,7 +2,7 @@
 
 import pytest
 
-from vmm import actions
+from vmm.ops import actions
 
 
 def state(host, name):

@@ -137,8 +137,8 @@ def test_the_picker_draws_the_last_listing_while_the_host_is_silent(
     from conftest import node_uri, require
     from tmux import Terminal
 
-    from vmm import cache
-    from vmm.host import Host
+    from vmm.ui import cache
+    from vmm.virt.host import Host
 
     require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
     require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from vmm.menus import Cell, MenuError, Row, Screen, backend
-from vmm.menus.dmenu import plain_lines
-from vmm.menus.fzf import FzfMenu, _render, lines_for, row_of
-from vmm.menus.wofi import WofiMenu, markup
+from vmm.ui.menus import Cell, MenuError, Row, Screen, backend
+from vmm.ui.menus.dmenu import plain_lines
+from vmm.ui.menus.fzf import FzfMenu, _render, lines_for, row_of
+from vmm.ui.menus.wofi import WofiMenu, markup
 
 
 def test_wofi_markup_escapes_names_and_colours_states():

@@ -3,9 +3,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from vmm import metadata
-from vmm.errors import InvalidInput
-from vmm.metadata import NAMESPACE, MalformedMetadata, Metadata
+from vmm.model import metadata
+from vmm.model.errors import InvalidInput
+from vmm.model.metadata import NAMESPACE, MalformedMetadata, Metadata
 
 
 @pytest.mark.parametrize(

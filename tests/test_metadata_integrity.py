@@ -14,8 +14,9 @@ import pytest
 from conftest import SHARED_URI, domain_xml, vmm_exe
 from lxml import etree
 
-from vmm import faults, metadata
-from vmm.metadata import NAMESPACE, Metadata
+from vmm.model import metadata
+from vmm.model.metadata import NAMESPACE, Metadata
+from vmm.ops import faults
 
 
 def stored(dom: libvirt.virDomain, flags: int = libvirt.VIR_DOMAIN_AFFECT_CONFIG) -> Metadata:

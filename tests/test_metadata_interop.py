@@ -8,8 +8,8 @@ import subprocess
 
 from conftest import SHARED_URI, run_vmm
 
-from vmm import metadata
-from vmm.metadata import NAMESPACE, Metadata
+from vmm.model import metadata
+from vmm.model.metadata import NAMESPACE, Metadata
 
 
 def virsh(*args: str) -> str:

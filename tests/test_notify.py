@@ -1,6 +1,6 @@
 """Desktop notifications where notify-send cannot deliver them (with it, see test_wofi.py)."""
 
-from vmm.notify import Desktop
+from vmm.ui.notify import Desktop
 
 
 def test_without_notify_send_the_message_goes_to_stderr(capsys):

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from vmm.parallel import parallel_map, pipelined_map, workers_for
+from vmm.virt.parallel import parallel_map, pipelined_map, workers_for
 
 
 def test_results_keep_their_order_and_run_on_several_threads():

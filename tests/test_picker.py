@@ -11,9 +11,9 @@ import pytest
 from conftest import SHARED_URI, require, vmm_exe
 from tmux import Terminal
 
-from vmm import metadata
-from vmm.history import History
-from vmm.metadata import NAMESPACE, Metadata
+from vmm.model import metadata
+from vmm.model.metadata import NAMESPACE, Metadata
+from vmm.ops.history import History
 
 
 def vmm_meta(path, *labels):
@@ -57,7 +57,7 @@ def path_of(dom):
         )
     except libvirt.libvirtError:
         return "/", []
-    from vmm.metadata import from_xml
+    from vmm.model.metadata import from_xml
 
     meta = from_xml(xml)
     return meta.path, list(meta.labels)

@@ -6,8 +6,8 @@ import shutil
 import pytest
 from conftest import node_uri, require, run_vmm
 
-from vmm import reach
-from vmm.errors import InvalidState
+from vmm.model.errors import InvalidState
+from vmm.virt import reach
 
 
 def test_ip_reads_addresses_from_libvirt(run, host):

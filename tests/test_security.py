@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import node_uri, run_vmm
 
-from vmm import cache, history
-from vmm.history import Entry, History
+from vmm.ops import history
+from vmm.ops.history import Entry, History
+from vmm.ui import cache
 
 
 def mode(path: Path) -> int:
@@ -128,7 +129,7 @@ def test_two_vmm_processes_at_the_rotation_lose_no_history(tmp_path, second_wait
 def a_listing():
     import libvirt
 
-    from vmm.host import Host
+    from vmm.virt.host import Host
 
     host = Host(libvirt.open(node_uri()))
     try:
@@ -218,7 +219,7 @@ def test_names_that_could_steer_a_terminal_are_printed_escaped(tmp_path):
 
 
 def test_printable_keeps_text_and_vmms_colours_and_escapes_the_rest():
-    from vmm.printable import printable
+    from vmm.model.printable import printable
 
     assert printable("/lab/web  nginx ünïcode 名前") == "/lab/web  nginx ünïcode 名前"
     assert printable("\x1b[32m●\x1b[0m \x1b[36m\x1b[1mx\x1b[0m") == (
@@ -234,7 +235,7 @@ def test_printable_escapes_every_control_format_and_surrogate_character():
     import sys
     import unicodedata
 
-    from vmm.printable import printable
+    from vmm.model.printable import printable
 
     steering = [
         chr(code)
@@ -248,11 +249,11 @@ def test_printable_escapes_every_control_format_and_surrogate_character():
 
 
 def test_menu_rows_prompts_and_notifications_show_such_names_escaped(tmp_path):
-    from vmm.menus import Cancelled, Row, Screen
-    from vmm.menus.dmenu import DmenuMenu, plain_lines
-    from vmm.menus.fzf import lines_for
-    from vmm.menus.wofi import WofiMenu, markup
-    from vmm.notify import Desktop
+    from vmm.ui.menus import Cancelled, Row, Screen
+    from vmm.ui.menus.dmenu import DmenuMenu, plain_lines
+    from vmm.ui.menus.fzf import lines_for
+    from vmm.ui.menus.wofi import WofiMenu, markup
+    from vmm.ui.notify import Desktop
 
     name = f"invoice{RLO}fdp.exe{CSI}"
     row = Row.plain("vm:1", name, "running")
@@ -278,7 +279,7 @@ def test_menu_rows_prompts_and_notifications_show_such_names_escaped(tmp_path):
 def test_the_fzf_preview_shows_such_names_escaped_with_vmms_colours(tmp_path):
     import subprocess
 
-    from vmm.menus.fzf import FzfMenu
+    from vmm.ui.menus.fzf import FzfMenu
 
     menu = FzfMenu()
     try:
@@ -431,7 +432,7 @@ def test_powershell_gets_names_single_quoted_and_fish_no_name_it_would_cut(tmp_p
 
 
 def test_no_shell_is_offered_a_value_its_script_would_split():
-    from vmm.shellwords import for_the_shell
+    from vmm.ui.shellwords import for_the_shell
 
     for shell in ("bash", "zsh", "fish", "powershell"):
         assert for_the_shell("a\nplain,$(touch pwned)#", shell) is None
@@ -446,6 +447,6 @@ def test_a_fifo_planted_at_the_cache_is_no_cache_and_no_hang(tmp_path):
     path = Path(cache.cache_path("k", env))
     path.parent.mkdir(parents=True)
     os.mkfifo(path)
-    load = [sys.executable, "-c", "from vmm import cache; print(cache.load('k'))"]
+    load = [sys.executable, "-c", "from vmm.ui import cache; print(cache.load('k'))"]
     loaded = subprocess.run(load, env=env, capture_output=True, text=True, timeout=20)
     assert loaded.stdout == "None\n", loaded.stderr

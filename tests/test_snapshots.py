@@ -1,7 +1,7 @@
 import json
 from datetime import datetime
 
-from vmm import snapshots
+from vmm.ops import snapshots
 
 
 def names(host, vm):

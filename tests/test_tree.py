@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from vmm import tree
+from vmm.model import tree
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,9 @@ def test_drawing_the_tree_is_linear_in_folders():
     """2,000 folders took 5 s when each folder recounted every VM; now some 10 ms."""
     import time
 
-    from vmm import render
-    from vmm.domain import Domain
-    from vmm.metadata import Metadata
+    from vmm.model.domain import Domain
+    from vmm.model.metadata import Metadata
+    from vmm.ui import render
 
     vms = [
         Domain(f"vm{i}", f"u{i}", "running", True, Metadata(f"/f{i % 50}/g{i}"), False, 0, 1, 1)

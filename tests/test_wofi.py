@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED_URI, require, vmm_exe
 from test_picker import vmm_meta
 
-from vmm.host import Host
+from vmm.virt.host import Host
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 NEEDED = ("sway", "wofi", "wtype", "grim", "mako", "makoctl", "dbus-daemon", "dbus-monitor")
@@ -187,7 +187,7 @@ def test_askpass_asks_through_wofi(desktop):
 def test_progress_updates_one_notification(desktop):
     import os
 
-    from vmm.notify import Desktop as Notifications
+    from vmm.ui.notify import Desktop as Notifications
 
     desktop.dismiss_all()
     notes = Notifications(env={**os.environ, **desktop.env})

@@ -1,3 +1,3 @@
-from vmm.entry import main
+from vmm.ui.entry import main
 
 main()

@@ -1,0 +1,91 @@
+"""The domain view: what vmm shows of a VM, as a frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vmm.model.metadata import Metadata
+from vmm.model.tree import join
+
+STATES = {
+    0: "nostate",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutdown",
+    5: "shutoff",
+    6: "crashed",
+    7: "pmsuspended",
+}
+ACTIVE_STATES = frozenset({"running", "blocked", "paused", "shutdown", "pmsuspended"})
+
+
+def state_name(code: int) -> str:
+    return STATES.get(code, "nostate")
+
+
+def on_host(host: str, ident: str) -> str:
+    """HOST:IDENT, or IDENT alone where the host has no name: how a VM (by name or UUID) is
+    told apart from its namesakes on other hosts."""
+    return f"{host}:{ident}" if host else ident
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    uuid: str
+    state: str
+    persistent: bool
+    meta: Metadata
+    managed_save: bool
+    snapshots: int
+    vcpus: int
+    memory_kib: int
+    host: str = ""
+    warning: str | None = None  # why stored metadata was ignored, when it was
+    label: str = ""  # HOST:NAME when several hosts have a VM of this name
+
+    @property
+    def key(self) -> str:
+        """Unique across hosts (a UUID need not be: copied definitions keep theirs)."""
+        return on_host(self.host, self.uuid)
+
+    @property
+    def ref(self) -> str:
+        """The name to show and to type: NAME, or HOST:NAME where NAME alone is ambiguous."""
+        return self.label or self.name
+
+    @property
+    def path(self) -> str:
+        return self.meta.path
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.meta.labels
+
+    @property
+    def place(self) -> str:
+        """The VM's own place in the tree: its folder joined with its name."""
+        return join(self.path, self.ref)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ref": self.ref,
+            "uuid": self.uuid,
+            "host": self.host,
+            "path": self.path,
+            "place": self.place,
+            "labels": list(self.labels),
+            "state": self.state,
+            "persistent": self.persistent,
+            "managed_save": self.managed_save,
+            "snapshots": self.snapshots,
+            "vcpus": self.vcpus,
+            "memory_mib": self.memory_kib // 1024,
+        }

@@ -1,0 +1,173 @@
+"""New VMs whose disk is a qcow2 overlay of a base image (what vagrant-libvirt does for boxes)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import libvirt
+from lxml import etree
+
+from vmm.model import metadata
+from vmm.model.errors import InvalidInput, NotFound
+from vmm.model.metadata import Metadata
+from vmm.ops import faults
+from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
+from vmm.virt import images, storage
+from vmm.virt.connection import libvirt_errors
+from vmm.virt.images import Image
+
+# What qemu-img reports for a file that is a disk image by its own header; anything else it
+# reads as raw, which any file is (/etc/passwd too).
+IMAGE_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc", "luks"})
+MIN_RAW_BYTES = 2**20
+SECTOR = 512
+
+
+@dataclass(frozen=True)
+class Shape:
+    memory_mib: int = 1024
+    vcpus: int = 1
+    network: str | None = None  # None: the host's 'default' network when it has one
+
+
+def find_base(conn: libvirt.virConnect, ref: str) -> Image:
+    """A base image named by absolute path, or as POOL/VOLUME."""
+    if ref.startswith("/"):
+        return images.image_at(conn, ref, None)
+    pool_name, _, volume_name = ref.partition("/")
+    if not volume_name:
+        raise InvalidInput(f"base {ref!r}: give an absolute path or POOL/VOLUME")
+    try:
+        volume = conn.storagePoolLookupByName(pool_name).storageVolLookupByName(volume_name)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() in (
+            libvirt.VIR_ERR_NO_STORAGE_POOL,
+            libvirt.VIR_ERR_NO_STORAGE_VOL,
+        ):
+            raise NotFound(f"no base image {ref!r}") from None
+        raise
+    return images.image_at(conn, volume.path(), None)
+
+
+def check_disk_image(image: Image) -> None:
+    """Refuse what is no disk image: a device, a text file, anything too small to boot."""
+    if image.volume is None and not os.path.isfile(image.path):
+        raise InvalidInput(f"{image.path} is no regular file: a base image must be a disk image")
+    if image.format in IMAGE_FORMATS:
+        return
+    if image.format != "raw" or image.capacity < MIN_RAW_BYTES or image.capacity % SECTOR:
+        raise InvalidInput(
+            f"{image.path} does not look like a disk image ({image.format},"
+            f" {image.capacity} bytes): give a qcow2 image, or a raw one of whole sectors"
+        )
+
+
+def guest_type(conn: libvirt.virConnect) -> tuple[str, str]:
+    """(domain type, architecture): kvm when the host offers it, else what it does offer."""
+    caps = etree.fromstring(conn.getCapabilities().encode())
+    for guest in caps.iterfind("guest"):
+        if guest.findtext("os_type") != "hvm":
+            continue
+        arch = guest.find("arch")
+        types = [d.get("type") for d in arch.iterfind("domain")]
+        for preferred in ("kvm", "qemu", "test"):
+            if preferred in types:
+                return preferred, arch.get("name")
+    raise InvalidInput("this host offers no hardware-virtualised guests")
+
+
+def _default_network(conn: libvirt.virConnect) -> str | None:
+    """The host's 'default' network, when it is there and up (else the VM could not start)."""
+    try:
+        return "default" if conn.networkLookupByName("default").isActive() else None
+    except libvirt.libvirtError:
+        return None
+
+
+def domain_xml(
+    name: str, disk: str, shape: Shape, kind: tuple[str, str], network: str | None, meta: Metadata
+) -> str:
+    dom_type, arch = kind
+    root = etree.Element("domain", type=dom_type)
+    etree.SubElement(root, "name").text = name
+    if not meta.is_default:
+        etree.SubElement(root, "metadata").append(metadata.to_element(meta, namespaced=True))
+    etree.SubElement(root, "memory", unit="MiB").text = str(shape.memory_mib)
+    etree.SubElement(root, "vcpu").text = str(shape.vcpus)
+    etree.SubElement(etree.SubElement(root, "os"), "type", arch=arch).text = "hvm"
+    features = etree.SubElement(root, "features")
+    etree.SubElement(features, "acpi")
+    etree.SubElement(features, "apic")
+    devices = etree.SubElement(root, "devices")
+    disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
+    etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
+    etree.SubElement(disk_el, "source", file=disk)
+    etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
+    if network:
+        iface = etree.SubElement(devices, "interface", type="network")
+        etree.SubElement(iface, "source", network=network)
+        etree.SubElement(iface, "model", type="virtio")
+    etree.SubElement(devices, "serial", type="pty")
+    etree.SubElement(devices, "console", type="pty")
+    etree.SubElement(devices, "graphics", type="vnc", listen="127.0.0.1")
+    return etree.tostring(root, encoding="unicode")
+
+
+def volume_paths(conn: libvirt.virConnect) -> list[str]:
+    """Every volume of every active pool: the candidates for a base image."""
+    with libvirt_errors():
+        pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
+        return sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
+
+
+def new_vm(
+    conn: libvirt.virConnect,
+    name: str,
+    base_ref: str,
+    shape: Shape = Shape(),
+    folder: str | None = None,
+    pool: str | None = None,
+) -> str:
+    """Define `name` on a fresh overlay of the base, in `pool` or the base's own; nothing is
+    left behind if a step fails."""
+    with libvirt_errors():
+        return _new_vm(conn, name, base_ref, shape, folder, pool)
+
+
+def _new_vm(
+    conn: libvirt.virConnect,
+    name: str,
+    base_ref: str,
+    shape: Shape,
+    folder: str | None,
+    pool_name: str | None,
+) -> str:
+    check_name_free(conn, name)
+    if shape.memory_mib < 1 or shape.vcpus < 1:
+        raise InvalidInput("memory and vcpus must be at least 1")
+    meta = Metadata(metadata.normalize_path(folder)) if folder else Metadata()
+    base = find_base(conn, base_ref)
+    check_disk_image(base)
+    pool = conn.storagePoolLookupByName(pool_name) if pool_name else None
+    if pool is None and base.pool is None:
+        raise InvalidInput(
+            f"{base.path} is in no storage pool, and vmm writes no image beside it:"
+            " name the pool for the new VM's disk (--pool POOL)"
+        )
+    writer = storage.owners(conn, [base.path], writing=True).get(base.path)
+    if writer is not None:
+        raise InvalidInput(
+            f"{base.path} is the disk of {writer!r}, which still writes it: a VM built on it would"
+            f" see it change underneath; make a linked clone of {writer!r} instead (vmm clone)"
+        )
+    kind = guest_type(conn)
+    network = shape.network or _default_network(conn)
+    with all_or_nothing(f"new VM {name!r}", conn.getURI()) as rollback:
+        note = f"the disk of the new VM {name!r}"
+        where = reserve_image(conn, base, images.safe_stem(name), rollback, note, pool)
+        disk = images.create_overlay(base, where)
+        faults.point("new.image-made")
+        define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
+    nic = f", on network {network!r}" if network else ", with no network"
+    return f"created on an overlay of {base.path}{nic}"

@@ -1,0 +1,365 @@
+"""The root of the command line: global options, the session, error reporting, shared helpers.
+
+libvirt and lxml are imported inside the commands that need them, so that `vmm --version`,
+`vmm --help` and shell completion of options start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from vmm import __version__
+from vmm.model.errors import Interrupted, InvalidInput, VmmError
+
+if TYPE_CHECKING:
+    from vmm.model.domain import Domain
+    from vmm.ops.actions import Outcome
+    from vmm.virt.host import Host, MetadataChange
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def echo(text: str = "", **options: Any) -> None:
+    """click.echo for everything but JSON: names are shown, never obeyed (vmm.model.printable)."""
+    from vmm.model.printable import printable
+
+    click.echo(printable(text), **options)
+
+
+def fail(message: str, code: int = 1) -> None:
+    echo(f"vmm: error: {message}", err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    echo(f"vmm: warning: {message}", err=True)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    from vmm.virt import interrupts
+
+    interrupts.taken()
+    raise KeyboardInterrupt
+
+
+# Where each subcommand is defined: a module is imported only when one of its commands runs
+# (or --help lists them all), so `vmm ls` does not pay for the definitions of thirty others.
+SUBCOMMANDS = {
+    "vmm.ui.cli.organise": ("ls", "tree", "mv", "label", "labels"),
+    "vmm.ui.cli.power": (
+        "start", "shutdown", "off", "reboot", "reset", "pause", "resume", "save", "discard-save",
+    ),
+    "vmm.ui.cli.snapshot": ("snapshot",),
+    "vmm.ui.cli.clone": ("clone", "clones", "new"),
+    "vmm.ui.cli.vm": ("info", "rm", "ip", "ssh", "console", "view", "history", "edit"),
+    "vmm.ui.cli.doctor": ("doctor",),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in SUBCOMMANDS.items() for name in names}
+
+
+class VmmGroup(click.Group):
+    """Reports every error as one `vmm: error: ...` line: no usage dump, no traceback.
+
+    Subcommands are loaded on first use (see SUBCOMMANDS).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_MODULE_OF})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _MODULE_OF:
+            import importlib
+
+            importlib.import_module(_MODULE_OF[cmd_name])  # its decorators register it
+        return self.commands.get(cmd_name)
+
+    def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.pop("standalone_mode", None)
+        for signum in (signal.SIGTERM, signal.SIGHUP):  # roll back like Ctrl-C, then exit
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's choice stands
+                signal.signal(signum, _interrupt)
+        try:
+            result = super().main(args, standalone_mode=False, **kwargs)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            fail(f"{err.format_message()}{hint}", err.exit_code)
+        except click.ClickException as err:
+            fail(err.format_message(), err.exit_code)
+        except VmmError as err:
+            fail(str(err))
+        except (click.Abort, KeyboardInterrupt) as err:
+            cause = err.__cause__ if isinstance(err, click.Abort) else err  # click wraps Ctrl-C
+            said = cause if isinstance(cause, Interrupted) else "interrupted"
+            echo(f"\nvmm: {said}", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(141)
+        except Exception as err:  # a bug: still one line, unless VMM_DEBUG asks for the traceback
+            if os.environ.get("VMM_DEBUG"):
+                raise
+            fail(f"internal error: {err!r} (VMM_DEBUG=1 shows where; please report it)", 70)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@dataclass
+class Session:
+    """What the global options chose; the host is opened on first use and closed at exit."""
+
+    uri_option: str | None = None
+    demo: bool = False
+    all_hosts: bool = False
+    _host: Host | None = field(default=None, repr=False)
+    _owns_host: bool = True
+
+    @classmethod
+    def borrowing(cls, host: Host) -> Session:
+        """A session over a connection someone else opened (and will close): tests, the picker."""
+        return cls(_host=host, _owns_host=False)
+
+    def host(self) -> Host:
+        """The host (or, with several configured hosts, the Fleet that stands for them)."""
+        if self._host is None:
+            from vmm.ops.history import History, default_path
+            from vmm.ui.config import resolve
+            from vmm.virt.host import Host
+
+            target = resolve(self.uri_option, demo=self.demo, all_hosts=self.all_hosts)
+            history = History(default_path())
+            if target.hosts:
+                from vmm.virt.fleet import Fleet, HostSpec
+
+                specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
+                self._host = Fleet.open(specs, timeout=target.timeout, history=history)
+            else:
+                self._host = Host.open(target.uri, target.name, history, target.timeout)
+                self._host.pool = target.pool
+            _warn_of_interrupted_operations()
+            from vmm.ops import faults
+
+            faults.point("session.opened")
+        return self._host
+
+    @property
+    def configured(self) -> bool:
+        """Whether the host comes from the options (not borrowed, already open)."""
+        return self._owns_host and self._host is None
+
+    @property
+    def several_hosts(self) -> bool:
+        return hasattr(self.host(), "hosts")
+
+    def domains(self) -> list[Domain]:
+        domains = self.host().domains()
+        self.flush_warnings()
+        for domain in domains:
+            if domain.warning:
+                warn(domain.warning)
+        return domains
+
+    def flush_warnings(self) -> None:
+        """A Fleet's unreachable hosts, one line each."""
+        for warning in getattr(self._host, "warnings", []):
+            warn(warning)
+        if self._host is not None and hasattr(self._host, "warnings"):
+            self._host.warnings.clear()
+
+    def close(self) -> None:
+        self.flush_warnings()
+        if self._host is not None and self._host.history is not None:
+            for failure in self._host.history.failures:
+                warn(failure)
+            self._host.history.failures.clear()
+        if self._host is not None and self._owns_host:
+            self._host.close()
+            self._host = None
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def _warn_of_interrupted_operations() -> None:
+    """One directory listing: an operation cut short is told of by every command until
+    `vmm doctor` cleans or forgets it."""
+    from vmm.ops.intents import interrupted
+
+    for record in interrupted():
+        warn(f"{record.operation} was cut short (pid {record.pid}): see 'vmm doctor'")
+
+
+# -- shell completion ------------------------------------------------------------------------
+
+
+def _completion_session(ctx: click.Context) -> Session:
+    params = ctx.find_root().params
+    return Session(
+        params.get("uri_option"), bool(params.get("demo")), bool(params.get("all_hosts"))
+    )
+
+
+def _complete(values: Callable[[list[Domain]], Iterable[str]]):
+    """A completion callback offering `values` of the host's VMs, each as the asking shell
+    must get it (vmm.ui.shellwords)."""
+
+    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        from vmm.ui.shellwords import for_the_shell, shell_of
+
+        shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
+        session = _completion_session(ctx)
+        try:
+            found = sorted(set(values(session.host().domains())))
+            words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
+            return [word for word in words if word is not None]
+        except VmmError:
+            return []
+        finally:
+            session.close()
+
+    return complete
+
+
+def _folders(domains: list[Domain]) -> Iterable[str]:
+    from vmm.model import tree
+
+    return tree.folder_counts(domains)
+
+
+complete_vms = _complete(lambda domains: (d.name for d in domains))
+complete_folders = _complete(_folders)
+complete_labels = _complete(lambda domains: (label for d in domains for label in d.labels))
+complete_vms_and_folders = _complete(lambda ds: [*(d.name for d in ds), *_folders(ds)])
+
+
+# -- output helpers ----------------------------------------------------------------------------
+
+
+def echo_json(data: Any) -> None:
+    """A list prints one element per line: still easy to read and to grep, and written by
+    json's C encoder (any `indent` falls back to pure Python, 20x slower at 1,000 VMs)."""
+    import json  # only for --json: start-up time counts
+
+    if isinstance(data, list) and data:
+        rows = ",\n".join(json.dumps(item, ensure_ascii=False) for item in data)
+        click.echo(f"[\n{rows}\n]")
+    else:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def echo_changes(changes: Iterable[MetadataChange]) -> None:
+    for change in changes:
+        if change.before == change.after:
+            echo(f"{change.vm}: unchanged")
+        elif change.before.path != change.after.path:
+            echo(f"{change.vm}: {change.before.path} -> {change.after.path}")
+        else:
+            labels = ", ".join(change.after.labels) or "no labels"
+            echo(f"{change.vm}: {labels}")
+
+
+def targets(command: Callable) -> Callable:
+    """The arguments every VM action takes: VMs, UUIDs or folders, and --label."""
+    command = click.option(
+        "-l", "--label", "labels", multiple=True, metavar="LABEL",
+        help="Act on the VMs with this label (repeatable: all of them); narrows folders.",
+    )(command)  # fmt: skip
+    return click.argument("vms", nargs=-1, shell_complete=complete_vms_and_folders)(command)
+
+
+def act(
+    session: Session,
+    vms: Sequence[str],
+    labels: Sequence[str],
+    action: str,
+    *,
+    ask: str = "",
+    yes: bool = False,
+    **options: Any,
+) -> None:
+    """Run `action` on every selected VM, one line each; exit 1 if any failed. With `ask`,
+    the user confirms first, once the VMs it names are known."""
+    from vmm.ops.actions import perform_each
+    from vmm.ops.selection import select
+
+    host = session.host()
+    chosen = select(host, vms, labels)
+    if ask:
+        confirm(f"{ask}: {', '.join(dom.name() for dom in chosen)}?", yes)
+    report(perform_each(host, chosen, action, **options))
+
+
+def report(outcomes: Sequence[Outcome]) -> None:
+    """A line per VM, errors on stderr; exit 1 if any failed."""
+    for outcome in outcomes:
+        if outcome.ok:
+            echo(f"{outcome.vm}: {outcome.message}")
+        else:
+            echo(f"vmm: error: {outcome.message}", err=True)
+    if not all(outcome.ok for outcome in outcomes):
+        sys.exit(1)
+
+
+def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:
+    """Run `action` on the one VM named (never a folder: a snapshot is one VM's)."""
+    from vmm.ops.actions import perform
+
+    host = session.host()
+    dom = host.lookup(vm)
+    echo(f"{dom.name()}: {perform(host, dom, action, **options)}")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before something that cannot be undone; without a terminal, --yes is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{question} Refusing without --yes when not run from a terminal")
+    from vmm.model.printable import printable
+
+    if not click.confirm(printable(question), default=False):
+        raise InvalidInput("cancelled; nothing was changed")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@click.group(cls=VmmGroup, context_settings=CONTEXT, invoke_without_command=True)
+@click.option(
+    "-c",
+    "--connect",
+    "uri_option",
+    metavar="NAME|URI",
+    help="A configured host or a libvirt URI (default: $LIBVIRT_DEFAULT_URI, the config file).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Use the bundled demo host (libvirt's test driver; changes last one run).",
+)
+@click.option(
+    "--menu",
+    type=click.Choice(["auto", "fzf", "wofi", "dmenu"]),
+    default="auto",
+    show_default=True,
+    help="The picker's menu: fzf in a terminal, wofi (or a dmenu-like launcher) without one.",
+)
+@click.option("--all-hosts", is_flag=True, help="Every host in the config file, as one tree.")
+@click.version_option(__version__, "-V", "--version", prog_name="vmm")
+@click.pass_context
+def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str, all_hosts: bool) -> None:
+    """Organise and drive libvirt VMs from the keyboard.
+
+    VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
+    """
+    if ctx.obj is None:
+        ctx.obj = Session(uri_option, demo, all_hosts)
+    ctx.call_on_close(ctx.obj.close)
+    if ctx.invoked_subcommand is None:
+        from vmm.ui.cli.pick import run_picker
+
+        run_picker(ctx.obj, menu)

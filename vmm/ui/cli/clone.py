@@ -1,0 +1,134 @@
+"""`vmm clone`, `vmm clones` and `vmm new`: VMs made from other VMs and from base images."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vmm.model.errors import InvalidInput
+from vmm.ui.cli.base import (
+    Session,
+    cli,
+    complete_folders,
+    complete_labels,
+    complete_vms,
+    echo,
+    pass_session,
+)
+
+
+def _progress_line(target: str):
+    """A one-line progress display on stderr, redrawn in place; silent when not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        echo(
+            f"\r{target}: {percent:3d}%  {done / 2**30:.1f}/{total / 2**30:.1f} GiB",
+            nl=False,
+            err=True,
+        )
+        if done >= total:
+            echo("", err=True)
+
+    return show
+
+
+@cli.command("clone")
+@click.argument("source", shell_complete=complete_vms)
+@click.argument("name")
+@click.option(
+    "--linked/--full", default=True, help="Copy-on-write overlays (default) or full copies."
+)
+@click.option(
+    "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the clone."
+)
+@click.option(
+    "-l",
+    "--label",
+    "labels",
+    multiple=True,
+    shell_complete=complete_labels,
+    help="Labels of the clone (repeatable; replaces the source's).",
+)
+@click.option("--start", is_flag=True, help="Start the clone once it exists.")
+@click.option(
+    "--pool",
+    help="Storage pool for a full clone's disks (default: the host's `pool`, else the source's).",
+)
+@pass_session
+def clone_command(
+    session: Session,
+    source: str,
+    name: str,
+    linked: bool,
+    folder: str | None,
+    labels: tuple[str, ...],
+    start: bool,
+    pool: str | None,
+) -> None:
+    """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size."""
+    from vmm.ops.actions import perform
+
+    host = session.host()
+    dom = host.lookup(source)
+    if pool and linked:
+        raise InvalidInput("--pool is for --full clones: a linked clone stays beside its base")
+    pool = pool or (None if linked else host.owner(dom).pool)
+    options = {"linked": linked, "folder": folder, "labels": labels or None, "pool": pool}
+    message = perform(host, dom, "clone", name, progress=_progress_line(name), **options)
+    echo(f"{dom.name()}: {message}")
+    if start:
+        echo(f"{name}: {perform(host, host.owner(dom).lookup(name), 'start')}")
+
+
+@cli.command("clones")
+@click.argument("vm", shell_complete=complete_vms)
+@pass_session
+def clones_command(session: Session, vm: str) -> None:
+    """The VMs that share VM's disk images (its linked clones, its source, siblings)."""
+    from vmm.virt import storage
+    from vmm.virt.connection import libvirt_errors
+
+    host = session.host()
+    with libvirt_errors():
+        dom = host.lookup(vm)
+        for name, image in storage.sharing(dom.connect(), dom):
+            echo(f"{name}  (through {image})")
+
+
+@cli.command("new")
+@click.argument("name")
+@click.option(
+    "--base", required=True, metavar="IMAGE", help="Base image: /absolute/path or POOL/VOLUME."
+)
+@click.option("--memory", type=click.IntRange(min=1), default=1024, show_default=True, help="MiB.")
+@click.option("--vcpus", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--network", help="libvirt network (default: 'default' when the host has it).")
+@click.option(
+    "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the new VM."
+)
+@click.option("--pool", help="Storage pool for the VM's disk (default: the base image's pool).")
+@pass_session
+def new_command(
+    session: Session,
+    name: str,
+    base: str,
+    memory: int,
+    vcpus: int,
+    network: str | None,
+    folder: str | None,
+    pool: str | None,
+) -> None:
+    """Define NAME with a disk that is a qcow2 overlay of a base image."""
+    from vmm.ops import create
+
+    host = session.host()
+    home = host.home
+    shape = create.Shape(memory, vcpus, network)
+    message = create.new_vm(home.conn, name, base, shape, folder, pool or home.pool)
+    dom = home.lookup(name)
+    host.record(dom, "new", message)
+    echo(f"{name}: {message}")

@@ -1,0 +1,205 @@
+"""Organising subcommands: ls, tree, mv, label, labels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from vmm.model.errors import InvalidInput, NotFound
+from vmm.ui.cli.base import (
+    CONTEXT,
+    Session,
+    cli,
+    complete_folders,
+    complete_labels,
+    complete_vms,
+    complete_vms_and_folders,
+    echo,
+    echo_changes,
+    echo_json,
+    pass_session,
+    warn,
+)
+
+# libvirt's states as vmm shows them, and "saved" (shut off with a saved state); no import of
+# vmm.model.domain here: the table is tested against it
+LISTED_STATES = (
+    "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate",
+    "saved",
+)  # fmt: skip
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import libvirt
+
+    from vmm.model.domain import Domain
+    from vmm.virt.host import MetadataChange
+
+
+def _report(changes: Sequence[MetadataChange]) -> None:
+    """A line per VM, then what the user should know of each change (on stderr)."""
+    echo_changes(changes)
+    for change in changes:
+        for note in change.notes:
+            warn(note)
+
+
+@cli.command("ls")
+@click.argument("path", default="/", shell_complete=complete_folders)
+@click.option("-r", "--recursive", is_flag=True, help="Include VMs in every folder below PATH.")
+@click.option(
+    "-l",
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="LABEL",
+    help="Only VMs with this label (repeatable: all of them).",
+)
+@click.option(
+    "--state",
+    type=click.Choice(LISTED_STATES),
+    help="Only VMs in this state (running, shutoff, paused, saved, ...).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
+@pass_session
+def ls_command(
+    session: Session,
+    path: str,
+    recursive: bool,
+    labels: tuple[str, ...],
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """List the folders and VMs at PATH (default /)."""
+    from vmm.model import tree
+    from vmm.model.metadata import normalize_labels, normalize_path
+    from vmm.ui import render
+
+    folder, wanted = normalize_path(path), normalize_labels(labels)
+    domains = session.domains()
+    if not tree.folder_exists(folder, domains):
+        raise NotFound(f"no folder {folder}")
+    vms = tree.with_labels(wanted, tree.in_folder(folder, domains, recursive=recursive))
+    if state:
+        vms = [d for d in vms if state in (d.state, render.state_text(d))]
+    if as_json:
+        echo_json([d.as_json() for d in vms])
+        return
+    if not recursive and not wanted and not state:
+        for sub in tree.subfolders(folder, domains):
+            echo(render.folder_row(sub))
+    for domain in vms:
+        echo(render.vm_row(domain, full_place=recursive, with_host=session.several_hosts))
+
+
+@cli.command("tree")
+@click.option("-v", "--vms", "with_vms", is_flag=True, help="Show the VMs in each folder too.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print every folder with its VM count as JSON."
+)
+@pass_session
+def tree_command(session: Session, with_vms: bool = False, as_json: bool = False) -> None:
+    """Show the folder tree with the number of VMs in each folder."""
+    from vmm.model import tree
+    from vmm.ui import render
+
+    domains = session.domains()
+    if as_json:
+        counts, here = tree.folder_counts(domains), tree.vms_here(domains)
+        echo_json([{"path": p, "vms": counts[p], "here": here[p]} for p in sorted(counts)])
+        return
+    for line in render.tree_lines(domains, with_vms=with_vms):
+        echo(line)
+
+
+@cli.command("mv")
+@click.argument("sources", nargs=-1, required=True, shell_complete=complete_vms_and_folders)
+@click.argument("dest", shell_complete=complete_folders)
+@pass_session
+def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
+    """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`.
+
+    A SOURCE is a VM name or UUID; a SOURCE that names no VM but an existing folder moves
+    every VM under that folder, keeping their sub-folders.
+    """
+    from vmm.model import tree
+    from vmm.model.metadata import normalize_path
+    from vmm.ops import organise
+
+    host = session.host()
+    target = normalize_path(dest)
+    vms: list[libvirt.virDomain] = []
+    folders: list[tuple[str, str]] = []
+    domains: list[Domain] | None = None
+    for source in sources:
+        try:
+            vms.append(host.lookup(source))
+            continue
+        except NotFound:
+            if not source.startswith("/"):
+                raise
+        domains = domains if domains is not None else session.domains()
+        old, new = organise.check_folder_move(source, target)
+        if not tree.folder_exists(old, domains):
+            raise NotFound(f"no VM or folder named {source!r}")
+        folders.append((old, new))
+    moves = [(dom, organise.into(target)) for dom in vms]
+    for old, new in folders:
+        members = tree.in_folder(old, domains or [], recursive=True)
+        moves += [(host.by_key(d.key), organise.rehomed(old, new)) for d in members]
+    _report(organise.move_all(host, moves))
+
+
+@cli.group("label", context_settings=CONTEXT)
+def label_group() -> None:
+    """Add or remove labels on a VM."""
+
+
+@label_group.command("add")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@pass_session
+def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
+    """Add LABELS to VM."""
+    from vmm.model.metadata import normalize_labels
+    from vmm.ops import organise
+
+    normalize_labels(labels)
+    host = session.host()
+    _report([organise.add_labels(host, host.lookup(vm), labels)])
+
+
+@label_group.command("rm")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@pass_session
+def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
+    """Remove LABELS from VM."""
+    from vmm.model.metadata import normalize_labels
+    from vmm.ops import organise
+
+    host = session.host()
+    dom = host.lookup(vm)
+    current, _ = host.read_metadata(dom)
+    missing = [label for label in normalize_labels(labels) if label not in current.labels]
+    if missing:
+        raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
+    _report([organise.remove_labels(host, dom, labels)])
+
+
+@cli.command("labels")
+@click.option("--json", "as_json", is_flag=True, help="Print {label: count} as JSON.")
+@pass_session
+def labels_command(session: Session, as_json: bool) -> None:
+    """Every label in use, with the number of VMs carrying it."""
+    from vmm.model import tree
+    from vmm.ui import render
+
+    counts = tree.label_counts(session.domains())
+    if as_json:
+        echo_json(counts)
+    else:
+        for line in render.label_lines(counts):
+            echo(line)

@@ -1,0 +1,90 @@
+"""Power and saved-state subcommands; each acts on several VMs, folders or labels at once."""
+
+from __future__ import annotations
+
+import click
+
+from vmm.model.errors import InvalidInput
+from vmm.ui.cli.base import Session, act, cli, pass_session, report, targets
+
+
+@cli.command("start")
+@targets
+@click.option("--fresh", is_flag=True, help="Boot afresh, dropping a saved state.")
+@pass_session
+def start_command(
+    session: Session, vms: tuple[str, ...], labels: tuple[str, ...], fresh: bool
+) -> None:
+    """Start VMs; a saved state is restored (and said so) unless --fresh."""
+    act(session, vms, labels, "start", fresh=fresh)
+
+
+@cli.command("shutdown")
+@targets
+@click.option("--wait", is_flag=True, help="Wait until the VMs are shut off.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    help="Seconds --wait waits  [default: 60]",
+)
+@click.option(
+    "--force-after",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="Force off what is still running after S seconds.",
+)
+@pass_session
+def shutdown_command(
+    session: Session,
+    vms: tuple[str, ...],
+    labels: tuple[str, ...],
+    wait: bool,
+    timeout: float | None,
+    force_after: float | None,
+) -> None:
+    """Ask VMs to shut down (ACPI); the guest decides."""
+    if timeout is not None and (not wait or force_after is not None):
+        raise InvalidInput("--timeout is how long --wait waits (--force-after has its own)")
+    if not wait and force_after is None:
+        act(session, vms, labels, "shutdown")
+        return
+    from vmm.ops.actions import shutdown_and_wait
+    from vmm.ops.selection import select
+
+    host = session.host()
+    chosen = select(host, vms, labels)
+    report(shutdown_and_wait(host, chosen, 60 if timeout is None else timeout, force_after))
+
+
+SIMPLE_ACTIONS = {
+    "off": "Force VMs off at once, like pulling the plug.",
+    "reboot": "Ask VMs to reboot.",
+    "reset": "Force VMs to reboot at once, like the reset button.",
+    "pause": "Pause VMs (they stay in memory).",
+    "resume": "Resume paused VMs.",
+    "save": "Save VMs' state to disk and stop them (managed save); `vmm start` restores it.",
+}
+
+
+def _simple_command(action: str, help_text: str) -> None:
+    @cli.command(action, help=help_text)
+    @targets
+    @pass_session
+    def command(session: Session, vms: tuple[str, ...], labels: tuple[str, ...]) -> None:
+        act(session, vms, labels, action)
+
+
+for _action, _help in SIMPLE_ACTIONS.items():
+    _simple_command(_action, _help)
+
+
+@cli.command("discard-save")
+@targets
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def discard_save_command(
+    session: Session, vms: tuple[str, ...], labels: tuple[str, ...], yes: bool
+) -> None:
+    """Throw away VMs' saved state; their next start is a cold boot."""
+    ask = "Discard the saved state (the running session is lost) of"
+    act(session, vms, labels, "discard-save", ask=ask, yes=yes)

@@ -1,0 +1,72 @@
+"""`vmm snapshot ...`: list, create, revert and delete a VM's snapshots."""
+
+from __future__ import annotations
+
+import click
+
+from vmm.ui.cli.base import (
+    CONTEXT,
+    Session,
+    act_on_one,
+    cli,
+    complete_vms,
+    confirm,
+    echo,
+    echo_json,
+    pass_session,
+)
+
+
+@cli.group("snapshot", context_settings=CONTEXT)
+def snapshot_group() -> None:
+    """A VM's snapshots."""
+
+
+@snapshot_group.command("ls")
+@click.argument("vm", shell_complete=complete_vms)
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshots as a JSON array.")
+@pass_session
+def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
+    """Show VM's snapshots as a tree; * marks the current one."""
+    from vmm.ops import snapshots
+    from vmm.ui import render
+
+    ordered = snapshots.tree_of(session.host().lookup(vm))
+    if as_json:
+        echo_json([{**snap.as_json(), "depth": depth} for depth, snap in ordered])
+        return
+    for line in render.snapshot_lines(ordered):
+        echo(line)
+
+
+@snapshot_group.command("create")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("name", required=False)
+@click.option("-d", "--description", default="", help="What this snapshot is for.")
+@pass_session
+def snapshot_create_command(session: Session, vm: str, name: str | None, description: str) -> None:
+    """Snapshot VM (running or not); NAME defaults to snap-DATE-TIME."""
+    act_on_one(session, vm, "snapshot create", name=name, description=description)
+
+
+@snapshot_group.command("revert")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("name", required=False)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bool) -> None:
+    """Return VM to snapshot NAME (default: the current snapshot); what changed since is lost."""
+    confirm(f"Revert {vm} to {repr(name) if name else 'its current snapshot'}?", yes)
+    act_on_one(session, vm, "snapshot revert", name=name)
+
+
+@snapshot_group.command("rm")
+@click.argument("vm", shell_complete=complete_vms)
+@click.argument("name")
+@click.option("--children", is_flag=True, help="Delete the snapshots below it too.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def snapshot_rm_command(session: Session, vm: str, name: str, children: bool, yes: bool) -> None:
+    """Delete snapshot NAME of VM (its children move up unless --children)."""
+    confirm(f"Delete snapshot {name!r} of {vm}{' and those below it' if children else ''}?", yes)
+    act_on_one(session, vm, "snapshot rm", name=name, children=children)

@@ -1,0 +1,384 @@
+"""The interactive flow: folders, VMs and their actions, one menu screen at a time.
+
+It knows nothing of fzf or wofi: it builds Screens for a Menu and reports outcomes through a
+Notifier. It lists the host once and afterwards re-reads only the VMs it acted on, so moving
+between folders never waits on libvirt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from vmm.model import tree
+from vmm.model.domain import Domain
+from vmm.model.errors import VmmError
+from vmm.ops import organise
+from vmm.ui import cache
+from vmm.ui.menus import Cancelled, Cell, Choice, Menu, Row, Screen
+from vmm.ui.notify import Notifier
+from vmm.ui.picker_vm import VmScreens
+from vmm.virt.host import Host
+
+FOLDER_KEYS = {
+    "ctrl-s": "start",
+    "ctrl-x": "shut down",
+    "ctrl-o": "force off",
+    "ctrl-v": "save state",
+    "ctrl-r": "refresh",
+}
+QUICK_ACTIONS = {"ctrl-s": "start", "ctrl-x": "shutdown", "ctrl-o": "off", "ctrl-v": "save"}
+CONFIRM_QUICK = {"ctrl-o"}
+_MARK_STYLE = {"running": "running", "blocked": "running", "paused": "paused", "crashed": "crashed"}
+
+
+def vm_cells(domain: Domain, *, place: bool = False, with_host: bool = False) -> tuple[Cell, ...]:
+    state = "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
+    mark = {"running": "●", "blocked": "●", "paused": "‖", "saved": "◉", "crashed": "✗"}.get(
+        state, "○"
+    )
+    style = "saved" if state == "saved" else _MARK_STYLE.get(domain.state, "")
+    labels = tuple(Cell(f"  #{label}", "label") for label in domain.labels)
+    return (
+        Cell(f"{mark} ", style),
+        Cell(domain.place if place else domain.ref),
+        *((Cell(f"  @{domain.host}", "dim"),) if with_host and domain.host else ()),
+        Cell(f"  {state}", "dim"),
+        *labels,
+    )
+
+
+@dataclass(frozen=True)
+class HostLabel:
+    """What the picker shows and caches under before the host answers."""
+
+    label: str
+    cache_key: str
+    several: bool
+
+
+class Picker:
+    def __init__(
+        self,
+        host: Host,
+        menu: Menu,
+        notifier: Notifier,
+        *,
+        terminal: bool,
+        where: HostLabel | None = None,
+    ) -> None:
+        """`where` names the host before it has answered (see cli.pick.OpeningHost): the
+        first screen is drawn from the cache without waiting for it."""
+        self.host = host
+        self.menu = menu
+        self.notifier = notifier
+        self.terminal = terminal
+        self.status = ""
+        self.where = where or HostLabel(host.label, host.uri, hasattr(host, "hosts"))
+        self.several_hosts = self.where.several
+        self.vms: dict[str, Domain] = {}
+        self.vm_screens = VmScreens(self)
+        self._fresh = threading.Event()
+        self._listing_error: Exception | None = None
+        self._listing = threading.Lock()
+        self._listing_started = False
+        self._start_listing()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _start_listing(self) -> None:
+        """Draw the last run's listing at once (fzf), and list the host meanwhile.
+
+        Whatever is chosen on the draft waits for the fresh listing, and the next screen is
+        drawn from it. The listing starts with the first preview, when fzf
+        is up, so that its threads do not slow the first draw. The draft is never swapped under
+        the user's fingers: a list that changes as Enter is pressed opens the wrong row.
+        """
+        cached = cache.load(self.where.cache_key) if getattr(self.menu, "live", False) else None
+        if cached is None:
+            self.reload()
+            self._fresh.set()
+            return
+        self.vms = {d.key: d for d in cached}
+
+    def _list_fresh(self) -> None:
+        with self._listing:
+            if self._listing_started or self._fresh.is_set():
+                return
+            self._listing_started = True
+        threading.Thread(target=self._list_in_background, daemon=True).start()
+
+    def _list_in_background(self) -> None:
+        try:
+            fresh = {d.key: d for d in self.host.domains()}
+        except Exception as err:  # handed to the main thread, which reports it
+            self._listing_error = err
+        else:
+            self.vms = fresh
+            cache.save(self.where.cache_key, list(fresh.values()))
+        self._fresh.set()
+
+    def wait_for_listing(self) -> None:
+        """Before acting on anything: the fresh listing, not the cached draft."""
+        self._list_fresh()
+        self._fresh.wait()
+        if self._listing_error is not None:
+            error, self._listing_error = self._listing_error, None
+            raise error
+        self._report_host_warnings()
+
+    def reload(self) -> None:
+        self.vms = {d.key: d for d in self.host.domains()}
+        cache.save(self.where.cache_key, list(self.vms.values()))
+        self._report_host_warnings()
+
+    def _report_host_warnings(self) -> None:
+        warnings = getattr(self.host, "warnings", [])
+        if warnings:
+            self.report("; ".join(warnings), error=True)
+            warnings.clear()
+
+    def refresh(self, keys: Iterable[str]) -> None:
+        """Re-read only these VMs; one that is gone is dropped."""
+        for key in keys:
+            try:
+                fresh = self.host.find_key(key)
+            except VmmError:
+                self.vms.pop(key, None)
+                continue
+            old = self.vms.get(key)
+            self.vms[key] = replace(fresh, label=old.label) if old else fresh
+
+    def add(self, ref: str) -> None:
+        """Show a VM just made; a name it now shares with another host's VM becomes HOST:NAME
+        on both, as a fresh listing would show them."""
+        view = self.host.find(ref)
+        self.vms[view.key] = view
+        twins = [key for key, vm in self.vms.items() if vm.name == view.name]
+        if len(twins) > 1:
+            for key in twins:
+                vm = self.vms[key]
+                self.vms[key] = replace(vm, label=f"{vm.host}:{vm.name}")
+
+    def report(self, message: str, *, error: bool = False) -> None:
+        self.status = ("error: " if error else "") + message
+        (self.notifier.error if error else self.notifier.info)(message)
+
+    def attempt(self, work: Callable[[], str | None]) -> bool:
+        """Run `work`; its failure becomes the status line, never an exit."""
+        try:
+            message = work()
+        except VmmError as err:
+            self.report(str(err), error=True)
+            return False
+        if message:
+            self.report(message)
+        return True
+
+    def header(self, where: str, keys: dict[str, str]) -> str:
+        if not self._fresh.is_set():
+            where += "  (as last seen; listing the host…)"
+        hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
+        lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
+        if hints:
+            lines.append(hints)
+        return "\n".join([*lines, self.status] if self.status else lines)
+
+    # -- the flow ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        path = tree.ROOT
+        while True:
+            try:
+                path = self.folder_screen(path)
+            except Cancelled:
+                if path == tree.ROOT:
+                    return
+                path = tree.parent(path)
+
+    def folder_rows(self, path: str) -> list[Row]:
+        vms = list(self.vms.values())
+        rows = [Row.plain("up", "..", "folder")] if path != tree.ROOT else []
+        for folder in tree.subfolders(path, vms):
+            rows.append(
+                Row(
+                    f"dir:{folder.path}",
+                    (Cell(f"▸ {folder.name}/", "folder"), Cell(f"  ({folder.vms})", "dim")),
+                )
+            )
+        rows += [
+            Row(f"vm:{d.key}", vm_cells(d, with_host=self.several_hosts))
+            for d in tree.in_folder(path, vms)
+        ]
+        rows += [
+            Row.plain("all", "⋯ All VMs", "action"),
+            Row.plain("running", "⋯ Running", "action"),
+            Row.plain("labels", "⋯ Labels", "action"),
+            Row.plain("new", "⋯ New VM", "action"),
+        ]
+        return rows
+
+    def folder_screen(self, path: str) -> str:
+        """Show one folder; returns the folder to show next."""
+        screen = Screen(
+            prompt=path,
+            rows=self.folder_rows(path),
+            header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
+            keys=FOLDER_KEYS,
+            multi=True,
+            preview=self.preview,
+        )
+        choice = self.menu.choose(screen)
+        self.wait_for_listing()  # only the first screen may be the draft
+        if choice.key == "ctrl-r":
+            self.attempt(self.reload)
+            return path
+        if choice.key in QUICK_ACTIONS:
+            self.quick_action(choice)
+            return path
+        if not choice.rows:
+            return path
+        return self.open(choice.rows[0], path)
+
+    def open(self, key: str, path: str) -> str:
+        if key == "up":
+            return tree.parent(path)
+        if key.startswith("dir:"):
+            return key.removeprefix("dir:")
+        if key.startswith("vm:"):
+            self.vm_screens.vm_screen(key.removeprefix("vm:"))
+        elif key == "all":
+            self.list_screen("All VMs", lambda d: True)
+        elif key == "running":
+            self.list_screen("Running", lambda d: d.active)
+        elif key == "labels":
+            self.labels_screen()
+        elif key == "new":
+            self.vm_screens.new_vm(path)
+        return path
+
+    def targets(self, keys: Iterable[str]) -> list[Domain]:
+        """The VMs behind chosen rows; a folder row stands for every VM in and below it."""
+        chosen: dict[str, Domain] = {}
+        for key in keys:
+            if key.startswith("vm:") and key[3:] in self.vms:
+                chosen[key[3:]] = self.vms[key[3:]]
+            elif key.startswith("dir:"):
+                for d in tree.in_folder(key[4:], self.vms.values(), recursive=True):
+                    chosen[d.key] = d
+        return list(chosen.values())
+
+    def quick_action(self, choice: Choice) -> None:
+        targets = self.targets(choice.rows)
+        if not targets:
+            return
+        action = QUICK_ACTIONS[choice.key]
+        names = ", ".join(d.name for d in targets)
+        if choice.key in CONFIRM_QUICK and not self.confirm(f"Force off {names}?"):
+            return
+        self.act_on(targets, action)
+
+    def progress_of(self, what: str) -> Callable[[int, int], None]:
+        """A long action's progress, as one notification that updates (wofi mode)."""
+        return lambda done, total: self.notifier.progress(what, 100 * done // max(total, 1))
+
+    def act_on(self, targets: list[Domain], action: str, **options: object) -> None:
+        from vmm.ops.actions import perform  # the actions' modules load when first needed
+
+        failures, done = [], []
+        for target in targets:
+            if action == "save":
+                options = {**options, "progress": self.progress_of(f"saving {target.name}")}
+            try:
+                dom = self.host.by_key(target.key)
+                done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
+            except VmmError as err:
+                failures.append(str(err))
+        self.refresh(d.key for d in targets)
+        if failures:
+            self.report("; ".join(failures), error=True)
+        else:
+            self.report("; ".join(done))
+
+    def choose(self, screen: Screen) -> Choice | None:
+        """The menu's answer, or None when the user backed out with Esc."""
+        try:
+            return self.menu.choose(screen)
+        except Cancelled:
+            return None
+
+    def confirm(self, question: str) -> bool:
+        screen = Screen(
+            question, [Row.plain("no", "No"), Row.plain("yes", "Yes", "danger")], header=question
+        )
+        choice = self.choose(screen)
+        return choice is not None and choice.rows == ("yes",)
+
+    def ask(self, prompt: str, suggestions: Iterable[str], hint: str) -> str | None:
+        """Free text, with existing values offered; None when the user backs out."""
+        rows = [Row.plain(f"s:{s}", s) for s in suggestions]
+        header = f"{hint}\ntype a new value and press enter; alt-enter takes the typed text as is"
+        choice = self.choose(Screen(prompt, rows, header=header, free_text=True))
+        if choice is None:
+            return None
+        if choice.rows:
+            return choice.rows[0].removeprefix("s:")
+        return choice.query.strip() or None
+
+    def list_screen(self, title: str, wanted: Callable[[Domain], bool]) -> None:
+        while True:
+            vms = sorted(
+                (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
+            )
+            rows = [
+                Row(f"vm:{d.key}", vm_cells(d, place=True, with_host=self.several_hosts))
+                for d in vms
+            ]
+            keys = {k: v for k, v in FOLDER_KEYS.items() if k != "ctrl-r"}
+            screen = Screen(
+                title, rows, self.header(title, keys), keys, multi=True, preview=self.preview
+            )
+            choice = self.choose(screen)
+            if choice is None:
+                return
+            if choice.key in QUICK_ACTIONS:
+                self.quick_action(choice)
+            elif choice.rows:
+                self.vm_screens.vm_screen(choice.rows[0].removeprefix("vm:"))
+
+    def labels_screen(self) -> None:
+        while True:
+            counts = tree.label_counts(self.vms.values())
+            rows = [
+                Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell(f"  ({n})", "dim")))
+                for label, n in counts.items()
+            ]
+            choice = self.choose(Screen("Labels", rows, self.header("labels", {})))
+            if choice is None:
+                return
+            if choice.rows:
+                label = choice.rows[0].removeprefix("l:")
+                self.list_screen(f"#{label}", lambda d, label=label: label in d.labels)
+
+    # -- previews ----------------------------------------------------------------------------
+
+    def preview(self, key: str) -> str:
+        from vmm.ui import render
+
+        self._list_fresh()  # fzf asks for its first preview once it is up
+
+        if key.startswith("vm:") and key[3:] in self.vms:
+            from vmm.ops import info
+
+            info = info.gather(self.host, self.host.by_key(key[3:]), with_links=False)
+            return "\n".join(render.details_lines(info))
+        if key.startswith("dir:"):
+            vms = tree.in_folder(key[4:], self.vms.values(), recursive=True)
+            return "\n".join(render.vm_row(d, full_place=True) for d in vms) or "(empty)"
+        return ""
+
+    def move(self, key: str, folder: str) -> str:
+        change = organise.move_vm(self.host, self.host.by_key(key), folder)
+        self.refresh([key])
+        return f"{change.vm}: moved to {change.after.path}"

@@ -1,0 +1,344 @@
+"""The picker's screens for one VM: actions, snapshots, folder, labels, clones, XML, deletion."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import TYPE_CHECKING
+
+from vmm.model import tree
+from vmm.model.domain import Domain, on_host
+from vmm.model.errors import HostError, InvalidInput, VmmError
+from vmm.ops import organise
+from vmm.ui.menus import Cell, Row, Screen
+
+if TYPE_CHECKING:
+    from vmm.ui.picker import Picker
+
+# action key -> (label, style); which ones a VM gets depends on its state
+_LABELS = {
+    "start": ("Start", "action"),
+    "restore": ("Restore saved state", "action"),
+    "fresh": ("Start fresh (drop saved state)", "danger"),
+    "discard-save": ("Discard saved state", "danger"),
+    "shutdown": ("Shut down", "action"),
+    "off": ("Force off", "danger"),
+    "reboot": ("Reboot", ""),
+    "reset": ("Force reset", "danger"),
+    "pause": ("Pause", ""),
+    "resume": ("Resume", "action"),
+    "save": ("Save state", ""),
+    "snapshots": ("Snapshots…", ""),
+    "move": ("Move to…", ""),
+    "labels": ("Labels…", ""),
+    "clone": ("Clone…", ""),
+    "console": ("Console", ""),
+    "viewer": ("Viewer", ""),
+    "edit": ("Edit XML", ""),
+    "delete": ("Delete…", "danger"),
+}
+CONFIRM = {"fresh", "discard-save", "off", "reset"}
+
+
+def actions_for(domain: Domain) -> list[str]:
+    """Only what makes sense in the VM's current state."""
+    if domain.state in ("running", "blocked"):
+        power = ["shutdown", "off", "reboot", "reset", "pause", "save", "console", "viewer"]
+    elif domain.state in ("paused", "pmsuspended"):
+        power = ["resume", "off", "save", "console", "viewer"]
+    elif domain.managed_save:
+        power = ["restore", "fresh", "discard-save"]
+    elif domain.active:
+        power = ["off", "console", "viewer"]
+    else:
+        power = ["start"]
+    return [*power, "snapshots", "move", "labels", "clone", "edit", "delete"]
+
+
+class VmScreens:
+    def __init__(self, picker: Picker) -> None:
+        self.p = picker
+
+    def vm_screen(self, key: str) -> None:
+        while key in self.p.vms:
+            domain = self.p.vms[key]
+            rows = [Row.plain(a, *_LABELS[a]) for a in actions_for(domain)]
+            labels = " ".join(f"#{label}" for label in domain.labels)
+            header = self.p.header(f"{domain.place}  [{domain.state}]  {labels}".rstrip(), {})
+            choice = self.p.choose(Screen(domain.name, rows, header, preview=self.preview(key)))
+            if choice is None:
+                return
+            if choice.rows:
+                self.run_action(domain, choice.rows[0])
+
+    def preview(self, key: str):
+        return lambda _row: self.p.preview(f"vm:{key}")
+
+    def run_action(self, domain: Domain, action: str) -> None:
+        if action in CONFIRM and not self.p.confirm(f"{_LABELS[action][0]}: {domain.name}?"):
+            return
+        simple = {"start": {}, "restore": {}, "fresh": {"fresh": True}}
+        if action in simple:
+            self.p.act_on([domain], "start", **simple[action])
+        elif action in (
+            "discard-save",
+            "shutdown",
+            "off",
+            "reboot",
+            "reset",
+            "pause",
+            "resume",
+            "save",
+        ):
+            self.p.act_on([domain], action)
+        else:
+            getattr(self, action)(domain)
+
+    # -- sub-screens -------------------------------------------------------------------------
+
+    def snapshots(self, domain: Domain) -> None:
+        from vmm.ops import snapshots
+
+        while True:
+            try:
+                ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
+            except VmmError as err:
+                self.p.report(str(err), error=True)
+                return
+            rows = [Row.plain("create", "+ Create snapshot…", "action")]
+            for depth, snap in ordered:
+                current = (Cell("  *current*", "running"),) if snap.current else ()
+                rows.append(
+                    Row(
+                        f"s:{snap.name}",
+                        (Cell("  " * depth + snap.name), *current, Cell(f"  {snap.state}", "dim")),
+                    )
+                )
+            choice = self.p.choose(
+                Screen(f"{domain.name} snapshots", rows, self.p.header(domain.place, {}))
+            )
+            if choice is None:
+                return
+            if choice.rows == ("create",):
+                self._create_snapshot(domain)
+            elif choice.rows:
+                self._snapshot_actions(domain, choice.rows[0].removeprefix("s:"))
+
+    def _create_snapshot(self, domain: Domain) -> None:
+        from vmm.ops.snapshots import default_name
+
+        name = self.p.ask("snapshot name", [default_name()], f"new snapshot of {domain.name}")
+        if name is not None:
+            self.p.act_on([domain], "snapshot create", name=name)
+
+    def _snapshot_actions(self, domain: Domain, name: str) -> None:
+        rows = [
+            Row.plain("revert", "Revert to this snapshot", "action"),
+            Row.plain("rm", "Delete this snapshot"),
+            Row.plain("rm-all", "Delete it and its children", "danger"),
+        ]
+        choice = self.p.choose(Screen(f"snapshot {name}", rows, self.p.header(domain.place, {})))
+        if choice is None:
+            return
+        picked = choice.rows[0] if choice.rows else ""
+        if picked == "revert" and self.p.confirm(f"Revert {domain.name} to {name}?"):
+            self.p.act_on([domain], "snapshot revert", name=name)
+        elif picked in ("rm", "rm-all") and self.p.confirm(f"Delete snapshot {name}?"):
+            self.p.act_on([domain], "snapshot rm", name=name, children=picked == "rm-all")
+
+    def move(self, domain: Domain) -> None:
+        folders = sorted(tree.folder_counts(self.p.vms.values()), key=str.casefold)
+        dest = self.p.ask("move to", folders, f"move {domain.name} from {domain.path} to:")
+        if dest is not None:
+            self.p.attempt(lambda: self.p.move(domain.key, dest))
+
+    def labels(self, domain: Domain) -> None:
+        while domain.key in self.p.vms:
+            domain = self.p.vms[domain.key]
+            rows = [Row.plain("add", "+ Add label…", "action")]
+            rows += [
+                Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell("  (enter removes)", "dim")))
+                for label in domain.labels
+            ]
+            choice = self.p.choose(
+                Screen(f"{domain.name} labels", rows, self.p.header(domain.place, {}))
+            )
+            if choice is None:
+                return
+            if choice.rows == ("add",):
+                known = tree.label_counts(self.p.vms.values())
+                label = self.p.ask(
+                    "label",
+                    [x for x in known if x not in domain.labels],
+                    f"add a label to {domain.name}",
+                )
+                if label is not None:
+                    self._relabel(domain, organise.add_labels, label)
+            elif choice.rows:
+                self._relabel(domain, organise.remove_labels, choice.rows[0].removeprefix("l:"))
+
+    def _relabel(self, domain: Domain, change, label: str) -> None:
+        def work() -> str:
+            result = change(self.p.host, self.p.host.by_key(domain.key), [label])
+            self.p.refresh([domain.key])
+            return (
+                f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
+            )
+
+        self.p.attempt(work)
+
+    def clone(self, domain: Domain) -> None:
+        from vmm.ops.actions import perform
+
+        rows = [
+            Row.plain("linked", "Linked clone (instant, copy-on-write)", "action"),
+            Row.plain("full", "Full clone (copies the disks)"),
+        ]
+        choice = self.p.choose(
+            Screen(f"clone {domain.name}", rows, self.p.header(domain.place, {}))
+        )
+        if choice is None:
+            return
+        if not choice.rows:
+            return
+        name = self.p.ask(
+            "clone name", [f"{domain.name}-clone"], f"name of the clone of {domain.name}"
+        )
+        if name is None:
+            return
+
+        progress = self.p.progress_of(f"cloning {domain.name} as {name}")
+        linked = choice.rows[0] == "linked"
+
+        def work() -> str:
+            dom = self.p.host.by_key(domain.key)
+            pool = None if linked else self.p.host.owner(dom).pool  # as `vmm clone` does
+            options = {"linked": linked, "progress": progress, "pool": pool}
+            return perform(self.p.host, dom, "clone", name, **options)
+
+        if self.p.attempt(work):
+            self.p.refresh([domain.key])
+            self.p.attempt(lambda: self.p.add(on_host(domain.host, name)))
+
+    def console(self, domain: Domain) -> None:
+        from vmm.virt import reach
+
+        try:
+            uri = self._uri(domain)
+        except VmmError as err:  # gone since it was listed
+            self.p.report(str(err), error=True)
+            return
+        self._hand_terminal_to(reach.console_argv(uri, domain.uuid))
+
+    def viewer(self, domain: Domain) -> None:
+        from vmm.virt import reach
+
+        def launch() -> str:
+            _detach(reach.viewer_argv(self._uri(domain), domain.uuid))
+            return f"{domain.name}: viewer opened"
+
+        self.p.attempt(launch)
+
+    def _uri(self, domain: Domain) -> str:
+        return self.p.host.owner(self.p.host.by_key(domain.key)).uri
+
+    def _hand_terminal_to(self, argv: list[str]) -> None:
+        if not self.p.terminal:
+            self.p.report(f"{argv[0]} needs a terminal: run vmm in one", error=True)
+            return
+        try:
+            subprocess.run(argv, check=False)
+        except OSError as err:
+            self.p.report(f"cannot run {argv[0]}: {err.strerror}", error=True)
+
+    def edit(self, domain: Domain) -> None:
+        from vmm.ops import edit
+
+        if not self.p.terminal:
+            self.p.report("editing XML needs a terminal: run vmm in one", error=True)
+            return
+
+        declined: list[str] = []
+
+        def again(error: str) -> bool:
+            if self._edit_again(error):
+                return True
+            declined.append(error)
+            return False
+
+        def work() -> str:
+            dom = self.p.host.by_key(domain.key)
+            try:
+                message = edit.edit_and_define(dom, again)
+            except InvalidInput:
+                if declined:
+                    return f"{domain.name}: edit discarded"
+                raise
+            if message != "no change":
+                self.p.host.record(dom, "edit", message)
+                self.p.refresh([domain.key])
+            return f"{domain.name}: {message}"
+
+        self.p.attempt(work)
+
+    def _edit_again(self, error: str) -> bool:
+        rows = [
+            Row.plain("again", "Edit again", "action"),
+            Row.plain("discard", "Discard my changes", "danger"),
+        ]
+        choice = self.p.choose(Screen("invalid XML", rows, error))
+        return choice is not None and choice.rows == ("again",)
+
+    def delete(self, domain: Domain) -> None:
+        rows = [
+            Row.plain("keep", "Delete the VM, keep its disks", "danger"),
+            Row.plain("storage", "Delete the VM and its disks", "danger"),
+        ]
+        question = (
+            f"Delete {domain.name}"
+            + (" (it is running: it will be forced off)" if domain.active else "")
+            + "?"
+        )
+        choice = self.p.choose(Screen(f"delete {domain.name}", rows, question))
+        if choice is None:
+            return
+        if choice.rows and self.p.confirm(f"Really delete {domain.name}? This cannot be undone."):
+            self.p.act_on([domain], "rm", with_storage=choice.rows[0] == "storage", force=True)
+
+    def new_vm(self, folder: str) -> None:
+        if shutil.which("virt-manager"):
+            first_host = getattr(self.p.host, "hosts", [self.p.host])[0]  # where `vmm new` goes too
+            _detach(["virt-manager", "--connect", first_host.uri, "--show-domain-creator"])
+            self.p.report("virt-manager's new VM wizard opened")
+            return
+        from vmm.ops import create
+
+        name = self.p.ask("new VM name", [], f"a new VM in {folder}, on an overlay of a base image")
+        if name is None:
+            return
+        home = self.p.host.home
+        conn = home.conn
+        try:
+            bases = create.volume_paths(conn)
+        except VmmError as err:
+            self.p.report(str(err), error=True)
+            return
+        base = self.p.ask("base image", bases, f"the base image for {name}")
+        if base is None:
+            return
+        if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
+            self.p.attempt(lambda: self.p.add(on_host(home.name, name)))
+
+
+def _detach(argv: list[str]) -> None:
+    """Start a graphical program that outlives the picker and never touches its terminal."""
+    try:
+        subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise HostError(f"cannot run {argv[0]}: {err.strerror}") from None
