@@ -20,6 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 from lxml import etree
 
+from vmm.model import metadata
+from vmm.model.metadata import Metadata
 from vmm.ops.history import History
 from vmm.ui.cli import Session, cli
 from vmm.virt.host import Host
@@ -137,6 +139,11 @@ def run_vmm(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
     )
+
+
+def vmm_meta(path: str, *labels: str) -> str:
+    """The vmm element for a test domain, built as a tree (names may hold <, & and quotes)."""
+    return metadata.to_xml(Metadata(path, labels), namespaced=True)
 
 
 def domain_xml(name: str, *, meta: str = "") -> str:

@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_URI, require, vmm_exe
-from test_picker import vmm_meta
+from conftest import SHARED_URI, require, vmm_exe, vmm_meta
 
 from vmm.virt.host import Host
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "artifacts"
 NEEDED = ("sway", "wofi", "wtype", "grim", "mako", "makoctl", "dbus-daemon", "dbus-monitor")
 
 

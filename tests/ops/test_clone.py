@@ -83,7 +83,7 @@ def test_full_clone_copies_and_keeps_the_source(srun, shost):
 
 
 def test_a_pool_is_only_for_full_clones(srun):
-    # (cross-pool copies need the real storage driver: see test_clone_kvm.py)
+    # (cross-pool copies need the real storage driver: see ops/test_clone_kvm.py)
     refused = srun("clone", "--pool", "other", "lone-vm", "linked")
     assert refused.exit_code == 1 and "--pool is for --full clones" in refused.stderr
 

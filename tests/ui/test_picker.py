@@ -8,17 +8,11 @@ import time
 
 import libvirt
 import pytest
-from conftest import SHARED_URI, require, vmm_exe
+from conftest import SHARED_URI, require, vmm_exe, vmm_meta
 from tmux import Terminal
 
-from vmm.model import metadata
-from vmm.model.metadata import NAMESPACE, Metadata
+from vmm.model.metadata import NAMESPACE
 from vmm.ops.history import History
-
-
-def vmm_meta(path, *labels):
-    """The vmm element for a test domain, built as a tree (names may hold <, & and quotes)."""
-    return metadata.to_xml(Metadata(path, labels), namespaced=True)
 
 
 @pytest.fixture

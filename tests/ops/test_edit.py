@@ -4,8 +4,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_URI, run_vmm, vmm_exe
-from test_picker import vmm_meta
+from conftest import SHARED_URI, run_vmm, vmm_exe, vmm_meta
 
 from vmm.model.errors import InvalidInput
 from vmm.ops import edit

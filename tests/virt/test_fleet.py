@@ -8,8 +8,7 @@ import time
 
 import libvirt
 import pytest
-from conftest import domain_xml, require, run_vmm, vmm_exe
-from test_picker import vmm_meta
+from conftest import domain_xml, require, run_vmm, vmm_exe, vmm_meta
 from tmux import Terminal
 
 from vmm.ops.selection import select
