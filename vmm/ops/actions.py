@@ -13,7 +13,7 @@ import libvirt
 
 from vmm.model.errors import HostError, VmmError, describe_os_error
 from vmm.ops import clone, power, removal, snapshots
-from vmm.virt.connection import libvirt_errors
+from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Host
 
 Action = Callable[..., str]

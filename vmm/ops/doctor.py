@@ -16,7 +16,8 @@ import libvirt
 from vmm.model.errors import VmmError
 from vmm.ops.intents import Leftover, Record, forget
 from vmm.virt import images, storage
-from vmm.virt.connection import open_connection, translate
+from vmm.virt.connection import open_connection
+from vmm.virt.errors import translate
 
 # Removed in this order: a definition before the images it uses.
 _ORDER = {"domain": 0, "image": 1, "volume": 1, "source": 2}

@@ -17,7 +17,7 @@ from lxml import etree
 from vmm.model.errors import InvalidInput, InvalidState
 from vmm.model.metadata import parse
 from vmm.virt import storage
-from vmm.virt.connection import libvirt_errors
+from vmm.virt.errors import libvirt_errors
 
 
 def current_xml(dom: libvirt.virDomain) -> str:

@@ -12,7 +12,7 @@ from vmm.model import metadata
 from vmm.model.domain import Domain
 from vmm.ops import snapshots
 from vmm.virt import reach, storage
-from vmm.virt.connection import libvirt_errors
+from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Host
 
 CPU_SAMPLE_SECONDS = 0.2

@@ -11,7 +11,7 @@ from lxml import etree
 from vmm.model import metadata
 from vmm.model.errors import InvalidInput, InvalidState, NotFound
 from vmm.model.metadata import fits_in_xml, normalize_label
-from vmm.virt.connection import libvirt_errors
+from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Stored, read_stored, set_element, store_metadata, summary
 from vmm.virt.locks import vm_lock
 

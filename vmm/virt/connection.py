@@ -1,69 +1,21 @@
-"""Opening libvirt connections, and the one place where libvirt's errors become vmm's."""
+"""Opening libvirt connections: URIs checked, a deadline for hosts that never answer, keepalive."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 import libvirt
 
-from vmm.model.errors import ConnectionFailed, HostError, InvalidState, NotFound, VmmError
+from vmm.model.errors import ConnectionFailed
+from vmm.virt.errors import libvirt_errors, one_line, translate
+
+__all__ = ["libvirt_errors", "one_line", "open_connection", "translate"]  # old home of the three
 
 T = TypeVar("T")
-
-_NOT_FOUND = {
-    libvirt.VIR_ERR_NO_DOMAIN,
-    libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT,
-    libvirt.VIR_ERR_NO_STORAGE_POOL,
-    libvirt.VIR_ERR_NO_STORAGE_VOL,
-    libvirt.VIR_ERR_NO_NETWORK,
-}
-_INVALID_STATE = {libvirt.VIR_ERR_OPERATION_INVALID}
-_CONNECTION = {
-    libvirt.VIR_ERR_NO_CONNECT,
-    libvirt.VIR_ERR_INVALID_CONN,
-    libvirt.VIR_ERR_AUTH_FAILED,
-    libvirt.VIR_ERR_AUTH_CANCELLED,
-    libvirt.VIR_ERR_AUTH_UNAVAILABLE,
-    libvirt.VIR_ERR_RPC,
-}
-
-
-def _silence_libvirt_stderr() -> None:
-    """libvirt prints every error on stderr by default; vmm reports them itself."""
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-
-
-_silence_libvirt_stderr()
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def translate(err: libvirt.libvirtError) -> VmmError:
-    """The vmm error for a libvirt error, with libvirt's message on one line."""
-    code = err.get_error_code()
-    message = one_line(err.get_error_message() or str(err))
-    if code in _NOT_FOUND:
-        return NotFound(message)
-    if code in _INVALID_STATE:
-        return InvalidState(message)
-    if code in _CONNECTION or err.get_error_domain() == libvirt.VIR_FROM_RPC:
-        return ConnectionFailed(f"lost the connection to libvirt: {message}")
-    return HostError(message)
-
-
-@contextlib.contextmanager
-def libvirt_errors() -> Iterator[None]:
-    try:
-        yield
-    except libvirt.libvirtError as err:
-        raise translate(err) from None
-
 
 # URI schemes of libvirt's drivers; anything else is a typo, not a host.
 # fmt: off

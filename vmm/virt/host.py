@@ -16,7 +16,8 @@ from vmm.model.domain import ACTIVE_STATES, Domain, state_name
 from vmm.model.errors import NotFound, VmmError
 from vmm.model.metadata import MalformedMetadata, Metadata
 from vmm.model.tree import ROOT
-from vmm.virt.connection import libvirt_errors, one_line, open_connection
+from vmm.virt.connection import open_connection
+from vmm.virt.errors import libvirt_errors, one_line
 from vmm.virt.locks import vm_lock
 from vmm.virt.parallel import parallel_map, pipelined_map, timed, waited
 

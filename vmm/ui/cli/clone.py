@@ -90,7 +90,7 @@ def clone_command(
 def clones_command(session: Session, vm: str) -> None:
     """The VMs that share VM's disk images (its linked clones, its source, siblings)."""
     from vmm.virt import storage
-    from vmm.virt.connection import libvirt_errors
+    from vmm.virt.errors import libvirt_errors
 
     host = session.host()
     with libvirt_errors():

@@ -68,7 +68,7 @@ def rm_command(
 def ip_command(session: Session, vm: str, as_json: bool) -> None:
     """VM's IP addresses (from the DHCP lease, the guest agent, or ARP)."""
     from vmm.virt import reach
-    from vmm.virt.connection import libvirt_errors
+    from vmm.virt.errors import libvirt_errors
 
     with libvirt_errors():
         found = reach.addresses(session.host().lookup(vm))
@@ -98,7 +98,7 @@ def _exec(argv: list[str]) -> None:
 def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ...]) -> None:
     """ssh into VM at its first address; ARGS (after --) go to ssh."""
     from vmm.virt import reach
-    from vmm.virt.connection import libvirt_errors
+    from vmm.virt.errors import libvirt_errors
 
     with libvirt_errors():
         address = reach.first_address(session.host().lookup(vm))
