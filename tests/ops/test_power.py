@@ -2,7 +2,7 @@
 
 import pytest
 
-from vmm.ops import actions
+from vmm.ops import perform as actions
 
 
 def state(host, name):

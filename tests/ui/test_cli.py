@@ -228,13 +228,6 @@ def test_a_confirmation_names_the_vms_it_is_about(run, host):
     assert host.find("beta")
 
 
-def test_the_states_ls_takes_are_the_states_vmm_shows():
-    from vmm.model.domain import STATES
-    from vmm.ui.cli.organise import LISTED_STATES
-
-    assert set(LISTED_STATES) == {*STATES.values(), "saved"}
-
-
 def test_a_hang_up_under_nohup_is_ignored_as_nohup_asked(tmp_path):
     import signal
     import time

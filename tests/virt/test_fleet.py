@@ -114,7 +114,7 @@ def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts
 
 def test_shutting_down_twins_on_two_hosts_tells_them_apart(three_hosts, monkeypatch):
     """A mock makes host a's guest ignore ACPI (the test driver always obeys)."""
-    from vmm.ops.actions import shutdown_and_wait
+    from vmm.ops.perform import shutdown_and_wait
 
     daemons, _, _ = three_hosts  # every daemon's 'test' VM has the same UUID
     fleet = Fleet.open([HostSpec(n, daemons[n].uri) for n in "ab"], timeout=2)

@@ -5,24 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vmm.model import states
 from vmm.model.metadata import Metadata
+from vmm.model.states import ACTIVE, State
 from vmm.model.tree import join
-
-STATES = {
-    0: "nostate",
-    1: "running",
-    2: "blocked",
-    3: "paused",
-    4: "shutdown",
-    5: "shutoff",
-    6: "crashed",
-    7: "pmsuspended",
-}
-ACTIVE_STATES = frozenset({"running", "blocked", "paused", "shutdown", "pmsuspended"})
 
 
 def state_name(code: int) -> str:
-    return STATES.get(code, "nostate")
+    return states.name_of(code)
 
 
 def on_host(host: str, ident: str) -> str:
@@ -71,7 +61,12 @@ class Domain:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state in ACTIVE
+
+    @property
+    def shown(self) -> State:
+        """The state as lists show it: "saved" for a shut-off VM with a saved state."""
+        return states.shown(self.state, self.managed_save)
 
     def as_json(self) -> dict[str, Any]:
         return {

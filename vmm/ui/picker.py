@@ -284,7 +284,7 @@ class Picker:
         return lambda done, total: self.notifier.progress(what, 100 * done // max(total, 1))
 
     def act_on(self, targets: list[Domain], action: str, **options: object) -> None:
-        from vmm.ops.actions import perform  # the actions' modules load when first needed
+        from vmm.ops.perform import perform  # the actions' modules load when first needed
 
         failures, done = [], []
         for target in targets:

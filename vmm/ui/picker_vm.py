@@ -188,7 +188,7 @@ class VmScreens:
         self.p.attempt(work)
 
     def clone(self, domain: Domain) -> None:
-        from vmm.ops.actions import perform
+        from vmm.ops.perform import perform
 
         rows = [
             Row.plain("linked", "Linked clone (instant, copy-on-write)", "action"),

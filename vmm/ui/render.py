@@ -16,27 +16,18 @@ if TYPE_CHECKING:
     from vmm.ops.info import Details, DiskInfo
     from vmm.ops.snapshots import Snapshot
 
-_MARKS = {
-    "running": ("●", "green"),
-    "blocked": ("●", "green"),
-    "paused": ("‖", "yellow"),
-    "shutdown": ("◐", "yellow"),
-    "pmsuspended": ("‖", "yellow"),
-    "crashed": ("✗", "red"),
-    "shutoff": ("○", None),
-    "nostate": ("?", None),
-}
+# a state's menu style as a terminal colour
+_COLOURS = {"running": "green", "paused": "yellow", "saved": "blue", "crashed": "red"}
 
 
 def state_mark(domain: Domain) -> str:
-    mark, colour = _MARKS.get(domain.state, ("?", None))
-    if domain.state == "shutoff" and domain.managed_save:
-        mark, colour = "◉", "blue"
-    return click.style(mark, fg=colour) if colour else mark
+    state = domain.shown
+    colour = _COLOURS.get(state.style)
+    return click.style(state.mark, fg=colour) if colour else state.mark
 
 
 def state_text(domain: Domain) -> str:
-    return "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
+    return domain.shown.name
 
 
 def vm_row(domain: Domain, *, full_place: bool = False, with_host: bool = False) -> str:

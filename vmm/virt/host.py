@@ -12,9 +12,10 @@ import libvirt
 from lxml import etree
 
 from vmm.model import metadata
-from vmm.model.domain import ACTIVE_STATES, Domain, state_name
+from vmm.model.domain import Domain, state_name
 from vmm.model.errors import NotFound, VmmError
 from vmm.model.metadata import MalformedMetadata, Metadata
+from vmm.model.states import ACTIVE
 from vmm.model.tree import ROOT
 from vmm.virt.connection import open_connection
 from vmm.virt.errors import libvirt_errors, one_line
@@ -47,7 +48,7 @@ class Listed:
     @property
     def has_two_sides(self) -> bool:
         """A running persistent VM has a config and a live state, each with its own metadata."""
-        return self.persistent and self.state in ACTIVE_STATES
+        return self.persistent and self.state in ACTIVE
 
 
 @dataclass(frozen=True)

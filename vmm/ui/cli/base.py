@@ -17,10 +17,11 @@ import click
 
 from vmm import __version__
 from vmm.model.errors import Interrupted, InvalidInput, VmmError
+from vmm.ops.registry import simple_commands
 
 if TYPE_CHECKING:
     from vmm.model.domain import Domain
-    from vmm.ops.actions import Outcome
+    from vmm.ops.perform import Outcome
     from vmm.virt.host import Host, MetadataChange
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -54,7 +55,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 SUBCOMMANDS = {
     "vmm.ui.cli.organise": ("ls", "tree", "mv", "label", "labels"),
     "vmm.ui.cli.power": (
-        "start", "shutdown", "off", "reboot", "reset", "pause", "resume", "save", "discard-save",
+        "start", "shutdown", "discard-save", *(action.name for action in simple_commands()),
     ),
     "vmm.ui.cli.snapshot": ("snapshot",),
     "vmm.ui.cli.clone": ("clone", "clones", "new"),
@@ -283,7 +284,7 @@ def act(
 ) -> None:
     """Run `action` on every selected VM, one line each; exit 1 if any failed. With `ask`,
     the user confirms first, once the VMs it names are known."""
-    from vmm.ops.actions import perform_each
+    from vmm.ops.perform import perform_each
     from vmm.ops.selection import select
 
     host = session.host()
@@ -306,7 +307,7 @@ def report(outcomes: Sequence[Outcome]) -> None:
 
 def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:
     """Run `action` on the one VM named (never a folder: a snapshot is one VM's)."""
-    from vmm.ops.actions import perform
+    from vmm.ops.perform import perform
 
     host = session.host()
     dom = host.lookup(vm)

@@ -70,7 +70,7 @@ def clone_command(
     pool: str | None,
 ) -> None:
     """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size."""
-    from vmm.ops.actions import perform
+    from vmm.ops.perform import perform
 
     host = session.host()
     dom = host.lookup(source)

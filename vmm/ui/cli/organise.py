@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vmm.model.errors import InvalidInput, NotFound
+from vmm.model.states import NAMES as STATE_NAMES
 from vmm.ui.cli.base import (
     CONTEXT,
     Session,
@@ -22,19 +23,11 @@ from vmm.ui.cli.base import (
     warn,
 )
 
-# libvirt's states as vmm shows them, and "saved" (shut off with a saved state); no import of
-# vmm.model.domain here: the table is tested against it
-LISTED_STATES = (
-    "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate",
-    "saved",
-)  # fmt: skip
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import libvirt
-
     from vmm.model.domain import Domain
+    from vmm.virt.domains import Dom
     from vmm.virt.host import MetadataChange
 
 
@@ -59,7 +52,7 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 )
 @click.option(
     "--state",
-    type=click.Choice(LISTED_STATES),
+    type=click.Choice(STATE_NAMES),
     help="Only VMs in this state (running, shutoff, paused, saved, ...).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
@@ -130,7 +123,7 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
 
     host = session.host()
     target = normalize_path(dest)
-    vms: list[libvirt.virDomain] = []
+    vms: list[Dom] = []
     folders: list[tuple[str, str]] = []
     domains: list[Domain] | None = None
     for source in sources:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from vmm.model.errors import InvalidInput
+from vmm.ops.registry import simple_commands
 from vmm.ui.cli.base import Session, act, cli, pass_session, report, targets
 
 
@@ -48,22 +49,12 @@ def shutdown_command(
     if not wait and force_after is None:
         act(session, vms, labels, "shutdown")
         return
-    from vmm.ops.actions import shutdown_and_wait
+    from vmm.ops.perform import shutdown_and_wait
     from vmm.ops.selection import select
 
     host = session.host()
     chosen = select(host, vms, labels)
     report(shutdown_and_wait(host, chosen, 60 if timeout is None else timeout, force_after))
-
-
-SIMPLE_ACTIONS = {
-    "off": "Force VMs off at once, like pulling the plug.",
-    "reboot": "Ask VMs to reboot.",
-    "reset": "Force VMs to reboot at once, like the reset button.",
-    "pause": "Pause VMs (they stay in memory).",
-    "resume": "Resume paused VMs.",
-    "save": "Save VMs' state to disk and stop them (managed save); `vmm start` restores it.",
-}
 
 
 def _simple_command(action: str, help_text: str) -> None:
@@ -74,8 +65,8 @@ def _simple_command(action: str, help_text: str) -> None:
         act(session, vms, labels, action)
 
 
-for _action, _help in SIMPLE_ACTIONS.items():
-    _simple_command(_action, _help)
+for _action in simple_commands():
+    _simple_command(_action.name, _action.help)
 
 
 @cli.command("discard-save")

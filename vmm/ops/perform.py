@@ -1,39 +1,19 @@
-"""The one way to act on a VM: run an action, translate libvirt's errors, record it in history.
+"""Running actions from the registry on VMs: libvirt's errors translated, each change journalled.
 
-The CLI and the picker both go through `perform`, so every change lands in the journal.
+The CLI and every menu go through `perform`, so every change lands in the journal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-import libvirt
-
 from vmm.model.errors import HostError, VmmError, describe_os_error
-from vmm.ops import clone, power, removal, snapshots
+from vmm.ops import power
+from vmm.ops.registry import BY_NAME
+from vmm.virt.domains import Dom
 from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Host
-
-Action = Callable[..., str]
-
-ACTIONS: dict[str, Action] = {
-    "start": power.start,
-    "shutdown": power.shutdown,
-    "off": power.off,
-    "reboot": power.reboot,
-    "reset": power.reset,
-    "pause": power.pause,
-    "resume": power.resume,
-    "save": power.save,
-    "discard-save": power.discard_save,
-    "snapshot create": snapshots.create,
-    "snapshot revert": snapshots.revert,
-    "snapshot rm": snapshots.delete,
-    "rm": removal.delete,
-    "clone": clone.clone,
-}
 
 
 @dataclass(frozen=True)
@@ -43,21 +23,20 @@ class Outcome:
     message: str
 
 
-def perform(
-    host: Host, dom: libvirt.virDomain, action: str, *args: object, **options: object
-) -> str:
+def perform(host: Host, dom: Dom, action: str, *args: object, **options: object) -> str:
     """Run `action` on `dom`; raises a VmmError with a one-line reason when it cannot."""
+    entry = BY_NAME[action]
     try:
         with libvirt_errors():
-            message = ACTIONS[action](dom, *args, **options)
+            message = entry.run(dom, *args, **{**entry.options, **options})
     except OSError as err:  # a file vmm itself reads or writes (an image, UEFI variables)
         raise HostError(f"{action} failed: {describe_os_error(err)}") from None
-    host.record(dom, action, message)
+    host.record(dom, entry.journal_name, message)
     return message
 
 
 def shutdown_and_wait(
-    host: Host, doms: list[libvirt.virDomain], timeout: float, force_after: float | None = None
+    host: Host, doms: list[Dom], timeout: float, force_after: float | None = None
 ) -> list[Outcome]:
     """Ask every VM to shut down, then wait for them all at once (not one after another:
     ten stubborn guests cost one timeout, not ten); with `force_after`, force off the rest."""
@@ -82,7 +61,7 @@ def shutdown_and_wait(
 
 
 def _still_running(
-    host: Host, dom: libvirt.virDomain, name: str, timeout: float, force_after: float | None
+    host: Host, dom: Dom, name: str, timeout: float, force_after: float | None
 ) -> Outcome:
     """A VM that has not shut down once the wait is over: forced off, or a failure."""
     if force_after is None:
@@ -94,9 +73,7 @@ def _still_running(
     return Outcome(name, True, f"did not shut down within {force_after:g}s: forced off")
 
 
-def perform_each(
-    host: Host, doms: list[libvirt.virDomain], action: str, **options: object
-) -> list[Outcome]:
+def perform_each(host: Host, doms: list[Dom], action: str, **options: object) -> list[Outcome]:
     """Try `action` on every VM, whatever happens to the others."""
     outcomes = []
     for dom in doms:
