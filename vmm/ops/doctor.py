@@ -11,13 +11,12 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import libvirt
-
 from vmm.model.errors import VmmError
 from vmm.ops.intents import Leftover, Record, forget
 from vmm.virt import images, storage
 from vmm.virt.connection import open_connection
-from vmm.virt.errors import translate
+from vmm.virt.domains import Conn, by_uuid, undefine
+from vmm.virt.errors import LibvirtError, translate
 
 # Removed in this order: a definition before the images it uses.
 _ORDER = {"domain": 0, "image": 1, "volume": 1, "source": 2}
@@ -31,7 +30,7 @@ class Found:
 
 
 @contextlib.contextmanager
-def _connection(uri: str) -> Iterator[libvirt.virConnect | None]:
+def _connection(uri: str) -> Iterator[Conn | None]:
     try:
         conn = open_connection(uri)
     except VmmError:
@@ -40,7 +39,7 @@ def _connection(uri: str) -> Iterator[libvirt.virConnect | None]:
     try:
         yield conn
     finally:
-        with contextlib.suppress(libvirt.libvirtError):
+        with contextlib.suppress(LibvirtError):
             conn.close()
 
 
@@ -50,40 +49,31 @@ def examine(record: Record) -> list[Found]:
         return [_examine(conn, item) for item in items]
 
 
-def _examine(conn: libvirt.virConnect | None, item: Leftover) -> Found:
+def _examine(conn: Conn | None, item: Leftover) -> Found:
     if item.kind == "source":
         return Found(item, True, "safe to keep")
     if conn is None:
         return Found(item, None)
     try:
         if item.kind == "domain":
-            dom = _domain(conn, item.ref)
+            dom = by_uuid(conn, item.ref)
             if dom is None:
                 return Found(item, False)
             return Found(item, True, "it runs" if dom.isActive() else "")
         if not images.file_exists(conn, item.ref):
             return Found(item, False)
         return Found(item, True, _why_keep_image(conn, item.ref))
-    except libvirt.libvirtError as err:
+    except LibvirtError as err:
         return Found(item, None, str(translate(err)))
 
 
-def _why_keep_image(conn: libvirt.virConnect, path: str) -> str:
+def _why_keep_image(conn: Conn, path: str) -> str:
     user = storage.owners(conn, [path]).get(path)
     if user is not None:
         return f"the disk of {user!r}"
     if storage.dependants(conn, [path]):
         return "other images build on it"
     return ""
-
-
-def _domain(conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain | None:
-    try:
-        return conn.lookupByUUIDString(uuid)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise
 
 
 def clean(record: Record) -> tuple[list[str], list[str]]:
@@ -104,21 +94,17 @@ def clean(record: Record) -> tuple[list[str], list[str]]:
             elif found.present:
                 try:
                     _remove(conn, item)
-                except libvirt.libvirtError as err:
+                except LibvirtError as err:
                     problems.append(f"{item.ref}: {translate(err)}")
     if not problems:
         forget(record)
     return kept, problems
 
 
-def _remove(conn: libvirt.virConnect, item: Leftover) -> None:
+def _remove(conn: Conn, item: Leftover) -> None:
     if item.kind == "domain":
-        dom = _domain(conn, item.ref)
+        dom = by_uuid(conn, item.ref)
         if dom is not None:
-            dom.undefineFlags(
-                libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-                | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-            )
+            undefine(dom, nvram=True, everything=True)
     else:
         images.delete_image(conn, item.ref)

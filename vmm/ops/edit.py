@@ -11,22 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
-import libvirt
 from lxml import etree
 
 from vmm.model.errors import InvalidInput, InvalidState
 from vmm.model.metadata import parse
 from vmm.virt import storage
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.domains import Conn, Dom, define, persistent_xml
+from vmm.virt.errors import LibvirtError, libvirt_errors, message
 
 
-def current_xml(dom: libvirt.virDomain) -> str:
+def current_xml(dom: Dom) -> str:
     """The persistent definition, secrets kept, as the user edits it."""
     with libvirt_errors():
-        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+        return persistent_xml(dom)
 
 
-def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
+def redefine(dom: Dom, original: str, edited: str) -> str:
     """Define `edited` if it differs from `original`; libvirt's validation error on failure.
 
     Refused, before anything is defined: a definition that changed meanwhile (a `vmm mv` while
@@ -44,14 +44,14 @@ def redefine(dom: libvirt.virDomain, original: str, edited: str) -> str:
         raise ChangedMeanwhile(f"{dom.name()!r} was changed by someone else while you edited it")
     refuse_writing_a_base(dom.connect(), storage.parse_definition(original), root)
     try:
-        dom.connect().defineXMLFlags(edited, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-    except libvirt.libvirtError as err:
-        raise InvalidInput(f"libvirt refused it: {err.get_error_message()}") from None
+        define(dom.connect(), edited)
+    except LibvirtError as err:
+        raise InvalidInput(f"libvirt refused it: {message(err)}") from None
     return "definition saved" + (" (applies from the next start)" if dom.isActive() else "")
 
 
 def refuse_writing_a_base(
-    conn: libvirt.virConnect, original: etree._Element, edited: etree._Element
+    conn: Conn, original: etree._Element, edited: etree._Element
 ) -> None:
     """A writable disk newly pointed at an image that other images build on (a linked clone's
     base) would change them underneath: refused, naming them."""
@@ -125,7 +125,7 @@ class EditorFailed(InvalidState):
     pass
 
 
-def edit_and_define(dom: libvirt.virDomain, edit_again: Callable[[str], bool]) -> str:
+def edit_and_define(dom: Dom, edit_again: Callable[[str], bool]) -> str:
     """The whole edit: the user's editor on the persistent definition until it is defined,
     unchanged, or given up (`edit_again` answers whether to reopen after an error)."""
     original = current_xml(dom)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import libvirt
 from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.domain import Domain
 from vmm.ops import snapshots
 from vmm.virt import reach, storage
+from vmm.virt.domains import Conn, Dom, cpu_and_balloon_stats
 from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Host
 
 CPU_SAMPLE_SECONDS = 0.2
-_STATS = libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_BALLOON
 
 
 @dataclass(frozen=True)
@@ -72,20 +71,15 @@ class Details:
         }
 
 
-def _stats(conn: libvirt.virConnect, dom: libvirt.virDomain) -> dict:
-    found = conn.domainListGetStats([dom], _STATS, 0)
-    return found[0][1] if found else {}
-
-
 def usage(
-    conn: libvirt.virConnect, dom: libvirt.virDomain, vcpus: int
+    conn: Conn, dom: Dom, vcpus: int
 ) -> tuple[float | None, int | None]:
     """CPU use in percent of the VM's vCPUs (two samples apart), and memory in use in KiB."""
     if not dom.isActive():
         return None, None
-    first, t0 = _stats(conn, dom), time.monotonic()
+    first, t0 = cpu_and_balloon_stats(conn, dom), time.monotonic()
     time.sleep(CPU_SAMPLE_SECONDS)
-    second, t1 = _stats(conn, dom), time.monotonic()
+    second, t1 = cpu_and_balloon_stats(conn, dom), time.monotonic()
     cpu = None
     if "cpu.time" in first and "cpu.time" in second:
         busy_ns = second["cpu.time"] - first["cpu.time"]
@@ -97,7 +91,7 @@ def usage(
     return cpu, memory
 
 
-def _interfaces(xml: etree._Element, dom: libvirt.virDomain) -> tuple[InterfaceInfo, ...]:
+def _interfaces(xml: etree._Element, dom: Dom) -> tuple[InterfaceInfo, ...]:
     by_mac: dict[str, list[str]] = {}
     for address in reach.addresses(dom):
         by_mac.setdefault(address.mac.lower(), []).append(f"{address.address}/{address.prefix}")
@@ -115,7 +109,7 @@ def _interfaces(xml: etree._Element, dom: libvirt.virDomain) -> tuple[InterfaceI
     return tuple(found)
 
 
-def _definition(dom: libvirt.virDomain) -> etree._Element:
+def _definition(dom: Dom) -> etree._Element:
     """The live definition, parsed safely; one that is no well-formed XML (an undefined entity
     in another application's metadata) shows no disks or interfaces: the view warns of it."""
     try:
@@ -124,7 +118,7 @@ def _definition(dom: libvirt.virDomain) -> etree._Element:
         return etree.Element("domain")
 
 
-def gather(host: Host, dom: libvirt.virDomain, *, with_links: bool = True) -> Details:
+def gather(host: Host, dom: Dom, *, with_links: bool = True) -> Details:
     """Everything `vmm info` shows. `with_links` (the VMs sharing an image) reads every VM's
     definition on the host: the picker's preview, asked at each keystroke, goes without."""
     with libvirt_errors():

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-import libvirt
-
 from vmm.model import tree
 from vmm.model.errors import InvalidInput, InvalidState, VmmError
 from vmm.model.metadata import Metadata, normalize_labels, normalize_path
 from vmm.ops import faults
+from vmm.virt.domains import Dom
 from vmm.virt.host import Host, MetadataChange, describe
 
 Change = Callable[[Metadata], Metadata]
 
 
-def move_vm(host: Host, dom: libvirt.virDomain, dest: str) -> MetadataChange:
+def move_vm(host: Host, dom: Dom, dest: str) -> MetadataChange:
     return host.update_metadata(dom, into(dest), "move")
 
 
@@ -44,7 +43,7 @@ def rehomed(old: str, new: str) -> Change:
     return rehome
 
 
-def move_all(host: Host, moves: Sequence[tuple[libvirt.virDomain, Change]]) -> list[MetadataChange]:
+def move_all(host: Host, moves: Sequence[tuple[Dom, Change]]) -> list[MetadataChange]:
     """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back,
     each only while it still holds what its move wrote: one another client changed since is
     left as it is, and named in the error."""
@@ -64,7 +63,7 @@ def move_all(host: Host, moves: Sequence[tuple[libvirt.virDomain, Change]]) -> l
 
 def _move_back(
     host: Host,
-    dom: libvirt.virDomain,
+    dom: Dom,
     before: Metadata,
     change: Change,
     done: list[MetadataChange],
@@ -94,11 +93,11 @@ def _move_back(
     host.update_metadata(dom, back, "move undone")
 
 
-def add_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:
+def add_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
     wanted = normalize_labels(labels)
     return host.update_metadata(dom, lambda meta: meta.with_labels(wanted), "label add")
 
 
-def remove_labels(host: Host, dom: libvirt.virDomain, labels: Sequence[str]) -> MetadataChange:
+def remove_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
     unwanted = normalize_labels(labels)
     return host.update_metadata(dom, lambda meta: meta.without_labels(unwanted), "label rm")

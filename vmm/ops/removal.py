@@ -4,49 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import libvirt
 from lxml import etree
 
 from vmm.model.errors import InvalidState
 from vmm.ops import faults
 from vmm.ops.intents import Intent, Leftover
 from vmm.virt import storage
-
-
-def _undefine_flags(dom: libvirt.virDomain, xml: etree._Element) -> int:
-    """Everything that belongs to the VM goes with it; flags only for what it has."""
-    flags = (
-        libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-    )
-    if xml.find("os/nvram") is not None:
-        flags |= libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
-    if _has_checkpoints(dom):
-        flags |= libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
-    return flags
-
-
-def _has_checkpoints(dom: libvirt.virDomain) -> bool:
-    try:
-        return bool(dom.listAllCheckpoints(0))
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
-            return False
-        raise
+from vmm.virt.domains import Conn, Dom, Volume, stored_xml, undefine
 
 
 @dataclass(frozen=True)
 class StoragePlan:
     """What `rm --storage` does with each of the VM's disks, decided before anything goes."""
 
-    delete: list[libvirt.virStorageVol]
+    delete: list[Volume]
     kept: list[tuple[str, str]]  # (image, why it stays)
 
 
 def plan_storage(
-    dom: libvirt.virDomain, conn: libvirt.virConnect, xml: etree._Element
+    dom: Dom, conn: Conn, xml: etree._Element
 ) -> StoragePlan:
     """The VM's own writable disks in a pool go; every other disk stays, with the reason."""
-    delete: list[libvirt.virStorageVol] = []
+    delete: list[Volume] = []
     kept: list[tuple[str, str]] = []
     disks = [disk for disk in storage.disks_of(xml) if disk.device == "disk" and disk.path]
     others = storage.owners(conn, [disk.path for disk in disks], besides=dom)
@@ -64,7 +43,7 @@ def plan_storage(
 
 
 def refuse_shared_bases(
-    dom: libvirt.virDomain, conn: libvirt.virConnect, volumes: list[libvirt.virStorageVol]
+    dom: Dom, conn: Conn, volumes: list[Volume]
 ) -> None:
     if not volumes:
         return  # the disks stay: whatever builds on them keeps working
@@ -81,7 +60,7 @@ def refuse_shared_bases(
     )
 
 
-def unused_bases(conn: libvirt.virConnect, beneath: list[str]) -> list[str]:
+def unused_bases(conn: Conn, beneath: list[str]) -> list[str]:
     """Of the images that were beneath deleted disks, those nothing builds on any more: no
     VM's disk, no volume's backing image. vmm does not know who made them (a cloud image, a
     frozen source), so they are named to the user, not deleted."""
@@ -92,7 +71,7 @@ def unused_bases(conn: libvirt.virConnect, beneath: list[str]) -> list[str]:
     return sorted({b for b in beneath if b not in still_backing and b not in used})
 
 
-def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = False) -> str:
+def delete(dom: Dom, *, with_storage: bool = False, force: bool = False) -> str:
     """Undefine the VM (with its saved state and snapshot metadata), then its volumes.
 
     Every check runs before anything is removed: a running VM without `force`, or a disk that
@@ -103,8 +82,7 @@ def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = 
     if dom.isActive() and not force:
         raise InvalidState(f"{name!r} is running; force it off first or use --force")
     persistent = bool(dom.isPersistent())  # a transient VM is gone once destroyed
-    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0
-    xml = storage.definition(dom, flags)
+    xml = storage.parse_definition(stored_xml(dom))
     plan = plan_storage(dom, conn, xml) if with_storage else StoragePlan([], [])
     refuse_shared_bases(dom, conn, plan.delete)
     paths = [volume.path() for volume in plan.delete]
@@ -115,7 +93,7 @@ def delete(dom: libvirt.virDomain, *, with_storage: bool = False, force: bool = 
     if dom.isActive():
         dom.destroy()
     if persistent:
-        dom.undefineFlags(_undefine_flags(dom, xml))
+        undefine(dom, nvram=xml.find("os/nvram") is not None, everything=True)
     faults.point("rm.undefined")
     for volume in plan.delete:
         volume.delete(0)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import libvirt
-
 from vmm.model import tree
 from vmm.model.domain import on_host
 from vmm.model.errors import InvalidInput, NotFound
 from vmm.model.metadata import normalize_labels, normalize_path
+from vmm.virt.domains import Dom
 from vmm.virt.host import Host
 
 
-def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[libvirt.virDomain]:
+def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[Dom]:
     """Resolve every reference before anything is done, so a typo changes nothing.
 
     A reference is a VM name or UUID; one that names no VM but starts with `/` is a folder and
@@ -22,7 +21,7 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
     if not refs and not labels:
         raise InvalidInput("name at least one VM, folder or --label")
     wanted = normalize_labels(labels)
-    chosen: dict[str, libvirt.virDomain] = {}
+    chosen: dict[str, Dom] = {}
     domains = None
     for ref in refs:
         try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import libvirt
 from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.errors import InvalidInput, InvalidState, NotFound
 from vmm.model.metadata import fits_in_xml, normalize_label
+from vmm.virt.domains import Dom, delete_snapshot, snapshot_by_name, snapshot_parent
+from vmm.virt.domains import Snapshot as SnapshotHandle
 from vmm.virt.errors import libvirt_errors
 from vmm.virt.host import Stored, read_stored, set_element, store_metadata, summary
 from vmm.virt.locks import vm_lock
@@ -36,7 +37,7 @@ class Snapshot:
         }
 
 
-def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
+def _read(snap: SnapshotHandle) -> Snapshot:
     try:
         xml = metadata.parse(snap.getXMLDesc(0))
     except etree.XMLSyntaxError:  # the VM's definition inside holds an undefined entity
@@ -52,20 +53,16 @@ def _read(snap: libvirt.virDomainSnapshot) -> Snapshot:
     )
 
 
-def _parent(snap: libvirt.virDomainSnapshot) -> str | None:
-    try:
-        return snap.getParent(0).getName()
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
-            return None  # a root
-        raise
+def _parent(snap: SnapshotHandle) -> str | None:
+    parent = snapshot_parent(snap)
+    return parent.getName() if parent is not None else None  # None: a root
 
 
-def list_snapshots(dom: libvirt.virDomain) -> list[Snapshot]:
+def list_snapshots(dom: Dom) -> list[Snapshot]:
     return [_read(snap) for snap in dom.listAllSnapshots(0)]
 
 
-def tree_of(dom: libvirt.virDomain) -> list[tuple[int, Snapshot]]:
+def tree_of(dom: Dom) -> list[tuple[int, Snapshot]]:
     """A VM's snapshots in tree order, with their depths."""
     with libvirt_errors():
         return as_tree(list_snapshots(dom))
@@ -93,7 +90,7 @@ def default_name(now: datetime | None = None) -> str:
     return f"snap-{(now or datetime.now()):%Y%m%d-%H%M%S}"
 
 
-def create(dom: libvirt.virDomain, name: str | None = None, description: str = "") -> str:
+def create(dom: Dom, name: str | None = None, description: str = "") -> str:
     name = default_name() if name is None else _check_name(name)
     if not fits_in_xml(description):
         raise InvalidInput("the snapshot description contains control characters")
@@ -115,16 +112,14 @@ def _check_name(name: str) -> str:
     return checked
 
 
-def _lookup(dom: libvirt.virDomain, name: str) -> libvirt.virDomainSnapshot:
-    try:
-        return dom.snapshotLookupByName(name, 0)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
-            raise NotFound(f"{dom.name()!r} has no snapshot {name!r}") from None
-        raise
+def _lookup(dom: Dom, name: str) -> SnapshotHandle:
+    snap = snapshot_by_name(dom, name)
+    if snap is None:
+        raise NotFound(f"{dom.name()!r} has no snapshot {name!r}")
+    return snap
 
 
-def revert(dom: libvirt.virDomain, name: str | None = None) -> str:
+def revert(dom: Dom, name: str | None = None) -> str:
     """Revert to `name`, or to the current snapshot, keeping the VM's folder and labels: a
     snapshot holds the whole definition, and its metadata is no state worth going back to."""
     if name is None:
@@ -140,7 +135,7 @@ def revert(dom: libvirt.virDomain, name: str | None = None) -> str:
     return f"reverted to snapshot {snap.getName()!r}{note}"
 
 
-def _keep_metadata(dom: libvirt.virDomain, kept: Stored) -> str:
+def _keep_metadata(dom: Dom, kept: Stored) -> str:
     """Put back on a reverted VM the vmm element it held before; says so when it differed."""
     reverted = read_stored(dom)
     if reverted.other is None and reverted.chosen.meaning == kept.meaning:
@@ -155,7 +150,7 @@ def _keep_metadata(dom: libvirt.virDomain, kept: Stored) -> str:
     return said + "".join(f"; {note}" for note in notes)
 
 
-def delete(dom: libvirt.virDomain, name: str, *, children: bool = False) -> str:
+def delete(dom: Dom, name: str, *, children: bool = False) -> str:
     snap = _lookup(dom, name)
-    snap.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0)
+    delete_snapshot(snap, children=children)
     return f"snapshot {name!r} deleted" + (" with its children" if children else "")

@@ -8,13 +8,14 @@ import threading
 from collections.abc import Callable, Iterator
 from uuid import uuid4
 
-import libvirt
 from lxml import etree
 
 from vmm.model.errors import HostError, Interrupted, InvalidInput, VmmError, describe_os_error
 from vmm.model.metadata import has_control_chars
 from vmm.ops.intents import Intent, Leftover
 from vmm.virt import images, interrupts
+from vmm.virt.domains import Conn, Dom, Pool, by_name, by_uuid, define, undefine
+from vmm.virt.errors import LibvirtError
 
 
 class Rollback:
@@ -39,7 +40,7 @@ class Rollback:
             for undo in reversed(self._steps):
                 try:
                     undo()
-                except (libvirt.libvirtError, OSError, VmmError) as err:
+                except (LibvirtError, OSError, VmmError) as err:
                     failures.append(str(err))
         delivered = [n for n in caught if signal.getsignal(n) is not signal.SIG_IGN]
         if delivered and not failures:
@@ -103,7 +104,7 @@ def all_or_nothing(operation: str = "", host: str = "") -> Iterator[Rollback]:
         raise HostError(f"{describe_os_error(err)}{undo}") from None
     except BaseException as err:
         failures = _undo(rollback)
-        if failures and isinstance(err, libvirt.libvirtError):
+        if failures and isinstance(err, LibvirtError):
             raise HostError(f"{err}; and could not undo: {'; '.join(failures)}") from None
         raise
     if intent is not None:
@@ -120,21 +121,16 @@ def _undo(rollback: Rollback) -> list[str]:
     return failures
 
 
-def check_name_free(conn: libvirt.virConnect, name: str) -> None:
+def check_name_free(conn: Conn, name: str) -> None:
     if not name.strip() or "/" in name or has_control_chars(name):
         raise InvalidInput(f"bad VM name {name!r}")
-    try:
-        conn.lookupByName(name)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return
-        raise
-    raise InvalidInput(f"a VM named {name!r} already exists")
+    if by_name(conn, name) is not None:
+        raise InvalidInput(f"a VM named {name!r} already exists")
 
 
 def define_new(
-    conn: libvirt.virConnect, xml: str, rollback: Rollback, note: str = ""
-) -> libvirt.virDomain:
+    conn: Conn, xml: str, rollback: Rollback, note: str = ""
+) -> Dom:
     """Define a new VM under a UUID of our own making, its undo registered first: an
     interrupt as the definition returns cannot leave it behind, and the undo, looking for
     that UUID, can never take a VM someone else defined under the same name meanwhile."""
@@ -146,34 +142,27 @@ def define_new(
     leftover = Leftover("domain", uuid, note or f"the definition of {name!r}")
     rollback.push(lambda: _undefine_new(conn, uuid, has_nvram), leftover)
     definition = etree.tostring(root, encoding="unicode")
-    return conn.defineXMLFlags(definition, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    return define(conn, definition)
 
 
-def _undefine_new(conn: libvirt.virConnect, uuid: str, has_nvram: bool) -> None:
-    try:
-        dom = conn.lookupByUUIDString(uuid)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return  # the define never happened
-        raise
-    if has_nvram:
-        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
-    else:
-        dom.undefine()
+def _undefine_new(conn: Conn, uuid: str, has_nvram: bool) -> None:
+    dom = by_uuid(conn, uuid)
+    if dom is not None:  # else the define never happened
+        undefine(dom, nvram=has_nvram)
 
 
-def track_image(conn: libvirt.virConnect, path: str, rollback: Rollback, note: str) -> str:
+def track_image(conn: Conn, path: str, rollback: Rollback, note: str) -> str:
     rollback.push(lambda: images.delete_image(conn, path), Leftover("image", path, note))
     return path
 
 
 def reserve_image(
-    conn: libvirt.virConnect,
+    conn: Conn,
     base: images.Image,
     stem: str,
     rollback: Rollback,
     note: str,
-    pool: libvirt.virStoragePool | None = None,
+    pool: Pool | None = None,
 ) -> images.Destination:
     """A free place for a new image, its removal registered before anything is written there
     (a copy cut short leaves a part behind)."""
