@@ -6,6 +6,7 @@ import libvirt
 import pytest
 from lxml import etree
 
+from vmm.model.definition import Definition
 from vmm.model.errors import VmmError
 from vmm.model.metadata import Metadata
 from vmm.ops import clone, create, transaction
@@ -63,8 +64,9 @@ def test_clone_xml_renames_drops_identity_and_keeps_shared_disks(shost):
         "mac",
         address="52:54:00:01:02:03",
     )
+    view = Definition.of(source)
     xml = etree.fromstring(
-        clone.clone_xml(source, "new", {"vda": "/pool/new.qcow2"}, Metadata("/x", ("a",)))
+        clone.clone_xml(view, "new", {"vda": "/pool/new.qcow2"}, Metadata("/x", ("a",)))
     )
     assert xml.findtext("name") == "new" and xml.find("uuid") is None
     assert xml.find("devices/interface/mac") is None

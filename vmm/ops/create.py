@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import libvirt
 from lxml import etree
 
 from vmm.model import metadata
+from vmm.model.definition import new_domain
 from vmm.model.errors import InvalidInput, NotFound
 from vmm.model.metadata import Metadata
 from vmm.ops import faults
 from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
 from vmm.virt import images, storage
-from vmm.virt.connection import libvirt_errors
+from vmm.virt.domains import Conn
+from vmm.virt.errors import LibvirtError, libvirt_errors
 from vmm.virt.images import Image
 
 # What qemu-img reports for a file that is a disk image by its own header; anything else it
@@ -31,22 +32,16 @@ class Shape:
     network: str | None = None  # None: the host's 'default' network when it has one
 
 
-def find_base(conn: libvirt.virConnect, ref: str) -> Image:
+def find_base(conn: Conn, ref: str) -> Image:
     """A base image named by absolute path, or as POOL/VOLUME."""
     if ref.startswith("/"):
         return images.image_at(conn, ref, None)
     pool_name, _, volume_name = ref.partition("/")
     if not volume_name:
         raise InvalidInput(f"base {ref!r}: give an absolute path or POOL/VOLUME")
-    try:
-        volume = conn.storagePoolLookupByName(pool_name).storageVolLookupByName(volume_name)
-    except libvirt.libvirtError as err:
-        if err.get_error_code() in (
-            libvirt.VIR_ERR_NO_STORAGE_POOL,
-            libvirt.VIR_ERR_NO_STORAGE_VOL,
-        ):
-            raise NotFound(f"no base image {ref!r}") from None
-        raise
+    volume = storage.volume_in_pool(conn, pool_name, volume_name)
+    if volume is None:
+        raise NotFound(f"no base image {ref!r}")
     return images.image_at(conn, volume.path(), None)
 
 
@@ -63,7 +58,7 @@ def check_disk_image(image: Image) -> None:
         )
 
 
-def guest_type(conn: libvirt.virConnect) -> tuple[str, str]:
+def guest_type(conn: Conn) -> tuple[str, str]:
     """(domain type, architecture): kvm when the host offers it, else what it does offer."""
     caps = etree.fromstring(conn.getCapabilities().encode())
     for guest in caps.iterfind("guest"):
@@ -77,44 +72,29 @@ def guest_type(conn: libvirt.virConnect) -> tuple[str, str]:
     raise InvalidInput("this host offers no hardware-virtualised guests")
 
 
-def _default_network(conn: libvirt.virConnect) -> str | None:
+def _default_network(conn: Conn) -> str | None:
     """The host's 'default' network, when it is there and up (else the VM could not start)."""
     try:
         return "default" if conn.networkLookupByName("default").isActive() else None
-    except libvirt.libvirtError:
+    except LibvirtError:
         return None
 
 
 def domain_xml(
     name: str, disk: str, shape: Shape, kind: tuple[str, str], network: str | None, meta: Metadata
 ) -> str:
-    dom_type, arch = kind
-    root = etree.Element("domain", type=dom_type)
-    etree.SubElement(root, "name").text = name
-    if not meta.is_default:
-        etree.SubElement(root, "metadata").append(metadata.to_element(meta, namespaced=True))
-    etree.SubElement(root, "memory", unit="MiB").text = str(shape.memory_mib)
-    etree.SubElement(root, "vcpu").text = str(shape.vcpus)
-    etree.SubElement(etree.SubElement(root, "os"), "type", arch=arch).text = "hvm"
-    features = etree.SubElement(root, "features")
-    etree.SubElement(features, "acpi")
-    etree.SubElement(features, "apic")
-    devices = etree.SubElement(root, "devices")
-    disk_el = etree.SubElement(devices, "disk", type="file", device="disk")
-    etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
-    etree.SubElement(disk_el, "source", file=disk)
-    etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
-    if network:
-        iface = etree.SubElement(devices, "interface", type="network")
-        etree.SubElement(iface, "source", network=network)
-        etree.SubElement(iface, "model", type="virtio")
-    etree.SubElement(devices, "serial", type="pty")
-    etree.SubElement(devices, "console", type="pty")
-    etree.SubElement(devices, "graphics", type="vnc", listen="127.0.0.1")
-    return etree.tostring(root, encoding="unicode")
+    return new_domain(
+        name,
+        kind=kind,
+        memory_mib=shape.memory_mib,
+        vcpus=shape.vcpus,
+        disk=disk,
+        network=network,
+        meta=meta,
+    ).to_xml()
 
 
-def volume_paths(conn: libvirt.virConnect) -> list[str]:
+def volume_paths(conn: Conn) -> list[str]:
     """Every volume of every active pool: the candidates for a base image."""
     with libvirt_errors():
         pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
@@ -122,7 +102,7 @@ def volume_paths(conn: libvirt.virConnect) -> list[str]:
 
 
 def new_vm(
-    conn: libvirt.virConnect,
+    conn: Conn,
     name: str,
     base_ref: str,
     shape: Shape = Shape(),
@@ -136,7 +116,7 @@ def new_vm(
 
 
 def _new_vm(
-    conn: libvirt.virConnect,
+    conn: Conn,
     name: str,
     base_ref: str,
     shape: Shape,

@@ -21,7 +21,9 @@ from uuid import uuid4
 import libvirt
 from lxml import etree
 
+from vmm.model.definition import parse_definition
 from vmm.model.errors import HostError, InvalidInput
+from vmm.virt.storage import volume_at
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 PROGRESS_SECONDS = 0.25
@@ -54,8 +56,6 @@ def image_at(conn: libvirt.virConnect, path: str, fmt: str | None) -> Image:
 
     `fmt` is the format the VM's definition gives; without it, a pool's word or qemu-img's
     reading of the file is taken."""
-    from vmm.virt.storage import parse_definition, volume_at
-
     volume = volume_at(conn, path)
     if volume is not None:
         xml = parse_definition(volume.XMLDesc(0))
@@ -119,8 +119,6 @@ def destination(base: Image, stem: str, pool: libvirt.virStoragePool | None = No
 
 
 def pool_directory(pool: libvirt.virStoragePool) -> str:
-    from vmm.virt.storage import parse_definition
-
     return parse_definition(pool.XMLDesc(0)).findtext("target/path") or ""
 
 
@@ -265,8 +263,6 @@ def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
 
 def delete_image(conn: libvirt.virConnect, path: str) -> None:
     """Remove an image vmm made: through its pool, or the local file."""
-    from vmm.virt.storage import volume_at
-
     volume = volume_at(conn, path)
     if volume is not None:
         volume.delete(0)

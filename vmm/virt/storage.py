@@ -3,96 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import libvirt
 from lxml import etree
 
+from vmm.model.definition import Definition, Disk, disks_of, parse_definition
+from vmm.virt.errors import is_missing
+
+# The pure parts moved to vmm.model.definition; their old home still names them.
+__all__ = [
+    "Disk",
+    "backing_chain",
+    "backing_of",
+    "definition",
+    "dependants",
+    "disks_of",
+    "images_of",
+    "owners",
+    "parse_definition",
+    "sharing",
+    "view",
+    "volume_at",
+    "volume_in_pool",
+]
+
 MAX_CHAIN = 32
-
-
-@dataclass(frozen=True)
-class Disk:
-    target: str
-    device: str  # disk, cdrom, floppy, lun
-    path: str | None
-    format: str | None
-    readonly: bool
-    shareable: bool
-    kind: str = "file"  # the disk's type: file, block, volume, network, ...
-    has_source: bool = True
-
-    @property
-    def exclusive(self) -> bool:
-        """Written by this VM alone: the kind a clone needs its own copy or overlay of."""
-        return self.device == "disk" and not self.readonly and not self.shareable
-
-    @property
-    def writable(self) -> bool:
-        """An exclusive disk on a file or device vmm can reach."""
-        return self.exclusive and bool(self.path)
-
-    @property
-    def out_of_reach(self) -> bool:
-        """An exclusive disk that is no file or device (a network disk, a volume by name):
-        vmm can neither copy it nor lay an overlay on it."""
-        return self.exclusive and self.has_source and not self.path
-
-
-# For a definition that is not well-formed (libvirt keeps another application's undefined
-# entities as they are): its devices are still read, so that no disk goes unseen by a check.
-_RECOVERING = etree.XMLParser(
-    recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-)
-
-
-def parse_definition(text: str) -> etree._Element:
-    """A domain's (or volume's, pool's) XML as libvirt gave it, parsed safely: no entity is
-    expanded, nothing fetched; one VM's odd XML never stops a check over every VM."""
-    from vmm.model.metadata import parse
-
-    try:
-        return parse(text)
-    except etree.XMLSyntaxError:
-        return etree.fromstring(text.encode(), _RECOVERING)
 
 
 def definition(dom: libvirt.virDomain, flags: int = 0) -> etree._Element:
     return parse_definition(dom.XMLDesc(flags))
 
 
-def disks_of(domain_xml: etree._Element) -> list[Disk]:
-    found = []
-    for disk in domain_xml.iterfind("devices/disk"):
-        source = disk.find("source")
-        path = None
-        if source is not None:
-            path = source.get("file") or source.get("dev") or source.get("volume")
-        found.append(
-            Disk(
-                target=disk.find("target").get("dev", "")
-                if disk.find("target") is not None
-                else "",
-                device=disk.get("device", "disk"),
-                path=path if disk.get("type", "file") in ("file", "block") else None,
-                format=disk.find("driver").get("type") if disk.find("driver") is not None else None,
-                readonly=disk.find("readonly") is not None,
-                shareable=disk.find("shareable") is not None,
-                kind=disk.get("type", "file"),
-                has_source=source is not None,
-            )
-        )
-    return found
+def view(dom: libvirt.virDomain, flags: int = 0) -> Definition:
+    """The typed view of `dom`'s definition (the live one unless `flags` say otherwise)."""
+    return Definition.of(definition(dom, flags))
 
 
 def volume_at(conn: libvirt.virConnect, path: str) -> libvirt.virStorageVol | None:
     try:
         return conn.storageVolLookupByPath(path)
     except libvirt.libvirtError as err:
-        if err.get_error_code() in (
-            libvirt.VIR_ERR_NO_STORAGE_VOL,
-            libvirt.VIR_ERR_NO_STORAGE_POOL,
-        ):
+        if is_missing(err):
+            return None
+        raise
+
+
+def volume_in_pool(conn: libvirt.virConnect, pool: str, name: str) -> libvirt.virStorageVol | None:
+    """The volume `name` of the pool `pool`; None when either is not there."""
+    try:
+        return conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+    except libvirt.libvirtError as err:
+        if is_missing(err):
             return None
         raise
 
