@@ -294,6 +294,29 @@ def test_full_clone_failure_removes_the_copy(monkeypatch, shost):
     assert snapshot_of(shost) == before
 
 
+def test_a_full_clone_libvirt_refuses_to_define_copies_nothing(fault_at, srun, shost):
+    """libvirt stores a CD-ROM at a relative path when asked without validation (another tool
+    did so); the clone, which shares that CD-ROM, fails VALIDATE: that must cost no copy."""
+    xml = etree.fromstring(shost.lookup("lone-vm").XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    cdrom = etree.SubElement(xml.find("devices"), "disk", type="file", device="cdrom")
+    etree.SubElement(cdrom, "source", file="relative.iso")
+    etree.SubElement(cdrom, "target", dev="sda", bus="sata")
+    etree.SubElement(cdrom, "readonly")
+    shost.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    before = snapshot_of(shost)
+    seen = []  # the volumes at every step the clone reaches
+
+    def look():
+        seen.append(snapshot_of(shost)[1])
+
+    for point in ["clone.checked", *CLONE_POINTS]:
+        fault_at(point, look)
+    refused = srun("clone", "--full", "lone-vm", "doomed")
+    assert refused.exit_code == 1 and "failed to validate against schema" in refused.stderr
+    assert seen and all(volumes == before[1] for volumes in seen)  # no copy was ever made
+    assert snapshot_of(shost) == before
+
+
 def test_clones_lists_vms_sharing_images(srun):
     assert srun("clones", "base-vm").stdout == "clone-vm  (through /pool/base.qcow2)\n"
     assert srun("clones", "lone-vm").stdout == ""
