@@ -2,7 +2,8 @@ import json
 
 from conftest import node_uri, run_vmm
 
-from vmm.ops.history import Entry, History
+from vmm.model.journal import Entry
+from vmm.ops.history import History
 
 
 def test_entries_round_trip_and_filter(tmp_path):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import node_uri, run_vmm
 
+from vmm.model.journal import Entry
 from vmm.ops import history
-from vmm.ops.history import Entry, History
+from vmm.ops.history import History
 from vmm.ui import cache
 
 

@@ -50,9 +50,7 @@ def redefine(dom: Dom, original: str, edited: str) -> str:
     return "definition saved" + (" (applies from the next start)" if dom.isActive() else "")
 
 
-def refuse_writing_a_base(
-    conn: Conn, original: etree._Element, edited: etree._Element
-) -> None:
+def refuse_writing_a_base(conn: Conn, original: etree._Element, edited: etree._Element) -> None:
     """A writable disk newly pointed at an image that other images build on (a linked clone's
     base) would change them underneath: refused, naming them."""
     before = {disk.path for disk in storage.disks_of(original)}

@@ -12,29 +12,11 @@ import os
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
 
 from vmm.model.errors import HostError
+from vmm.model.journal import Entry
 from vmm.ops import faults
-
-
-def _now() -> str:
-    from datetime import UTC, datetime  # only when something is recorded: start-up time counts
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Entry:
-    host: str
-    vm: str
-    uuid: str
-    action: str
-    detail: str = ""
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    time: str = field(default_factory=_now)
 
 
 def default_path(env: Mapping[str, str] = os.environ) -> str:

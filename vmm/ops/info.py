@@ -71,9 +71,7 @@ class Details:
         }
 
 
-def usage(
-    conn: Conn, dom: Dom, vcpus: int
-) -> tuple[float | None, int | None]:
+def usage(conn: Conn, dom: Dom, vcpus: int) -> tuple[float | None, int | None]:
     """CPU use in percent of the VM's vCPUs (two samples apart), and memory in use in KiB."""
     if not dom.isActive():
         return None, None

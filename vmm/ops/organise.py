@@ -8,15 +8,60 @@ from functools import partial
 from vmm.model import tree
 from vmm.model.errors import InvalidInput, InvalidState, VmmError
 from vmm.model.metadata import Metadata, normalize_labels, normalize_path
+from vmm.model.sides import MetadataChange, Reading, describe, summary
 from vmm.ops import faults
 from vmm.virt.domains import Dom
-from vmm.virt.host import Host, MetadataChange, describe
+from vmm.virt.errors import libvirt_errors
+from vmm.virt.host import Host
+from vmm.virt.locks import vm_lock
+from vmm.virt.vm_metadata import update_saved_state
 
 Change = Callable[[Metadata], Metadata]
 
 
+def update_metadata(host: Host, dom: Dom, change: Change, action: str) -> MetadataChange:
+    """Re-read, apply `change`, and write only if something changed; journalled.
+
+    The VM's lock is held from the read to the write, so vmm processes on this machine
+    never lose each other's changes. Unreadable stored metadata is replaced, since the
+    user has now asked to change this VM; what a write overwrites that vmm cannot show
+    (an unreadable element, a side that differs) goes into the history first.
+    """
+    host = host.owner(dom)
+    with libvirt_errors():
+        name, uuid = dom.name(), dom.UUIDString()
+    with vm_lock(uuid, name):
+        reading = host.reading(dom)
+        before = reading.meta
+        after = change(before)
+        notes: list[str] = []
+        if after != before or reading.chosen.problem is not None:
+            notes += _journal_overwritten(host, dom, reading, after)
+            host.write_metadata(dom, after)
+            host.record(dom, action, before=before, after=after)
+            with libvirt_errors():
+                notes += update_saved_state(dom, after)
+    return MetadataChange(name, uuid, before, after, tuple(notes))
+
+
+def _journal_overwritten(host: Host, dom: Dom, reading: Reading, after: Metadata) -> list[str]:
+    """Journal what writing `after` loses: an unreadable element, the side not shown."""
+    chosen, other = reading.chosen, reading.other
+    if chosen.problem is not None:
+        detail = f"unreadable vmm metadata replaced ({chosen.problem}): {chosen.raw}"
+        host.record(dom, "metadata replaced", detail)
+    if other is None:
+        return []
+    detail = f"the {reading.other_side} held: {other.raw or 'no vmm metadata'}"
+    host.record(dom, "metadata overwritten", detail, before=other.meta, after=after)
+    return [
+        f"{dom.name()!r}: its {reading.other_side} held other folder and labels"
+        f" ({summary(other)}), now overwritten; 'vmm history' keeps them"
+    ]
+
+
 def move_vm(host: Host, dom: Dom, dest: str) -> MetadataChange:
-    return host.update_metadata(dom, into(dest), "move")
+    return update_metadata(host, dom, into(dest), "move")
 
 
 def into(dest: str) -> Change:
@@ -55,7 +100,7 @@ def move_all(host: Host, moves: Sequence[tuple[Dom, Change]]) -> list[MetadataCh
             before, _ = host.read_metadata(dom)
             done: list[MetadataChange] = []
             rollback.push(partial(_move_back, host, dom, before, change, done))
-            done.append(host.update_metadata(dom, change, "move"))
+            done.append(update_metadata(host, dom, change, "move"))
             changes += done
             faults.point("organize.moved")
     return changes
@@ -90,14 +135,14 @@ def _move_back(
             f" (now {describe(now)}, not {describe(wrote)})"
         )
 
-    host.update_metadata(dom, back, "move undone")
+    update_metadata(host, dom, back, "move undone")
 
 
 def add_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
     wanted = normalize_labels(labels)
-    return host.update_metadata(dom, lambda meta: meta.with_labels(wanted), "label add")
+    return update_metadata(host, dom, lambda meta: meta.with_labels(wanted), "label add")
 
 
 def remove_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
     unwanted = normalize_labels(labels)
-    return host.update_metadata(dom, lambda meta: meta.without_labels(unwanted), "label rm")
+    return update_metadata(host, dom, lambda meta: meta.without_labels(unwanted), "label rm")

@@ -21,9 +21,7 @@ class StoragePlan:
     kept: list[tuple[str, str]]  # (image, why it stays)
 
 
-def plan_storage(
-    dom: Dom, conn: Conn, xml: etree._Element
-) -> StoragePlan:
+def plan_storage(dom: Dom, conn: Conn, xml: etree._Element) -> StoragePlan:
     """The VM's own writable disks in a pool go; every other disk stays, with the reason."""
     delete: list[Volume] = []
     kept: list[tuple[str, str]] = []
@@ -42,9 +40,7 @@ def plan_storage(
     return StoragePlan(delete, kept)
 
 
-def refuse_shared_bases(
-    dom: Dom, conn: Conn, volumes: list[Volume]
-) -> None:
+def refuse_shared_bases(dom: Dom, conn: Conn, volumes: list[Volume]) -> None:
     if not volumes:
         return  # the disks stay: whatever builds on them keeps working
     paths = [volume.path() for volume in volumes]

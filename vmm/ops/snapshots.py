@@ -10,11 +10,12 @@ from lxml import etree
 from vmm.model import metadata
 from vmm.model.errors import InvalidInput, InvalidState, NotFound
 from vmm.model.metadata import fits_in_xml, normalize_label
+from vmm.model.sides import Stored, summary
 from vmm.virt.domains import Dom, delete_snapshot, snapshot_by_name, snapshot_parent
 from vmm.virt.domains import Snapshot as SnapshotHandle
 from vmm.virt.errors import libvirt_errors
-from vmm.virt.host import Stored, read_stored, set_element, store_metadata, summary
 from vmm.virt.locks import vm_lock
+from vmm.virt.vm_metadata import read_stored, set_element, store_metadata
 
 
 @dataclass(frozen=True)

@@ -128,9 +128,7 @@ def check_name_free(conn: Conn, name: str) -> None:
         raise InvalidInput(f"a VM named {name!r} already exists")
 
 
-def define_new(
-    conn: Conn, xml: str, rollback: Rollback, note: str = ""
-) -> Dom:
+def define_new(conn: Conn, xml: str, rollback: Rollback, note: str = "") -> Dom:
     """Define a new VM under a UUID of our own making, its undo registered first: an
     interrupt as the definition returns cannot leave it behind, and the undo, looking for
     that UUID, can never take a VM someone else defined under the same name meanwhile."""

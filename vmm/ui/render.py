@@ -12,7 +12,7 @@ from vmm.model import tree
 from vmm.model.domain import Domain
 
 if TYPE_CHECKING:
-    from vmm.ops.history import Entry
+    from vmm.model.journal import Entry
     from vmm.ops.info import Details, DiskInfo
     from vmm.ops.snapshots import Snapshot
 

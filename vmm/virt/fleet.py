@@ -18,7 +18,7 @@ import libvirt
 from vmm.model.domain import Domain
 from vmm.model.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
 from vmm.model.metadata import Metadata
-from vmm.virt.host import LIST_WORKERS, Host, MetadataChange
+from vmm.virt.host import LIST_WORKERS, Host
 
 if TYPE_CHECKING:
     from vmm.ops.history import History
@@ -203,14 +203,6 @@ class Fleet:
 
     def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
         self.owner(dom).write_metadata(dom, meta)
-
-    def update_metadata(
-        self,
-        dom: libvirt.virDomain,
-        change: Callable[[Metadata], Metadata],
-        action: str = "metadata",
-    ) -> MetadataChange:
-        return self.owner(dom).update_metadata(dom, change, action)
 
     def record(
         self, dom: libvirt.virDomain, action: str, detail: str = "", **metadata: Metadata | None

@@ -21,8 +21,9 @@ from vmm.ops.registry import simple_commands
 
 if TYPE_CHECKING:
     from vmm.model.domain import Domain
+    from vmm.model.sides import MetadataChange
     from vmm.ops.perform import Outcome
-    from vmm.virt.host import Host, MetadataChange
+    from vmm.virt.host import Host
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from vmm.model.domain import Domain
+    from vmm.model.sides import MetadataChange
     from vmm.virt.domains import Dom
-    from vmm.virt.host import MetadataChange
 
 
 def _report(changes: Sequence[MetadataChange]) -> None:
