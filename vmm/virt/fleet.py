@@ -18,10 +18,11 @@ import libvirt
 from vmm.model.domain import Domain
 from vmm.model.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
 from vmm.model.metadata import Metadata
+from vmm.model.sides import Reading
 from vmm.virt.host import LIST_WORKERS, Host
 
 if TYPE_CHECKING:
-    from vmm.ops.history import History
+    from vmm.virt.host import Journal
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
@@ -68,7 +69,7 @@ def _with_deadline(
 
 
 class Fleet:
-    def __init__(self, hosts: list[Host], warnings: list[str], history: History | None) -> None:
+    def __init__(self, hosts: list[Host], warnings: list[str], history: Journal | None) -> None:
         self.hosts = hosts
         self.warnings = warnings
         self.history = history
@@ -82,7 +83,7 @@ class Fleet:
         specs: list[HostSpec],
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        history: History | None = None,
+        history: Journal | None = None,
     ) -> Fleet:
         jobs = {
             spec.name: (lambda spec=spec: Host.open(spec.uri, spec.name, history, timeout))
@@ -102,6 +103,8 @@ class Fleet:
         return fleet
 
     # -- what the picker and the CLI ask of a host -------------------------------------------
+
+    several = True
 
     @property
     def label(self) -> str:
@@ -197,6 +200,9 @@ class Fleet:
 
     def find_key(self, key: str) -> Domain:
         return self.view(self.by_key(key))
+
+    def reading(self, dom: libvirt.virDomain) -> Reading:
+        return self.owner(dom).reading(dom)
 
     def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
         return self.owner(dom).read_metadata(dom)

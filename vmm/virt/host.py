@@ -69,6 +69,8 @@ class Host:
         # whether calls wait on a daemon or a link (worth many threads); None: not known yet
         self.calls_wait = calls_wait
         self.pool: str | None = None  # where full clones go, from the config
+        self.warnings: list[str] = []  # (a Fleet's unreachable hosts; one host has none)
+        self.unreachable: list[str] = []
         self._uri: str | None = None
         self._written: dict[str, Metadata] | None = None  # vmm's last writes, for one listing
 
@@ -91,6 +93,12 @@ class Host:
             with libvirt_errors():
                 self._uri = self.conn.getURI()
         return self._uri
+
+    several = False
+
+    @property
+    def hosts(self) -> list[Host]:
+        return [self]
 
     @property
     def label(self) -> str:

@@ -4,7 +4,8 @@ One module per family of subcommands, loaded when one of its commands runs; `bas
 root group, the table of which module defines which command, and what the commands share.
 """
 
-from vmm.ui.cli.base import Session, cli
+from vmm.ui.cli.base import cli
+from vmm.ui.cli.session import Session
 
 __all__ = ["Session", "cli", "main"]
 

@@ -1,4 +1,4 @@
-"""The root of the command line: global options, the session, error reporting, shared helpers.
+"""The root of the command line: global options, lazy subcommands, one exit point, shared options.
 
 libvirt and lxml are imported inside the commands that need them, so that `vmm --version`,
 `vmm --help` and shell completion of options start fast.
@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,30 +17,13 @@ import click
 from vmm import __version__
 from vmm.model.errors import Interrupted, InvalidInput, VmmError
 from vmm.ops.registry import simple_commands
+from vmm.ui.cli.output import echo, fail, report
+from vmm.ui.cli.session import Session
 
 if TYPE_CHECKING:
     from vmm.model.domain import Domain
-    from vmm.model.sides import MetadataChange
-    from vmm.ops.perform import Outcome
-    from vmm.virt.host import Host
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def echo(text: str = "", **options: Any) -> None:
-    """click.echo for everything but JSON: names are shown, never obeyed (vmm.model.printable)."""
-    from vmm.model.printable import printable
-
-    click.echo(printable(text), **options)
-
-
-def fail(message: str, code: int = 1) -> None:
-    echo(f"vmm: error: {message}", err=True)
-    sys.exit(code)
-
-
-def warn(message: str) -> None:
-    echo(f"vmm: warning: {message}", err=True)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -110,91 +92,6 @@ class VmmGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-@dataclass
-class Session:
-    """What the global options chose; the host is opened on first use and closed at exit."""
-
-    uri_option: str | None = None
-    demo: bool = False
-    all_hosts: bool = False
-    _host: Host | None = field(default=None, repr=False)
-    _owns_host: bool = True
-
-    @classmethod
-    def borrowing(cls, host: Host) -> Session:
-        """A session over a connection someone else opened (and will close): tests, the picker."""
-        return cls(_host=host, _owns_host=False)
-
-    def host(self) -> Host:
-        """The host (or, with several configured hosts, the Fleet that stands for them)."""
-        if self._host is None:
-            from vmm.ops.history import History, default_path
-            from vmm.ui.config import resolve
-            from vmm.virt.host import Host
-
-            target = resolve(self.uri_option, demo=self.demo, all_hosts=self.all_hosts)
-            history = History(default_path())
-            if target.hosts:
-                from vmm.virt.fleet import Fleet, HostSpec
-
-                specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
-                self._host = Fleet.open(specs, timeout=target.timeout, history=history)
-            else:
-                self._host = Host.open(target.uri, target.name, history, target.timeout)
-                self._host.pool = target.pool
-            _warn_of_interrupted_operations()
-            from vmm.ops import faults
-
-            faults.point("session.opened")
-        return self._host
-
-    @property
-    def configured(self) -> bool:
-        """Whether the host comes from the options (not borrowed, already open)."""
-        return self._owns_host and self._host is None
-
-    @property
-    def several_hosts(self) -> bool:
-        return hasattr(self.host(), "hosts")
-
-    def domains(self) -> list[Domain]:
-        domains = self.host().domains()
-        self.flush_warnings()
-        for domain in domains:
-            if domain.warning:
-                warn(domain.warning)
-        return domains
-
-    def flush_warnings(self) -> None:
-        """A Fleet's unreachable hosts, one line each."""
-        for warning in getattr(self._host, "warnings", []):
-            warn(warning)
-        if self._host is not None and hasattr(self._host, "warnings"):
-            self._host.warnings.clear()
-
-    def close(self) -> None:
-        self.flush_warnings()
-        if self._host is not None and self._host.history is not None:
-            for failure in self._host.history.failures:
-                warn(failure)
-            self._host.history.failures.clear()
-        if self._host is not None and self._owns_host:
-            self._host.close()
-            self._host = None
-
-
-pass_session = click.make_pass_decorator(Session)
-
-
-def _warn_of_interrupted_operations() -> None:
-    """One directory listing: an operation cut short is told of by every command until
-    `vmm doctor` cleans or forgets it."""
-    from vmm.ops.intents import interrupted
-
-    for record in interrupted():
-        warn(f"{record.operation} was cut short (pid {record.pid}): see 'vmm doctor'")
-
-
 # -- shell completion ------------------------------------------------------------------------
 
 
@@ -238,32 +135,6 @@ complete_labels = _complete(lambda domains: (label for d in domains for label in
 complete_vms_and_folders = _complete(lambda ds: [*(d.name for d in ds), *_folders(ds)])
 
 
-# -- output helpers ----------------------------------------------------------------------------
-
-
-def echo_json(data: Any) -> None:
-    """A list prints one element per line: still easy to read and to grep, and written by
-    json's C encoder (any `indent` falls back to pure Python, 20x slower at 1,000 VMs)."""
-    import json  # only for --json: start-up time counts
-
-    if isinstance(data, list) and data:
-        rows = ",\n".join(json.dumps(item, ensure_ascii=False) for item in data)
-        click.echo(f"[\n{rows}\n]")
-    else:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def echo_changes(changes: Iterable[MetadataChange]) -> None:
-    for change in changes:
-        if change.before == change.after:
-            echo(f"{change.vm}: unchanged")
-        elif change.before.path != change.after.path:
-            echo(f"{change.vm}: {change.before.path} -> {change.after.path}")
-        else:
-            labels = ", ".join(change.after.labels) or "no labels"
-            echo(f"{change.vm}: {labels}")
-
-
 def targets(command: Callable) -> Callable:
     """The arguments every VM action takes: VMs, UUIDs or folders, and --label."""
     command = click.option(
@@ -293,17 +164,6 @@ def act(
     if ask:
         confirm(f"{ask}: {', '.join(dom.name() for dom in chosen)}?", yes)
     report(perform_each(host, chosen, action, **options))
-
-
-def report(outcomes: Sequence[Outcome]) -> None:
-    """A line per VM, errors on stderr; exit 1 if any failed."""
-    for outcome in outcomes:
-        if outcome.ok:
-            echo(f"{outcome.vm}: {outcome.message}")
-        else:
-            echo(f"vmm: error: {outcome.message}", err=True)
-    if not all(outcome.ok for outcome in outcomes):
-        sys.exit(1)
 
 
 def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:

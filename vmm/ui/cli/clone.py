@@ -7,15 +7,9 @@ import sys
 import click
 
 from vmm.model.errors import InvalidInput
-from vmm.ui.cli.base import (
-    Session,
-    cli,
-    complete_folders,
-    complete_labels,
-    complete_vms,
-    echo,
-    pass_session,
-)
+from vmm.ui.cli.base import cli, complete_folders, complete_labels, complete_vms
+from vmm.ui.cli.output import echo
+from vmm.ui.cli.session import Session, pass_session
 
 
 def _progress_line(target: str):

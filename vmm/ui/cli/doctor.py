@@ -7,7 +7,8 @@ import time
 
 import click
 
-from vmm.ui.cli.base import cli, echo
+from vmm.ui.cli.base import cli
+from vmm.ui.cli.output import echo
 
 
 @cli.command("doctor")

@@ -10,18 +10,14 @@ from vmm.model.errors import InvalidInput, NotFound
 from vmm.model.states import NAMES as STATE_NAMES
 from vmm.ui.cli.base import (
     CONTEXT,
-    Session,
     cli,
     complete_folders,
     complete_labels,
     complete_vms,
     complete_vms_and_folders,
-    echo,
-    echo_changes,
-    echo_json,
-    pass_session,
-    warn,
 )
+from vmm.ui.cli.output import echo, echo_changes, echo_json, warn
+from vmm.ui.cli.session import Session, pass_session
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

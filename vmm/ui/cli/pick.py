@@ -12,7 +12,7 @@ import sys
 import threading
 
 from vmm.model.errors import InvalidInput, VmmError
-from vmm.ui.cli.base import Session
+from vmm.ui.cli.session import Session
 
 
 def on_terminal() -> bool:

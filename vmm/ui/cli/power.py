@@ -6,7 +6,9 @@ import click
 
 from vmm.model.errors import InvalidInput
 from vmm.ops.registry import simple_commands
-from vmm.ui.cli.base import Session, act, cli, pass_session, report, targets
+from vmm.ui.cli.base import act, cli, targets
+from vmm.ui.cli.output import report
+from vmm.ui.cli.session import Session, pass_session
 
 
 @cli.command("start")

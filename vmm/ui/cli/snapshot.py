@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import click
 
-from vmm.ui.cli.base import (
-    CONTEXT,
-    Session,
-    act_on_one,
-    cli,
-    complete_vms,
-    confirm,
-    echo,
-    echo_json,
-    pass_session,
-)
+from vmm.ui.cli.base import CONTEXT, act_on_one, cli, complete_vms, confirm
+from vmm.ui.cli.output import echo, echo_json
+from vmm.ui.cli.session import Session, pass_session
 
 
 @cli.group("snapshot", context_settings=CONTEXT)

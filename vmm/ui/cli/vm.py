@@ -9,17 +9,9 @@ from dataclasses import asdict
 import click
 
 from vmm.model.errors import HostError
-from vmm.ui.cli.base import (
-    Session,
-    act,
-    cli,
-    complete_vms,
-    echo,
-    echo_json,
-    pass_session,
-    targets,
-    warn,
-)
+from vmm.ui.cli.base import act, cli, complete_vms, targets
+from vmm.ui.cli.output import echo, echo_json, warn
+from vmm.ui.cli.session import Session, pass_session
 
 
 @cli.command("info")

@@ -1,0 +1,100 @@
+"""The session: what the global options chose, and the host (or hosts) opened on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+from vmm.ui.cli.output import warn
+
+if TYPE_CHECKING:
+    from vmm.model.domain import Domain
+    from vmm.virt.hosts import Hosts
+
+
+@dataclass
+class Session:
+    """What the global options chose; the host is opened on first use and closed at exit."""
+
+    uri_option: str | None = None
+    demo: bool = False
+    all_hosts: bool = False
+    _host: Hosts | None = field(default=None, repr=False)
+    _owns_host: bool = True
+
+    @classmethod
+    def borrowing(cls, host: Hosts) -> Session:
+        """A session over a connection someone else opened (and will close): tests, the picker."""
+        return cls(_host=host, _owns_host=False)
+
+    def host(self) -> Hosts:
+        """The host (or, with several configured hosts, the Fleet that stands for them)."""
+        if self._host is None:
+            from vmm.ops.history import History, default_path
+            from vmm.ui.config import resolve
+            from vmm.virt.host import Host
+
+            target = resolve(self.uri_option, demo=self.demo, all_hosts=self.all_hosts)
+            history = History(default_path())
+            if target.hosts:
+                from vmm.virt.fleet import Fleet, HostSpec
+
+                specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
+                self._host = Fleet.open(specs, timeout=target.timeout, history=history)
+            else:
+                self._host = Host.open(target.uri, target.name, history, target.timeout)
+                self._host.pool = target.pool
+            _warn_of_interrupted_operations()
+            from vmm.ops import faults
+
+            faults.point("session.opened")
+        return self._host
+
+    @property
+    def configured(self) -> bool:
+        """Whether the host comes from the options (not borrowed, already open)."""
+        return self._owns_host and self._host is None
+
+    @property
+    def several_hosts(self) -> bool:
+        return self.host().several
+
+    def domains(self) -> list[Domain]:
+        domains = self.host().domains()
+        self.flush_warnings()
+        for domain in domains:
+            if domain.warning:
+                warn(domain.warning)
+        return domains
+
+    def flush_warnings(self) -> None:
+        """A Fleet's unreachable hosts, one line each."""
+        if self._host is None:
+            return
+        for warning in self._host.warnings:
+            warn(warning)
+        self._host.warnings.clear()
+
+    def close(self) -> None:
+        self.flush_warnings()
+        if self._host is not None and self._host.history is not None:
+            for failure in self._host.history.failures:
+                warn(failure)
+            self._host.history.failures.clear()
+        if self._host is not None and self._owns_host:
+            self._host.close()
+            self._host = None
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def _warn_of_interrupted_operations() -> None:
+    """One directory listing: an operation cut short is told of by every command until
+    `vmm doctor` cleans or forgets it."""
+    from vmm.ops.intents import interrupted
+
+    for record in interrupted():
+        warn(f"{record.operation} was cut short (pid {record.pid}): see 'vmm doctor'")
