@@ -1,0 +1,540 @@
+"""The picker's flow, fast: Picker and VmScreens driven by a scripted menu on libvirt's test
+driver (no tmux, no fzf). Each test checks what libvirt now holds and what the user was shown.
+The slow tier, the real vmm in tmux with the real fzf, is test_picker.py."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import libvirt
+import pytest
+from fakemenu import RecordingNotifier, ScriptedMenu, esc, meanwhile, no, pick, press, type_in, yes
+
+from vmm.ui.picker import Picker
+from vmm.virt.host import Host
+
+
+@dataclass
+class Drove:
+    menu: ScriptedMenu
+    notifier: RecordingNotifier
+    picker: Picker
+
+    @property
+    def status(self) -> str:
+        return self.picker.status
+
+    def header(self, prompt: str) -> str:
+        return self.menu.last(prompt).header
+
+    def rows(self, prompt: str) -> list[str]:
+        return self.menu.texts(prompt)
+
+
+@pytest.fixture
+def drive(host: Host):
+    """Run a picker on `host` (basic.xml unless told) through a script; it must end by itself."""
+
+    def run(*steps, on: Host = host, terminal: bool = False) -> Drove:
+        menu, notifier = ScriptedMenu(deque(steps)), RecordingNotifier()
+        picker = Picker(on, menu, notifier, terminal=terminal)
+        picker.run()
+        assert not menu.steps, f"steps left over: the flow ended on {menu.prompts[-1]!r}"
+        return Drove(menu, notifier, picker)
+
+    return run
+
+
+def dom(host: Host, name: str) -> libvirt.virDomain:
+    return host.conn.lookupByName(name)
+
+
+def state(host: Host, name: str) -> str:
+    """What libvirt says of the VM, as vmm names it ("saved": shut off with a saved state)."""
+    d = dom(host, name)
+    code = d.state()[0]
+    if code == libvirt.VIR_DOMAIN_SHUTOFF:
+        return "saved" if d.hasManagedSaveImage() else "shutoff"
+    return {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_PAUSED: "paused"}[code]
+
+
+def placed(host: Host, name: str) -> tuple[str, tuple[str, ...]]:
+    view = host.find(name)
+    return view.path, view.labels
+
+
+BOTTOM = ["⋯ All VMs", "⋯ Running", "⋯ Labels", "⋯ New VM"]
+
+
+# -- browsing --------------------------------------------------------------------------------
+
+
+def test_folders_open_and_dotdot_goes_up(drive):
+    run = drive(
+        pick("lab/", on="/"),
+        pick("web/", on="/lab"),
+        pick("..", on="/lab/web"),
+        pick("db/", on="/lab"),
+        esc(on="/lab/db"),
+    )
+    assert run.menu.prompts == ["/", "/lab", "/lab/web", "/lab", "/lab/db", "/lab", "/"]
+    assert run.rows("/") == ["▸ lab/  (3)", "○ broken  shutoff", "○ gamma  shutoff", *BOTTOM]
+    assert run.rows("/lab/web") == [
+        "..",
+        "● alpha  running  #web  #prod",
+        "○ delta one  shutoff  #web",
+        *BOTTOM,
+    ]
+    assert run.header("/lab/db").splitlines()[0].endswith(" · /lab/db")
+    assert "tab select · ^s start · ^x shut down" in run.header("/lab/db")
+
+
+def test_the_running_view_lists_only_running_vms_by_their_place(drive, host):
+    dom(host, "gamma").create()
+    run = drive(pick("⋯ Running"))
+    assert run.rows("Running") == ["● /gamma  running", "● /lab/web/alpha  running  #web  #prod"]
+
+
+def test_all_vms_lists_every_vm_by_its_place(drive):
+    run = drive(pick("⋯ All VMs"))
+    assert run.rows("All VMs") == [
+        "○ /broken  shutoff",
+        "○ /gamma  shutoff",
+        "○ /lab/db/beta  shutoff  #db",
+        "● /lab/web/alpha  running  #web  #prod",
+        "○ /lab/web/delta one  shutoff  #web",
+    ]
+
+
+def test_a_label_lists_the_vms_carrying_it(drive):
+    run = drive(pick("⋯ Labels"), pick("#web"))
+    assert run.rows("Labels") == ["#db  (1)", "#prod  (1)", "#web  (2)"]
+    assert run.rows("#web") == [
+        "● /lab/web/alpha  running  #web  #prod",
+        "○ /lab/web/delta one  shutoff  #web",
+    ]
+
+
+def test_a_vm_opens_from_a_list_view(drive, host):
+    run = drive(pick("⋯ All VMs"), pick("/gamma"), pick("Start", on="gamma"))
+    assert state(host, "gamma") == "running"
+    assert run.status == "gamma: started"
+
+
+# -- a VM's screen, in each state ------------------------------------------------------------
+
+AFTER = ["Snapshots…", "Move to…", "Labels…", "Clone…", "Edit XML", "Delete…"]
+
+
+def pause(host):
+    dom(host, "alpha").suspend()
+
+
+def save(host):
+    dom(host, "alpha").managedSave(0)
+
+
+def shut(host):
+    dom(host, "alpha").destroy()
+
+
+RUNNING = ["Shut down", "Force off", "Reboot", "Force reset", "Pause", "Save state"]
+SAVED = ["Restore saved state", "Start fresh (drop saved state)", "Discard saved state"]
+
+
+@pytest.mark.parametrize(
+    ("prepare", "shown", "offered"),
+    [
+        (None, "running", [*RUNNING, "Console", "Viewer"]),
+        (pause, "paused", ["Resume", "Force off", "Save state", "Console", "Viewer"]),
+        (shut, "shutoff", ["Start"]),
+        (save, "shutoff", SAVED),
+    ],
+    ids=["running", "paused", "shut off", "saved"],
+)
+def test_a_vm_screen_offers_what_fits_its_state(drive, host, prepare, shown, offered):
+    if prepare:
+        prepare(host)
+    run = drive(pick("lab/"), pick("web/"), pick("alpha"))
+    assert run.rows("alpha") == [*offered, *AFTER]
+    assert run.header("alpha").splitlines()[0].endswith(f"/lab/web/alpha  [{shown}]  #web #prod")
+
+
+def open_alpha(*steps):
+    return (pick("lab/"), pick("web/"), pick("alpha"), *steps)
+
+
+@pytest.mark.parametrize(
+    ("prepare", "steps", "after", "status"),
+    [
+        (shut, [pick("Start")], "running", "alpha: started"),
+        (None, [pick("Shut down")], "shutoff", "alpha: shutdown requested"),
+        (None, [pick("Force off"), no("Force off: alpha?")], "running", ""),
+        (None, [pick("Force off"), yes("Force off: alpha?")], "shutoff", "alpha: forced off"),
+        (None, [pick("Reboot")], "running", "alpha: reboot requested"),
+        (None, [pick("Force reset"), yes("Force reset: alpha?")], "running", "alpha: reset"),
+        (None, [pick("Pause")], "paused", "alpha: paused"),
+        (pause, [pick("Resume")], "running", "alpha: resumed"),
+        (None, [pick("Save state")], "saved", "alpha: state saved"),
+        (pause, [pick("Save state")], "saved", "alpha: state saved"),
+        (save, [pick("Restore saved state")], "running", "alpha: restored from saved state"),
+        (
+            save,
+            [pick("Start fresh (drop saved state)"), yes("Start fresh (drop saved state): alpha?")],
+            "running",
+            "alpha: started fresh (saved state dropped)",
+        ),
+        (
+            save,
+            [pick("Discard saved state"), yes("Discard saved state: alpha?")],
+            "shutoff",
+            "alpha: saved state discarded",
+        ),
+        (save, [pick("Discard saved state"), esc()], "saved", ""),
+    ],
+)
+def test_each_power_action_of_a_vm_screen(drive, host, prepare, steps, after, status):
+    if prepare:
+        prepare(host)
+    run = drive(*open_alpha(*steps))
+    assert state(host, "alpha") == after
+    assert run.status == status
+    if status:  # the VM's screen, drawn again, says what happened and offers what fits now
+        assert run.header("alpha").splitlines()[-1] == status
+        assert f"[{after if after != 'saved' else 'shutoff'}]" in run.header("alpha")
+
+
+def test_saving_reports_its_progress(drive):
+    run = drive(*open_alpha(pick("Save state")))
+    assert ("progress", "saving alpha: 100%") in run.notifier.said
+    assert run.notifier.said[-1] == ("info", "alpha: state saved")
+
+
+# -- quick keys ------------------------------------------------------------------------------
+
+
+def test_a_quick_key_acts_on_one_vm_without_opening_it(drive, host):
+    run = drive(press("ctrl-s", "gamma", on="/"))
+    assert state(host, "gamma") == "running"
+    assert run.menu.prompts == ["/", "/"]
+    assert "● gamma  running" in run.rows("/")
+    assert run.header("/").splitlines()[-1] == "gamma: started"
+
+
+def test_a_quick_key_acts_on_every_selected_vm(drive, host):
+    run = drive(press("ctrl-s", "gamma", "broken", on="/"))
+    assert state(host, "gamma") == state(host, "broken") == "running"
+    assert run.status == "gamma: started; broken: started"  # in the order chosen
+
+
+def test_a_selected_folder_stands_for_every_vm_under_it(drive, host):
+    run = drive(press("ctrl-v", "lab/", on="/"))
+    assert state(host, "alpha") == "saved"
+    assert state(host, "beta") == state(host, "delta one") == "shutoff"
+    assert run.status.startswith("error: ")  # the shut-off ones have no state to save
+    assert "beta" in run.status and "delta one" in run.status
+
+
+def test_quick_shut_down_from_the_running_view(drive, host):
+    run = drive(pick("⋯ Running"), press("ctrl-x", "/lab/web/alpha", on="Running"))
+    assert state(host, "alpha") == "shutoff"
+    assert run.rows("Running") == []  # drawn again: nothing runs any more
+    assert run.status == "alpha: shutdown requested"
+
+
+@pytest.mark.parametrize(("answer", "after"), [(no, "running"), (yes, "shutoff")])
+def test_quick_force_off_asks_first(drive, host, answer, after):
+    dom(host, "gamma").create()
+    run = drive(press("ctrl-o", "gamma", on="/"), answer("Force off gamma?"))
+    assert state(host, "gamma") == after
+    assert run.menu.last("Force off gamma?").rows[1].text == "Yes"
+
+
+def test_refresh_shows_what_changed_behind_the_pickers_back(drive, host):
+    run = drive(meanwhile(lambda: dom(host, "gamma").create(), press("ctrl-r", on="/")))
+    assert "● gamma  running" in run.menu.texts("/")
+
+
+def test_a_quick_key_with_nothing_selected_does_nothing(drive, host):
+    run = drive(press("ctrl-s", on="/"))
+    assert state(host, "gamma") == "shutoff" and run.status == ""
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def open_gamma(*steps):
+    return (pick("gamma", on="/"), *steps)
+
+
+def test_create_a_snapshot_offers_a_dated_name_and_takes_a_typed_one(drive, host):
+    run = drive(
+        *open_gamma(
+            pick("Snapshots…"),
+            pick("+ Create snapshot…"),
+            type_in("first", on="snapshot name"),
+            pick("+ Create snapshot…"),
+            pick("snap-", on="snapshot name"),  # the offered name
+        )
+    )
+    names = dom(host, "gamma").snapshotListNames()
+    assert "first" in names and len(names) == 2
+    offered = run.rows("snapshot name")
+    assert len(offered) == 1 and offered[0].startswith("snap-")
+    assert run.rows("gamma snapshots")[:2] == ["+ Create snapshot…", "first  shutoff"]
+    assert run.rows("gamma snapshots")[2].startswith("  snap-")  # a child of "first"
+    assert "*current*" in run.rows("gamma snapshots")[2]
+
+
+def snapshots_of_gamma(host, *names):
+    for name in names:
+        dom(host, "gamma").snapshotCreateXML(
+            f"<domainsnapshot><name>{name}</name></domainsnapshot>"
+        )
+
+
+def test_revert_to_a_snapshot_asks_first(drive, host):
+    dom(host, "gamma").create()
+    snapshots_of_gamma(host, "when-running")
+    dom(host, "gamma").destroy()
+    run = drive(
+        *open_gamma(
+            pick("Snapshots…"),
+            pick("when-running"),
+            pick("Revert to this snapshot", on="snapshot when-running"),
+            yes("Revert gamma to when-running?"),
+        )
+    )
+    assert state(host, "gamma") == "running"
+    assert run.status == "gamma: reverted to snapshot 'when-running'"
+
+
+@pytest.mark.parametrize(
+    ("row", "left", "said"),
+    [
+        ("Delete this snapshot", ["b"], "gamma: snapshot 'a' deleted"),
+        ("Delete it and its children", [], "gamma: snapshot 'a' deleted with its children"),
+    ],
+)
+def test_delete_a_snapshot_alone_or_with_its_children(drive, host, row, left, said):
+    snapshots_of_gamma(host, "a", "b")
+    run = drive(*open_gamma(pick("Snapshots…"), pick("a"), pick(row), yes("Delete snapshot a?")))
+    assert dom(host, "gamma").snapshotListNames() == left
+    assert run.status == said
+
+
+def test_declining_a_snapshot_deletion_keeps_it(drive, host):
+    snapshots_of_gamma(host, "a")
+    drive(*open_gamma(pick("Snapshots…"), pick("a"), pick("Delete this snapshot"), no()))
+    assert dom(host, "gamma").snapshotListNames() == ["a"]
+
+
+# -- organising ------------------------------------------------------------------------------
+
+
+def test_move_to_an_offered_folder(drive, host):
+    run = drive(*open_gamma(pick("Move to…"), pick("/lab/db", on="move to")))
+    assert placed(host, "gamma") == ("/lab/db", ())
+    assert run.status == "gamma: moved to /lab/db"
+    assert run.rows("move to") == ["/", "/lab", "/lab/db", "/lab/web"]
+    assert run.header("gamma").splitlines()[0].endswith("/lab/db/gamma  [shutoff]")
+
+
+def test_move_to_a_typed_new_folder(drive, host):
+    run = drive(*open_gamma(pick("Move to…"), type_in("/brand/new place")))
+    assert placed(host, "gamma") == ("/brand/new place", ())
+    assert "▸ brand/  (1)" in run.rows("/")
+
+
+def test_a_bad_folder_is_an_error_on_the_status_line(drive, host):
+    run = drive(*open_gamma(pick("Move to…"), type_in("/..")))
+    assert placed(host, "gamma") == ("/", ())
+    assert run.status == "error: path '/..' goes above /"
+
+
+def test_add_an_offered_label_and_a_typed_one_then_remove_one(drive, host):
+    run = drive(
+        *open_gamma(
+            pick("Labels…"),
+            pick("+ Add label…", on="gamma labels"),
+            pick("db", on="label"),
+            pick("+ Add label…"),
+            type_in("fresh"),
+            pick("#db", on="gamma labels"),
+        )
+    )
+    assert placed(host, "gamma") == ("/", ("fresh",))
+    offered = [[row.text for row in s.rows] for s in run.menu.screens if s.prompt == "label"]
+    assert offered == [["db", "prod", "web"], ["prod", "web"]]  # what it has is not offered
+    assert run.rows("gamma labels") == ["+ Add label…", "#fresh  (enter removes)"]
+    assert run.status == "gamma: labels #fresh"
+
+
+# -- clones, new VMs, deletion (the storage host: a pool, base images) -----------------------
+
+
+@pytest.fixture
+def sdrive(drive, shost):
+    return lambda *steps, **kw: drive(*steps, on=shost, **kw)
+
+
+def backing_of(host: Host, name: str) -> str | None:
+    from lxml import etree
+
+    disk = etree.fromstring(dom(host, name).XMLDesc(0)).find("devices/disk/source").get("file")
+    vol = etree.fromstring(host.conn.storageVolLookupByPath(disk).XMLDesc(0))
+    return vol.findtext("backingStore/path")
+
+
+def test_a_linked_clone(sdrive, shost):
+    run = sdrive(
+        pick("lone-vm"),
+        pick("Clone…"),
+        pick("Linked clone (instant, copy-on-write)"),
+        pick("lone-vm-clone", on="clone name"),
+    )
+    assert backing_of(shost, "lone-vm-clone") is not None
+    assert run.status == "linked clone 'lone-vm-clone' created (1 disk(s))"
+    assert "○ lone-vm-clone  shutoff" in run.rows("/")
+
+
+def test_a_full_clone(sdrive, shost):
+    run = sdrive(
+        pick("lone-vm"), pick("Clone…"), pick("Full clone (copies the disks)"), type_in("copy")
+    )
+    assert backing_of(shost, "copy") is None
+    assert run.status == "full clone 'copy' created (1 disk(s))"
+
+
+def test_a_clone_the_host_refuses_shows_why(drive, host):
+    snapshots_of_gamma(host, "s")
+    run = drive(
+        *open_gamma(pick("Clone…"), pick("Linked clone (instant, copy-on-write)"), type_in("g2"))
+    )
+    assert "g2" not in host.conn.listDefinedDomains()
+    assert run.status.startswith("error: cannot make a linked clone of 'gamma': its snapshots")
+    assert run.header("gamma").splitlines()[-1] == run.status
+
+
+@pytest.mark.parametrize(
+    ("row", "volumes_left"),
+    [("Delete the VM, keep its disks", True), ("Delete the VM and its disks", False)],
+)
+def test_delete_a_vm_with_or_without_its_disks(sdrive, shost, row, volumes_left):
+    run = sdrive(
+        pick("lone-vm"),
+        pick("Delete…"),
+        pick(row),
+        yes("Really delete lone-vm? This cannot be undone."),
+    )
+    assert "lone-vm" not in shost.conn.listDefinedDomains()
+    pool = shost.conn.storagePoolLookupByName("pool")
+    assert ("lone.qcow2" in pool.listVolumes()) is volumes_left
+    assert run.status.startswith("lone-vm: ")
+    assert run.rows("/") == ["○ base-vm  shutoff", "○ clone-vm  shutoff", *BOTTOM]
+
+
+def test_declining_a_deletion_keeps_the_vm(drive, host):
+    run = drive(*open_alpha(pick("Delete…"), pick("Delete the VM, keep its disks"), no()))
+    assert state(host, "alpha") == "running"
+    assert run.header("delete alpha") == "Delete alpha (it is running: it will be forced off)?"
+
+
+def test_new_vm_from_a_base_image(sdrive, shost):
+    run = sdrive(
+        pick("⋯ New VM", on="/"),
+        type_in("fresh", on="new VM name"),
+        pick("/pool/template.qcow2", on="base image"),
+    )
+    assert backing_of(shost, "fresh") == "/pool/template.qcow2"
+    assert placed(shost, "fresh") == ("/", ())
+    assert run.status == "fresh: created on an overlay of /pool/template.qcow2, with no network"
+    assert "/pool/base.qcow2" in run.rows("base image")
+    assert "○ fresh  shutoff" in run.rows("/")
+
+
+# -- edit XML, console, viewer ---------------------------------------------------------------
+
+
+def editor(tmp_path, *seds: str) -> str:
+    """An $EDITOR that applies one sed script per run (the last one again after that)."""
+    count = tmp_path / "count"
+    script = tmp_path / "editor.sh"
+    lines = ["#!/bin/sh", f"echo x >> {count}", f"n=$(wc -l < {count})"]
+    for i, sed in enumerate(seds, 1):
+        test = f"[ $n -ge {i} ]" if i == len(seds) else f"[ $n -eq {i} ]"
+        lines.append(f"if {test}; then sed -i '{sed}' \"$1\"; exit 0; fi")
+    script.write_text("\n".join(lines) + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_edit_xml_saves_a_valid_definition_and_journals_it(
+    drive, host, history, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(
+        "VISUAL", editor(tmp_path, "s|<vcpu placement=.static.>1</vcpu>|<vcpu>3</vcpu>|")
+    )
+    run = drive(*open_gamma(pick("Edit XML")), terminal=True)
+    assert "<vcpu placement='static'>3</vcpu>" in dom(host, "gamma").XMLDesc(0)
+    assert run.status == "gamma: definition saved"
+    assert [e.action for e in history.entries("gamma")] == ["edit"]
+
+
+def test_edit_xml_offers_to_edit_again_or_discard(drive, host, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISUAL", editor(tmp_path, "s|</domain>|<bogus/>|"))
+    run = drive(
+        *open_gamma(
+            pick("Edit XML"), pick("Edit again", on="invalid XML"), pick("Discard my changes")
+        ),
+        terminal=True,
+    )
+    assert run.status == "gamma: edit discarded"
+    assert "not well-formed XML" in run.header("invalid XML")
+    assert "bogus" not in dom(host, "gamma").XMLDesc(0)
+
+
+def test_edit_xml_and_console_need_a_terminal(drive):
+    run = drive(*open_gamma(pick("Edit XML")))
+    assert run.status == "error: editing XML needs a terminal: run vmm in one"
+    run = drive(*open_alpha(pick("Console")))
+    assert run.status == "error: virsh needs a terminal: run vmm in one"
+
+
+def test_a_missing_viewer_is_an_error_on_the_status_line(drive, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no virt-viewer on it, whatever is installed
+    run = drive(*open_alpha(pick("Viewer")))
+    assert run.status == "error: virt-viewer is not installed (apt-get install virt-viewer)"
+
+
+# -- the status line -------------------------------------------------------------------------
+
+
+def test_the_status_line_shows_the_last_outcome_and_errors_as_such(drive, host):
+    run = drive(
+        *open_gamma(
+            pick("Start"),
+            pick("Force off"),
+            yes(),
+            pick("Move to…"),
+            type_in("/.."),
+            pick("Start"),
+        )
+    )
+    lines = [s.header.splitlines()[-1] for s in run.menu.screens if s.prompt == "gamma"]
+    error = lines[3]
+    assert lines[1:3] == ["gamma: started", "gamma: forced off"]
+    assert error.startswith("error: ") and "goes above /" in error
+    assert lines[4] == "gamma: started"  # the next outcome replaces the error
+    assert ("error", error.removeprefix("error: ")) in run.notifier.said
+    assert state(host, "gamma") == "running"
+
+
+def test_a_vm_undefined_behind_the_pickers_back_is_an_error_not_an_exit(drive, host):
+    run = drive(
+        *open_gamma(meanwhile(lambda: dom(host, "gamma").undefine(), pick("Start"))),
+        esc(on="/"),
+    )
+    assert run.status.startswith("error: the VM ") and run.status.endswith(" is gone")
+    assert "gamma" not in " ".join(run.rows("/"))
