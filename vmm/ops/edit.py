@@ -18,6 +18,7 @@ from vmm.model.metadata import parse
 from vmm.virt import storage
 from vmm.virt.domains import Conn, Dom, define, persistent_xml
 from vmm.virt.errors import LibvirtError, libvirt_errors, message
+from vmm.virt.hosts import Hosts
 
 
 def current_xml(dom: Dom) -> str:
@@ -121,6 +122,14 @@ class Draft:
 
 class EditorFailed(InvalidState):
     pass
+
+
+def edit_vm(host: Hosts, dom: Dom, edit_again: Callable[[str], bool]) -> str:
+    """`edit_and_define`, journalled when it changed something."""
+    message = edit_and_define(dom, edit_again)
+    if message != "no change":
+        host.record(dom, "edit", message)
+    return message
 
 
 def edit_and_define(dom: Dom, edit_again: Callable[[str], bool]) -> str:

@@ -159,7 +159,5 @@ def edit_command(session: Session, vm: str) -> None:
 
     host = session.host()
     dom = host.lookup(vm)
-    message = edit.edit_and_define(dom, _edit_again)
-    if message != "no change":
-        host.record(dom, "edit", message)
+    message = edit.edit_vm(host, dom, _edit_again)
     echo(f"{dom.name()}: {message}")
