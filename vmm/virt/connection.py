@@ -11,9 +11,7 @@ from typing import TypeVar
 import libvirt
 
 from vmm.model.errors import ConnectionFailed
-from vmm.virt.errors import libvirt_errors, one_line, translate
-
-__all__ = ["libvirt_errors", "one_line", "open_connection", "translate"]  # old home of the three
+from vmm.virt.errors import is_auth_failure, one_line
 
 T = TypeVar("T")
 
@@ -122,7 +120,7 @@ def _open(uri: str | None, readonly: bool) -> libvirt.virConnect:
     except libvirt.libvirtError as err:
         shown = uri or "libvirt's default URI"
         hint = ""
-        if err.get_error_code() in (libvirt.VIR_ERR_AUTH_FAILED, libvirt.VIR_ERR_AUTH_UNAVAILABLE):
+        if is_auth_failure(err):
             hint = " (is your user in the 'libvirt' group?)"
         message = one_line(err.get_error_message() or str(err))
         raise ConnectionFailed(f"cannot connect to {shown}: {message}{hint}") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libvirt
 
-from vmm.virt.errors import is_domain_missing, is_unsupported
+from vmm.virt.errors import is_domain_missing, is_snapshot_missing, is_unsupported
 
 Conn = libvirt.virConnect
 Dom = libvirt.virDomain
@@ -118,7 +118,7 @@ def snapshot_by_name(dom: Dom, name: str) -> Snapshot | None:
     try:
         return dom.snapshotLookupByName(name, 0)
     except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+        if is_snapshot_missing(err):
             return None
         raise
 
@@ -127,7 +127,7 @@ def snapshot_parent(snap: Snapshot) -> Snapshot | None:
     try:
         return snap.getParent(0)
     except libvirt.libvirtError as err:
-        if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+        if is_snapshot_missing(err):
             return None
         raise
 

@@ -81,6 +81,15 @@ def is_domain_missing(err: libvirt.libvirtError) -> bool:
     return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
 
 
+def is_snapshot_missing(err: libvirt.libvirtError) -> bool:
+    return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT
+
+
+def is_wrong_state(err: libvirt.libvirtError) -> bool:
+    """The call does not fit the domain's state (a live side of a VM that just shut down)."""
+    return err.get_error_code() in _INVALID_STATE
+
+
 def is_metadata_missing(err: libvirt.libvirtError) -> bool:
     return err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA
 

@@ -13,7 +13,7 @@ from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.states import ACTIVE
-from vmm.virt.errors import is_domain_missing, one_line
+from vmm.virt.errors import is_domain_missing, is_wrong_state, one_line
 from vmm.virt.vm_metadata import Said, element_text
 
 # Calls in flight at once while listing a host whose calls wait (a daemon, a link). Each waits
@@ -65,7 +65,7 @@ def _ask_live(dom: libvirt.virDomain) -> Said | None:
     except libvirt.libvirtError as err:
         if is_domain_missing(err):
             raise  # undefined while we were listing
-        if err.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
+        if is_wrong_state(err):
             return None  # shut down while we were listing: no live state any more
         return Said(error=one_line(err.get_error_message() or str(err)))
 
