@@ -5,9 +5,22 @@ A backend is chosen by name from BACKENDS; the picker talks only to the Menu int
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
+
+from vmm.model.rows import Cell, Choice, Row, Screen
+
+__all__ = [
+    "BACKENDS",
+    "Cancelled",
+    "Cell",
+    "Choice",
+    "Menu",
+    "MenuError",
+    "Row",
+    "Screen",
+    "backend",
+]
 
 
 class Cancelled(Exception):
@@ -16,48 +29,6 @@ class Cancelled(Exception):
 
 class MenuError(Exception):
     """The menu program itself failed or is missing."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """A piece of a row's text; `style` names what it is, the backend decides how it looks."""
-
-    text: str
-    style: str = ""  # running, paused, shutoff, saved, folder, label, dim, action, danger
-
-
-@dataclass(frozen=True)
-class Row:
-    key: str  # never shown; what the picker gets back (any text: rows go out by index or line)
-    cells: tuple[Cell, ...]
-
-    @classmethod
-    def plain(cls, key: str, text: str, style: str = "") -> Row:
-        return cls(key, (Cell(text, style),))
-
-    @property
-    def text(self) -> str:
-        return "".join(cell.text for cell in self.cells)
-
-
-@dataclass(frozen=True)
-class Choice:
-    key: str  # "enter", or the name of the quick key pressed ("ctrl-s")
-    rows: tuple[str, ...]  # keys of the chosen rows (several with multi-select)
-    query: str = ""  # what was typed
-
-
-@dataclass(frozen=True)
-class Screen:
-    """One menu: a prompt, rows, and what else the backend may offer."""
-
-    prompt: str
-    rows: Sequence[Row]
-    header: str = ""  # context and key hints (shown where the backend can)
-    keys: dict[str, str] = field(default_factory=dict)  # quick key -> what it does
-    multi: bool = False
-    preview: Callable[[str], str] | None = None  # row key -> text; backends may ignore it
-    free_text: bool = False  # typed text may be returned instead of a row
 
 
 class Menu(Protocol):
