@@ -454,6 +454,15 @@ def test_new_vm_from_a_base_image(sdrive, shost):
     assert "○ fresh  shutoff" in run.rows("/")
 
 
+def test_a_new_vm_from_the_picker_is_journalled_as_vmm_new_does(sdrive, shost, history):
+    sdrive(pick("⋯ New VM"), type_in("fresh"), pick("/pool/template.qcow2"))
+    entries = history.entries("fresh")
+    assert [(e.action, e.detail) for e in entries] == [
+        ("new", "created on an overlay of /pool/template.qcow2, with no network")
+    ]
+    assert entries[0].uuid == dom(shost, "fresh").UUIDString()
+
+
 # -- edit XML, console, viewer ---------------------------------------------------------------
 
 
@@ -538,3 +547,25 @@ def test_a_vm_undefined_behind_the_pickers_back_is_an_error_not_an_exit(drive, h
     )
     assert run.status.startswith("error: the VM ") and run.status.endswith(" is gone")
     assert "gamma" not in " ".join(run.rows("/"))
+
+
+def test_a_libvirt_error_shows_on_the_status_line_and_the_picker_goes_on(
+    drive, host, tmp_path, monkeypatch
+):
+    """isActive, asked after an edit is defined, is not translated into a vmm error. The test
+    driver never refuses it, so a mock makes it answer with a real libvirt error: the one a
+    lookup of a VM that is not there raises."""
+    monkeypatch.setenv(
+        "VISUAL", editor(tmp_path, "s|<vcpu placement=.static.>1</vcpu>|<vcpu>2</vcpu>|")
+    )
+    real, calls = libvirt.virDomain.isActive, []
+
+    def is_active_failing_once(self):
+        calls.append(self)
+        return self.connect().lookupByName("no such vm") if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(libvirt.virDomain, "isActive", is_active_failing_once)
+    run = drive(*open_gamma(pick("Edit XML"), pick("Move to…"), type_in("/after")), terminal=True)
+    assert run.menu.screens[2].prompt == "gamma"  # the picker went on, on the VM's screen
+    assert run.menu.screens[2].header.splitlines()[-1] == "error: Domain not found"
+    assert placed(host, "gamma") == ("/after", ())  # and acts on the next choice

@@ -16,37 +16,14 @@ from vmm.model.domain import Domain
 from vmm.model.errors import VmmError
 from vmm.ops import organise
 from vmm.ui import cache
-from vmm.ui.menus import Cancelled, Cell, Choice, Menu, Row, Screen
+from vmm.ui.menus import Cancelled, Choice, Menu, Row, Screen
 from vmm.ui.notify import Notifier
+from vmm.ui.picker_keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
+from vmm.ui.picker_new import new_vm
+from vmm.ui.picker_rows import folder_rows, label_rows, vm_row
 from vmm.ui.picker_vm import VmScreens
-from vmm.virt.host import Host
-
-FOLDER_KEYS = {
-    "ctrl-s": "start",
-    "ctrl-x": "shut down",
-    "ctrl-o": "force off",
-    "ctrl-v": "save state",
-    "ctrl-r": "refresh",
-}
-QUICK_ACTIONS = {"ctrl-s": "start", "ctrl-x": "shutdown", "ctrl-o": "off", "ctrl-v": "save"}
-CONFIRM_QUICK = {"ctrl-o"}
-_MARK_STYLE = {"running": "running", "blocked": "running", "paused": "paused", "crashed": "crashed"}
-
-
-def vm_cells(domain: Domain, *, place: bool = False, with_host: bool = False) -> tuple[Cell, ...]:
-    state = "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
-    mark = {"running": "●", "blocked": "●", "paused": "‖", "saved": "◉", "crashed": "✗"}.get(
-        state, "○"
-    )
-    style = "saved" if state == "saved" else _MARK_STYLE.get(domain.state, "")
-    labels = tuple(Cell(f"  #{label}", "label") for label in domain.labels)
-    return (
-        Cell(f"{mark} ", style),
-        Cell(domain.place if place else domain.ref),
-        *((Cell(f"  @{domain.host}", "dim"),) if with_host and domain.host else ()),
-        Cell(f"  {state}", "dim"),
-        *labels,
-    )
+from vmm.virt.errors import libvirt_errors
+from vmm.virt.hosts import Hosts
 
 
 @dataclass(frozen=True)
@@ -61,7 +38,7 @@ class HostLabel:
 class Picker:
     def __init__(
         self,
-        host: Host,
+        host: Hosts,
         menu: Menu,
         notifier: Notifier,
         *,
@@ -75,7 +52,7 @@ class Picker:
         self.notifier = notifier
         self.terminal = terminal
         self.status = ""
-        self.where = where or HostLabel(host.label, host.uri, hasattr(host, "hosts"))
+        self.where = where or HostLabel(host.label, host.uri, host.several)
         self.several_hosts = self.where.several
         self.vms: dict[str, Domain] = {}
         self.vm_screens = VmScreens(self)
@@ -134,7 +111,7 @@ class Picker:
         self._report_host_warnings()
 
     def _report_host_warnings(self) -> None:
-        warnings = getattr(self.host, "warnings", [])
+        warnings = self.host.warnings
         if warnings:
             self.report("; ".join(warnings), error=True)
             warnings.clear()
@@ -166,9 +143,11 @@ class Picker:
         (self.notifier.error if error else self.notifier.info)(message)
 
     def attempt(self, work: Callable[[], str | None]) -> bool:
-        """Run `work`; its failure becomes the status line, never an exit."""
+        """Run `work`; its failure, a libvirt error vmm did not translate too, becomes the status
+        line, never an exit."""
         try:
-            message = work()
+            with libvirt_errors():
+                message = work()
         except VmmError as err:
             self.report(str(err), error=True)
             return False
@@ -197,33 +176,11 @@ class Picker:
                     return
                 path = tree.parent(path)
 
-    def folder_rows(self, path: str) -> list[Row]:
-        vms = list(self.vms.values())
-        rows = [Row.plain("up", "..", "folder")] if path != tree.ROOT else []
-        for folder in tree.subfolders(path, vms):
-            rows.append(
-                Row(
-                    f"dir:{folder.path}",
-                    (Cell(f"▸ {folder.name}/", "folder"), Cell(f"  ({folder.vms})", "dim")),
-                )
-            )
-        rows += [
-            Row(f"vm:{d.key}", vm_cells(d, with_host=self.several_hosts))
-            for d in tree.in_folder(path, vms)
-        ]
-        rows += [
-            Row.plain("all", "⋯ All VMs", "action"),
-            Row.plain("running", "⋯ Running", "action"),
-            Row.plain("labels", "⋯ Labels", "action"),
-            Row.plain("new", "⋯ New VM", "action"),
-        ]
-        return rows
-
     def folder_screen(self, path: str) -> str:
         """Show one folder; returns the folder to show next."""
         screen = Screen(
             prompt=path,
-            rows=self.folder_rows(path),
+            rows=folder_rows(path, list(self.vms.values()), with_host=self.several_hosts),
             header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
             keys=FOLDER_KEYS,
             multi=True,
@@ -255,22 +212,11 @@ class Picker:
         elif key == "labels":
             self.labels_screen()
         elif key == "new":
-            self.vm_screens.new_vm(path)
+            new_vm(self, path)
         return path
 
-    def targets(self, keys: Iterable[str]) -> list[Domain]:
-        """The VMs behind chosen rows; a folder row stands for every VM in and below it."""
-        chosen: dict[str, Domain] = {}
-        for key in keys:
-            if key.startswith("vm:") and key[3:] in self.vms:
-                chosen[key[3:]] = self.vms[key[3:]]
-            elif key.startswith("dir:"):
-                for d in tree.in_folder(key[4:], self.vms.values(), recursive=True):
-                    chosen[d.key] = d
-        return list(chosen.values())
-
     def quick_action(self, choice: Choice) -> None:
-        targets = self.targets(choice.rows)
+        targets = chosen_vms(choice.rows, self.vms)
         if not targets:
             return
         action = QUICK_ACTIONS[choice.key]
@@ -291,8 +237,9 @@ class Picker:
             if action == "save":
                 options = {**options, "progress": self.progress_of(f"saving {target.name}")}
             try:
-                dom = self.host.by_key(target.key)
-                done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
+                with libvirt_errors():
+                    dom = self.host.by_key(target.key)
+                    done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
             except VmmError as err:
                 failures.append(str(err))
         self.refresh(d.key for d in targets)
@@ -331,14 +278,9 @@ class Picker:
             vms = sorted(
                 (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
             )
-            rows = [
-                Row(f"vm:{d.key}", vm_cells(d, place=True, with_host=self.several_hosts))
-                for d in vms
-            ]
-            keys = {k: v for k, v in FOLDER_KEYS.items() if k != "ctrl-r"}
-            screen = Screen(
-                title, rows, self.header(title, keys), keys, multi=True, preview=self.preview
-            )
+            rows = [vm_row(d, place=True, with_host=self.several_hosts) for d in vms]
+            header = self.header(title, LIST_KEYS)
+            screen = Screen(title, rows, header, LIST_KEYS, multi=True, preview=self.preview)
             choice = self.choose(screen)
             if choice is None:
                 return
@@ -350,11 +292,7 @@ class Picker:
     def labels_screen(self) -> None:
         while True:
             counts = tree.label_counts(self.vms.values())
-            rows = [
-                Row(f"l:{label}", (Cell(f"#{label}", "label"), Cell(f"  ({n})", "dim")))
-                for label, n in counts.items()
-            ]
-            choice = self.choose(Screen("Labels", rows, self.header("labels", {})))
+            choice = self.choose(Screen("Labels", label_rows(counts), self.header("labels", {})))
             if choice is None:
                 return
             if choice.rows:

@@ -1,19 +1,19 @@
-"""The picker's screens for one VM: actions, snapshots, folder, labels, clones, XML, deletion."""
+"""The picker's screens for one VM: actions, snapshots, folder, labels, clones, XML, deletion.
+
+Every call into vmm.ops or libvirt runs through `Picker.attempt` or `act_on`, or under
+`libvirt_errors()`: whatever fails shows on the status line and the picker goes on."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from typing import TYPE_CHECKING
 
 from vmm.model import tree
 from vmm.model.domain import Domain, on_host
 from vmm.model.errors import HostError, InvalidInput, VmmError
 from vmm.ops import organise
 from vmm.ui.menus import Cell, Row, Screen
-
-if TYPE_CHECKING:
-    from vmm.ui.picker import Picker
+from vmm.ui.picker_protocol import PickerFlow
+from vmm.virt.errors import libvirt_errors
 
 # action key -> (label, style); which ones a VM gets depends on its state
 _LABELS = {
@@ -56,7 +56,7 @@ def actions_for(domain: Domain) -> list[str]:
 
 
 class VmScreens:
-    def __init__(self, picker: Picker) -> None:
+    def __init__(self, picker: PickerFlow) -> None:
         self.p = picker
 
     def vm_screen(self, key: str) -> None:
@@ -101,7 +101,8 @@ class VmScreens:
 
         while True:
             try:
-                ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
+                with libvirt_errors():
+                    ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
             except VmmError as err:
                 self.p.report(str(err), error=True)
                 return
@@ -224,7 +225,8 @@ class VmScreens:
         from vmm.virt import reach
 
         try:
-            uri = self._uri(domain)
+            with libvirt_errors():
+                uri = self._uri(domain)
         except VmmError as err:  # gone since it was listed
             self.p.report(str(err), error=True)
             return
@@ -234,7 +236,7 @@ class VmScreens:
         from vmm.virt import reach
 
         def launch() -> str:
-            _detach(reach.viewer_argv(self._uri(domain), domain.uuid))
+            detach(reach.viewer_argv(self._uri(domain), domain.uuid))
             return f"{domain.name}: viewer opened"
 
         self.p.attempt(launch)
@@ -305,32 +307,8 @@ class VmScreens:
         if choice.rows and self.p.confirm(f"Really delete {domain.name}? This cannot be undone."):
             self.p.act_on([domain], "rm", with_storage=choice.rows[0] == "storage", force=True)
 
-    def new_vm(self, folder: str) -> None:
-        if shutil.which("virt-manager"):
-            first_host = getattr(self.p.host, "hosts", [self.p.host])[0]  # where `vmm new` goes too
-            _detach(["virt-manager", "--connect", first_host.uri, "--show-domain-creator"])
-            self.p.report("virt-manager's new VM wizard opened")
-            return
-        from vmm.ops import create
 
-        name = self.p.ask("new VM name", [], f"a new VM in {folder}, on an overlay of a base image")
-        if name is None:
-            return
-        home = self.p.host.home
-        conn = home.conn
-        try:
-            bases = create.volume_paths(conn)
-        except VmmError as err:
-            self.p.report(str(err), error=True)
-            return
-        base = self.p.ask("base image", bases, f"the base image for {name}")
-        if base is None:
-            return
-        if self.p.attempt(lambda: f"{name}: {create.new_vm(conn, name, base, folder=folder)}"):
-            self.p.attempt(lambda: self.p.add(on_host(home.name, name)))
-
-
-def _detach(argv: list[str]) -> None:
+def detach(argv: list[str]) -> None:
     """Start a graphical program that outlives the picker and never touches its terminal."""
     try:
         subprocess.Popen(

@@ -1,0 +1,42 @@
+"""New VM from the picker: virt-manager's wizard where it is installed, else a name and a base
+image, made and journalled as `vmm new` does."""
+
+from __future__ import annotations
+
+import shutil
+
+from vmm.model.domain import on_host
+from vmm.model.errors import VmmError
+from vmm.ui.picker_protocol import PickerFlow
+from vmm.ui.picker_vm import detach
+from vmm.virt.errors import libvirt_errors
+
+
+def new_vm(picker: PickerFlow, folder: str) -> None:
+    home = picker.host.home  # where `vmm new` defines it too
+    if shutil.which("virt-manager"):
+        detach(["virt-manager", "--connect", home.uri, "--show-domain-creator"])
+        picker.report("virt-manager's new VM wizard opened")
+        return
+    from vmm.ops import create
+
+    name = picker.ask("new VM name", [], f"a new VM in {folder}, on an overlay of a base image")
+    if name is None:
+        return
+    try:
+        with libvirt_errors():
+            bases = create.volume_paths(home.conn)
+    except VmmError as err:
+        picker.report(str(err), error=True)
+        return
+    base = picker.ask("base image", bases, f"the base image for {name}")
+    if base is None:
+        return
+
+    def make() -> str:
+        message = create.new_vm(home.conn, name, base, folder=folder, pool=home.pool)
+        picker.host.record(home.lookup(name), "new", message)  # the journal, as `vmm new`
+        return f"{name}: {message}"
+
+    if picker.attempt(make):
+        picker.attempt(lambda: picker.add(on_host(home.name, name)))
