@@ -11,7 +11,7 @@ import libvirt
 import pytest
 from fakemenu import RecordingNotifier, ScriptedMenu, esc, meanwhile, no, pick, press, type_in, yes
 
-from vmm.ui.picker import Picker
+from vmm.ui.picker.flow import Picker
 from vmm.virt.host import Host
 
 

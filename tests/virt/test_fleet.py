@@ -98,7 +98,7 @@ def test_a_clone_named_like_a_vm_of_another_host_is_started_on_its_own(three_hos
 def test_the_picker_shows_a_new_vm_and_its_namesake_with_their_hosts(three_hosts):
     from vmm.ui.menus.fzf import FzfMenu
     from vmm.ui.notify import StatusLine
-    from vmm.ui.picker import Picker
+    from vmm.ui.picker.flow import Picker
 
     daemons, conns, _ = three_hosts
     fleet = Fleet.open([HostSpec(name, d.uri) for name, d in daemons.items()], timeout=2)

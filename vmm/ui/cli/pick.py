@@ -93,7 +93,7 @@ class OpeningHost:
 
 def _where(session: Session):
     from vmm.ui.config import resolve
-    from vmm.ui.picker import HostLabel
+    from vmm.ui.picker.flow import HostLabel
 
     if not session.configured:
         host = session.host()
@@ -112,7 +112,7 @@ def _where(session: Session):
 def _run(session: Session, menu, notifier, terminal: bool) -> None:
     import gc
 
-    from vmm.ui.picker import Picker
+    from vmm.ui.picker.flow import Picker
 
     host, where = _where(session)
     picker = Picker(host, menu, notifier, terminal=terminal, where=where)

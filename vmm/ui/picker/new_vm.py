@@ -7,8 +7,8 @@ import shutil
 
 from vmm.model.domain import on_host
 from vmm.model.errors import VmmError
-from vmm.ui.picker_protocol import PickerFlow
-from vmm.ui.picker_vm import detach
+from vmm.ui.picker.protocol import PickerFlow
+from vmm.ui.picker.vm_screens import detach
 from vmm.virt.errors import libvirt_errors
 
 

@@ -12,7 +12,7 @@ from vmm.model.domain import Domain, on_host
 from vmm.model.errors import HostError, InvalidInput, VmmError
 from vmm.ops import organise
 from vmm.ui.menus import Cell, Row, Screen
-from vmm.ui.picker_protocol import PickerFlow
+from vmm.ui.picker.protocol import PickerFlow
 from vmm.virt.errors import libvirt_errors
 
 # action key -> (label, style); which ones a VM gets depends on its state

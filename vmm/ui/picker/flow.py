@@ -18,10 +18,10 @@ from vmm.ops import organise
 from vmm.ui import cache
 from vmm.ui.menus import Cancelled, Choice, Menu, Row, Screen
 from vmm.ui.notify import Notifier
-from vmm.ui.picker_keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
-from vmm.ui.picker_new import new_vm
-from vmm.ui.picker_rows import folder_rows, label_rows, vm_row
-from vmm.ui.picker_vm import VmScreens
+from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
+from vmm.ui.picker.new_vm import new_vm
+from vmm.ui.picker.rows import folder_rows, label_rows, vm_row
+from vmm.ui.picker.vm_screens import VmScreens
 from vmm.virt.errors import libvirt_errors
 from vmm.virt.hosts import Hosts
 
