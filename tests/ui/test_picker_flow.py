@@ -149,7 +149,7 @@ SAVED = ["Restore saved state", "Start fresh (drop saved state)", "Discard saved
         (None, "running", [*RUNNING, "Console", "Viewer"]),
         (pause, "paused", ["Resume", "Force off", "Save state", "Console", "Viewer"]),
         (shut, "shutoff", ["Start"]),
-        (save, "shutoff", SAVED),
+        (save, "saved", SAVED),
     ],
     ids=["running", "paused", "shut off", "saved"],
 )
@@ -202,7 +202,7 @@ def test_each_power_action_of_a_vm_screen(drive, host, prepare, steps, after, st
     assert run.status == status
     if status:  # the VM's screen, drawn again, says what happened and offers what fits now
         assert run.header("alpha").splitlines()[-1] == status
-        assert f"[{after if after != 'saved' else 'shutoff'}]" in run.header("alpha")
+        assert f"[{after}]" in run.header("alpha")  # "saved", as its row and preview say
 
 
 def test_saving_reports_its_progress(drive):
@@ -569,3 +569,22 @@ def test_a_libvirt_error_shows_on_the_status_line_and_the_picker_goes_on(
     assert run.menu.screens[2].prompt == "gamma"  # the picker went on, on the VM's screen
     assert run.menu.screens[2].header.splitlines()[-1] == "error: Domain not found"
     assert placed(host, "gamma") == ("/after", ())  # and acts on the next choice
+
+
+def test_a_host_that_cannot_be_listed_leaves_the_draft_on_screen_with_why(drive, host):
+    """The first screen is drawn from the cache while the host is listed afresh; when that
+    listing fails (here a connection closed for real) the picker says so and goes on."""
+    drive(on=host)  # a first run leaves its listing in the cache
+
+    @dataclass
+    class LiveMenu(ScriptedMenu):
+        live = True  # draws the cached first draft, as fzf does
+
+    closed = Host.open(host.uri)
+    assert closed.uri == host.uri  # asked while it answers: the cache is keyed by it
+    closed.conn.close()
+    menu = LiveMenu(deque([pick("lab/", on="/"), esc(on="/lab")]))
+    picker = Picker(closed, menu, RecordingNotifier(), terminal=False)
+    picker.run()
+    assert "▸ lab/  (3)" in menu.texts("/")  # the draft, from the last run
+    assert picker.status.startswith("error: cannot list the host: lost the connection")

@@ -48,7 +48,9 @@ def redefine(dom: Dom, original: str, edited: str) -> str:
         define(dom.connect(), edited)
     except LibvirtError as err:
         raise InvalidInput(f"libvirt refused it: {message(err)}") from None
-    return "definition saved" + (" (applies from the next start)" if dom.isActive() else "")
+    with libvirt_errors():
+        running = dom.isActive()
+    return "definition saved" + (" (applies from the next start)" if running else "")
 
 
 def refuse_writing_a_base(conn: Conn, original: etree._Element, edited: etree._Element) -> None:

@@ -22,7 +22,7 @@ from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTI
 from vmm.ui.picker.new_vm import new_vm
 from vmm.ui.picker.rows import folder_rows, label_rows, vm_row
 from vmm.ui.picker.vm_screens import VmScreens
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import LibvirtError, libvirt_errors, translate
 from vmm.virt.hosts import Hosts
 
 
@@ -97,12 +97,18 @@ class Picker:
         self._fresh.set()
 
     def wait_for_listing(self) -> None:
-        """Before acting on anything: the fresh listing, not the cached draft."""
+        """Before acting on anything: the fresh listing, not the cached draft. A host that
+        cannot be listed leaves the draft on screen, with why on the status line (^r tries
+        again); an action chosen on it fails on its own, and says so."""
         self._list_fresh()
         self._fresh.wait()
         if self._listing_error is not None:
             error, self._listing_error = self._listing_error, None
-            raise error
+            if isinstance(error, LibvirtError):
+                error = translate(error)
+            if not isinstance(error, VmmError):
+                raise error
+            self.report(f"cannot list the host: {error}", error=True)
         self._report_host_warnings()
 
     def reload(self) -> None:

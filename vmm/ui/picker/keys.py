@@ -6,17 +6,12 @@ from collections.abc import Iterable, Mapping
 
 from vmm.model import tree
 from vmm.model.domain import Domain
+from vmm.ops.registry import BY_KEY
 
-FOLDER_KEYS = {
-    "ctrl-s": "start",
-    "ctrl-x": "shut down",
-    "ctrl-o": "force off",
-    "ctrl-v": "save state",
-    "ctrl-r": "refresh",
-}
-LIST_KEYS = {k: v for k, v in FOLDER_KEYS.items() if k != "ctrl-r"}  # a view is not re-read
-QUICK_ACTIONS = {"ctrl-s": "start", "ctrl-x": "shutdown", "ctrl-o": "off", "ctrl-v": "save"}
-CONFIRM_QUICK = {"ctrl-o"}
+QUICK_ACTIONS = {key: action.name for key, action in BY_KEY.items()}
+CONFIRM_QUICK = {key for key, action in BY_KEY.items() if action.confirm}
+LIST_KEYS = {key: action.label.lower() for key, action in BY_KEY.items()}  # key -> hint
+FOLDER_KEYS = {**LIST_KEYS, "ctrl-r": "refresh"}  # a view is not re-read
 
 
 def chosen_vms(keys: Iterable[str], vms: Mapping[str, Domain]) -> list[Domain]:

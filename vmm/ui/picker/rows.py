@@ -6,8 +6,6 @@ from vmm.model import tree
 from vmm.model.domain import Domain
 from vmm.ui.menus import Cell, Row
 
-_MARKS = {"running": "●", "blocked": "●", "paused": "‖", "saved": "◉", "crashed": "✗"}
-_MARK_STYLE = {"running": "running", "blocked": "running", "paused": "paused", "crashed": "crashed"}
 # the views at the bottom of every folder
 VIEWS = (
     ("all", "⋯ All VMs"),
@@ -18,15 +16,13 @@ VIEWS = (
 
 
 def vm_cells(domain: Domain, *, place: bool = False, with_host: bool = False) -> tuple[Cell, ...]:
-    state = "saved" if domain.state == "shutoff" and domain.managed_save else domain.state
-    mark = _MARKS.get(state, "○")
-    style = "saved" if state == "saved" else _MARK_STYLE.get(domain.state, "")
+    state = domain.shown
     labels = tuple(Cell(f"  #{label}", "label") for label in domain.labels)
     return (
-        Cell(f"{mark} ", style),
+        Cell(f"{state.mark} ", state.style),
         Cell(domain.place if place else domain.ref),
         *((Cell(f"  @{domain.host}", "dim"),) if with_host and domain.host else ()),
-        Cell(f"  {state}", "dim"),
+        Cell(f"  {state.name}", "dim"),
         *labels,
     )
 

@@ -10,49 +10,31 @@ import subprocess
 from vmm.model import tree
 from vmm.model.domain import Domain, on_host
 from vmm.model.errors import HostError, InvalidInput, VmmError
-from vmm.ops import organise
+from vmm.ops import organise, registry
 from vmm.ui.menus import Cell, Row, Screen
 from vmm.ui.picker.protocol import PickerFlow
 from vmm.virt.errors import libvirt_errors
 
-# action key -> (label, style); which ones a VM gets depends on its state
-_LABELS = {
-    "start": ("Start", "action"),
-    "restore": ("Restore saved state", "action"),
-    "fresh": ("Start fresh (drop saved state)", "danger"),
-    "discard-save": ("Discard saved state", "danger"),
-    "shutdown": ("Shut down", "action"),
-    "off": ("Force off", "danger"),
-    "reboot": ("Reboot", ""),
-    "reset": ("Force reset", "danger"),
-    "pause": ("Pause", ""),
-    "resume": ("Resume", "action"),
-    "save": ("Save state", ""),
+# the VM screen's entries beyond the registry's actions: (label, style)
+_SCREENS = {
+    "console": ("Console", ""),
+    "viewer": ("Viewer", ""),
     "snapshots": ("Snapshots…", ""),
     "move": ("Move to…", ""),
     "labels": ("Labels…", ""),
     "clone": ("Clone…", ""),
-    "console": ("Console", ""),
-    "viewer": ("Viewer", ""),
     "edit": ("Edit XML", ""),
     "delete": ("Delete…", "danger"),
 }
-CONFIRM = {"fresh", "discard-save", "off", "reset"}
 
 
-def actions_for(domain: Domain) -> list[str]:
-    """Only what makes sense in the VM's current state."""
-    if domain.state in ("running", "blocked"):
-        power = ["shutdown", "off", "reboot", "reset", "pause", "save", "console", "viewer"]
-    elif domain.state in ("paused", "pmsuspended"):
-        power = ["resume", "off", "save", "console", "viewer"]
-    elif domain.managed_save:
-        power = ["restore", "fresh", "discard-save"]
-    elif domain.active:
-        power = ["off", "console", "viewer"]
-    else:
-        power = ["start"]
-    return [*power, "snapshots", "move", "labels", "clone", "edit", "delete"]
+def entries_for(domain: Domain) -> list[Row]:
+    """Only what makes sense in the VM's current state: the registry's actions for it, the
+    console and viewer while it runs, then the screens every VM has."""
+    actions = [Row.plain(a.name, a.label, a.style) for a in registry.offered(domain.shown.name)]
+    screens = ["console", "viewer"] if domain.active else []
+    screens += ["snapshots", "move", "labels", "clone", "edit", "delete"]
+    return [*actions, *(Row.plain(name, *_SCREENS[name]) for name in screens)]
 
 
 class VmScreens:
@@ -62,9 +44,10 @@ class VmScreens:
     def vm_screen(self, key: str) -> None:
         while key in self.p.vms:
             domain = self.p.vms[key]
-            rows = [Row.plain(a, *_LABELS[a]) for a in actions_for(domain)]
+            rows = entries_for(domain)
             labels = " ".join(f"#{label}" for label in domain.labels)
-            header = self.p.header(f"{domain.place}  [{domain.state}]  {labels}".rstrip(), {})
+            state = domain.shown.name
+            header = self.p.header(f"{domain.place}  [{state}]  {labels}".rstrip(), {})
             choice = self.p.choose(Screen(domain.name, rows, header, preview=self.preview(key)))
             if choice is None:
                 return
@@ -74,25 +57,12 @@ class VmScreens:
     def preview(self, key: str):
         return lambda _row: self.p.preview(f"vm:{key}")
 
-    def run_action(self, domain: Domain, action: str) -> None:
-        if action in CONFIRM and not self.p.confirm(f"{_LABELS[action][0]}: {domain.name}?"):
-            return
-        simple = {"start": {}, "restore": {}, "fresh": {"fresh": True}}
-        if action in simple:
-            self.p.act_on([domain], "start", **simple[action])
-        elif action in (
-            "discard-save",
-            "shutdown",
-            "off",
-            "reboot",
-            "reset",
-            "pause",
-            "resume",
-            "save",
-        ):
-            self.p.act_on([domain], action)
-        else:
-            getattr(self, action)(domain)
+    def run_action(self, domain: Domain, name: str) -> None:
+        action = None if name in _SCREENS else registry.BY_NAME.get(name)
+        if action is None:
+            getattr(self, name)(domain)
+        elif not action.confirm or self.p.confirm(f"{action.label}: {domain.name}?"):
+            self.p.act_on([domain], action.name)
 
     # -- sub-screens -------------------------------------------------------------------------
 
