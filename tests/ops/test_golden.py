@@ -1,0 +1,127 @@
+"""Every definition vmm writes, compared with a golden file under tests/golden/.
+
+What is compared: the definition libvirt holds after the real command (a linked clone, a full
+clone, `vmm new --base`); the XML vmm's builders hand to defineXMLFlags for a clone and a new
+VM (before libvirt fills in its defaults); and the overlay volume XML vmm gives
+storageVolCreateXML. Only what is
+random in each run is replaced, in both the output and the file, by a placeholder: UUIDs
+({UUID}), MAC addresses ({MAC}) and the test's temporary directory ({TMP}).
+
+When a change to vmm's XML is meant, regenerate the files and review their diff:
+
+    VMM_REGEN_GOLDEN=1 .venv/bin/python -m pytest -q tests/ops/test_golden.py
+    git diff tests/golden/
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import libvirt
+import pytest
+from lxml import etree
+
+from vmm.model.definition import Definition
+from vmm.model.metadata import Metadata
+from vmm.ops import clone, create
+from vmm.virt import domains, images
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+REGENERATE = os.environ.get("VMM_REGEN_GOLDEN") == "1"
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+_MAC = re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b")
+SOURCE_MAC = "52:54:00:0a:0b:0c"
+
+
+def normalised(text: str, tmp: Path | None = None) -> str:
+    if tmp is not None:
+        text = text.replace(str(tmp), "{TMP}")
+    return _MAC.sub("{MAC}", _UUID.sub("{UUID}", text))
+
+
+def assert_golden(name: str, text: str, tmp: Path | None = None) -> None:
+    path = GOLDEN / name
+    actual = normalised(text, tmp)
+    if REGENERATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual)
+    assert path.exists(), f"no golden file {path}: run with VMM_REGEN_GOLDEN=1"
+    assert actual == normalised(path.read_text(), tmp)
+
+
+def stored(host, name: str) -> str:
+    return host.lookup(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+
+
+@pytest.fixture
+def source(shost):
+    """lone-vm with a NIC (its MAC must not travel), a shared CD-ROM, a folder and a label."""
+    xml = etree.fromstring(stored(shost, "lone-vm"))
+    devices = xml.find("devices")
+    nic = etree.SubElement(devices, "interface", type="network")
+    etree.SubElement(nic, "mac", address=SOURCE_MAC)
+    etree.SubElement(nic, "source", network="default")
+    etree.SubElement(nic, "model", type="virtio")
+    cdrom = etree.SubElement(devices, "disk", type="file", device="cdrom")
+    etree.SubElement(cdrom, "source", file="/pool/installer.iso")
+    etree.SubElement(cdrom, "target", dev="sda", bus="sata")
+    etree.SubElement(cdrom, "readonly")
+    shost.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    return "lone-vm"
+
+
+@pytest.mark.parametrize(
+    ("args", "golden"),
+    [
+        (["--to", "/golden", "--label", "g"], "linked-clone.xml"),
+        (["--full", "--to", "/golden", "--label", "g"], "full-clone.xml"),
+    ],
+)
+def test_a_clones_definition(srun, shost, source, args, golden):
+    result = srun("clone", *args, source, "lone copy")
+    assert result.exit_code == 0, result.output
+    written = stored(shost, "lone copy")
+    assert SOURCE_MAC not in written and shost.lookup(source).UUIDString() not in written
+    assert_golden(golden, written)
+
+
+def test_a_new_vms_definition(srun, shost):
+    result = srun(
+        "new", "fresh", "--base", "pool/template.qcow2", "--memory", "256", "--vcpus", "2",
+        "--network", "default", "--to", "/golden",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_golden("new-vm.xml", stored(shost, "fresh"))
+
+
+def test_the_clone_xml_vmm_sends(shost, source):
+    view = Definition.from_xml(domains.persistent_xml(shost.lookup(source)))
+    paths = {"vda": "/pool/lone-copy-vda.qcow2"}
+    xml = clone.clone_xml(view, "lone copy", paths, Metadata("/golden", ("g",)))
+    assert_golden("clone-sent.xml", xml)
+
+
+def test_the_new_vm_xml_vmm_sends(shost):
+    shape = create.Shape(256, 2, "default")
+    kind = create.guest_type(shost.conn)
+    xml = create.domain_xml("fresh", "/pool/fresh.qcow2", shape, kind, "default", Metadata("/g"))
+    assert_golden("new-vm-sent.xml", xml)
+
+
+@pytest.mark.parametrize("base", ["/pool/lone.qcow2", "/pool/installer.iso", "loose"])
+def test_the_overlay_volume_xml(shost, tmp_path, base):
+    """The XML create_overlay gives storageVolCreateXML, for a qcow2 and a raw base in a pool
+    and for a base in no pool (a new VM's disk on a local image, its overlay in a pool)."""
+    if base == "loose":
+        base = str(tmp_path / "loose.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "64M"], check=True)
+    image = images.image_at(shost.conn, base, None)
+    xml = images.overlay_xml("lone-copy-vda.qcow2", image)
+    made = shost.conn.storagePoolLookupByName("pool").createXML(xml, 0)  # libvirt takes it
+    assert made.path() == "/pool/lone-copy-vda.qcow2"
+    assert_golden(f"overlay-of-{Path(base).stem}.xml", xml, tmp_path)
