@@ -66,6 +66,12 @@ class Interface:
     network: str | None
     bridge: str | None
     model: str | None
+    device: str | None = None  # the host device of a direct (macvtap) interface
+
+    @property
+    def source(self) -> str:
+        """What it is plugged into: a network, a bridge or a host device."""
+        return self.network or self.bridge or self.device or ""
 
 
 def _attr(element: etree._Element, path: str, name: str) -> str | None:
@@ -98,6 +104,7 @@ def _interface(iface: etree._Element) -> Interface:
         network=_attr(iface, "source", "network"),
         bridge=_attr(iface, "source", "bridge"),
         model=_attr(iface, "model", "type"),
+        device=_attr(iface, "source", "dev"),
     )
 
 
@@ -138,6 +145,11 @@ class Definition:
         return etree.tostring(self.root, encoding="unicode")
 
     @property
+    def has_nvram(self) -> bool:
+        """UEFI variables of its own (a template's <nvram/> with no path, too)."""
+        return self.root.find("os/nvram") is not None
+
+    @property
     def meta(self) -> Metadata:
         """vmm's folder and labels; the defaults when there are none or they are unreadable."""
         if self.metadata_element is None:
@@ -158,6 +170,13 @@ class Definition:
             (found if found is not None else etree.SubElement(root, "name")).text = name
 
         return self._edited(rename)
+
+    def with_uuid(self, uuid: str) -> Definition:
+        def set_uuid(root: etree._Element) -> None:
+            found = root.find("uuid")
+            (found if found is not None else etree.SubElement(root, "uuid")).text = uuid
+
+        return self._edited(set_uuid)
 
     def without_identity(self) -> Definition:
         """No UUID and no MAC addresses: libvirt (or the caller) makes new ones."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from vmm.model import metadata
+from vmm.model.definition import Definition
 from vmm.model.domain import Domain
 from vmm.ops import snapshots
 from vmm.virt import reach, storage
@@ -94,16 +95,10 @@ def _interfaces(xml: etree._Element, dom: Dom) -> tuple[InterfaceInfo, ...]:
     for address in reach.addresses(dom):
         by_mac.setdefault(address.mac.lower(), []).append(f"{address.address}/{address.prefix}")
     found = []
-    for iface in xml.iterfind("devices/interface"):
-        mac = (
-            iface.find("mac").get("address", "") if iface.find("mac") is not None else ""
-        ).lower()
-        source = iface.find("source")
-        where = ""
-        if source is not None:
-            where = source.get("network") or source.get("bridge") or source.get("dev") or ""
-        model = iface.find("model").get("type", "") if iface.find("model") is not None else ""
-        found.append(InterfaceInfo(mac, where, model, tuple(by_mac.get(mac, []))))
+    for iface in Definition.of(xml).interfaces:
+        mac = (iface.mac or "").lower()
+        addresses = tuple(by_mac.get(mac, []))
+        found.append(InterfaceInfo(mac, iface.source, iface.model or "", addresses))
     return tuple(found)
 
 

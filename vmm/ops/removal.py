@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from vmm.model.definition import Definition
 from vmm.model.errors import InvalidState
 from vmm.ops import faults
 from vmm.ops.intents import Intent, Leftover
@@ -89,7 +90,7 @@ def delete(dom: Dom, *, with_storage: bool = False, force: bool = False) -> str:
     if dom.isActive():
         dom.destroy()
     if persistent:
-        undefine(dom, nvram=xml.find("os/nvram") is not None, everything=True)
+        undefine(dom, nvram=Definition.of(xml).has_nvram, everything=True)
     faults.point("rm.undefined")
     for volume in plan.delete:
         volume.delete(0)

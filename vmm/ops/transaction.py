@@ -8,8 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from uuid import uuid4
 
-from lxml import etree
-
+from vmm.model.definition import Definition
 from vmm.model.errors import HostError, Interrupted, InvalidInput, VmmError, describe_os_error
 from vmm.model.metadata import has_control_chars
 from vmm.ops.intents import Intent, Leftover
@@ -132,15 +131,13 @@ def define_new(conn: Conn, xml: str, rollback: Rollback, note: str = "") -> Dom:
     """Define a new VM under a UUID of our own making, its undo registered first: an
     interrupt as the definition returns cannot leave it behind, and the undo, looking for
     that UUID, can never take a VM someone else defined under the same name meanwhile."""
-    root = etree.fromstring(xml.encode())
-    if root.find("uuid") is None:
-        etree.SubElement(root, "uuid").text = str(uuid4())
-    uuid, has_nvram = root.findtext("uuid") or "", root.find("os/nvram") is not None
-    name = root.findtext("name")
-    leftover = Leftover("domain", uuid, note or f"the definition of {name!r}")
+    definition = Definition.from_xml(xml)
+    if definition.uuid is None:
+        definition = definition.with_uuid(str(uuid4()))
+    uuid, has_nvram = definition.uuid or "", definition.has_nvram
+    leftover = Leftover("domain", uuid, note or f"the definition of {definition.name!r}")
     rollback.push(lambda: _undefine_new(conn, uuid, has_nvram), leftover)
-    definition = etree.tostring(root, encoding="unicode")
-    return define(conn, definition)
+    return define(conn, definition.to_xml())
 
 
 def _undefine_new(conn: Conn, uuid: str, has_nvram: bool) -> None:
