@@ -1,4 +1,4 @@
-"""Linked and full clones, and new VMs from a base image, that leave nothing behind on failure.
+"""Linked and full clones of a VM, that leave nothing behind on failure (new VMs: vmm.ops.create).
 
 The one rule of linked clones: an image that a clone reads through must never be written again.
 So a linked clone freezes the source's disks: the clone *and the source* each get a new qcow2

@@ -16,6 +16,7 @@ from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, res
 from vmm.virt import images, storage
 from vmm.virt.domains import Conn
 from vmm.virt.errors import LibvirtError, libvirt_errors
+from vmm.virt.hosts import Hosts
 from vmm.virt.images import Image
 
 # What qemu-img reports for a file that is a disk image by its own header; anything else it
@@ -99,6 +100,22 @@ def volume_paths(conn: Conn) -> list[str]:
     with libvirt_errors():
         pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
         return sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
+
+
+def new_vm_journalled(
+    hosts: Hosts,
+    name: str,
+    base_ref: str,
+    shape: Shape = Shape(),
+    folder: str | None = None,
+    pool: str | None = None,
+) -> str:
+    """`new_vm` where new VMs go (one host, or a Fleet's first), its pool by default the
+    host's configured one; the journal records it, whoever asked (CLI or picker)."""
+    home = hosts.home
+    message = new_vm(home.conn, name, base_ref, shape, folder, pool or home.pool)
+    home.record(home.lookup(name), "new", message)
+    return message
 
 
 def new_vm(

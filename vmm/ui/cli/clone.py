@@ -119,10 +119,6 @@ def new_command(
     """Define NAME with a disk that is a qcow2 overlay of a base image."""
     from vmm.ops import create
 
-    host = session.host()
-    home = host.home
     shape = create.Shape(memory, vcpus, network)
-    message = create.new_vm(home.conn, name, base, shape, folder, pool or home.pool)
-    dom = home.lookup(name)
-    host.record(dom, "new", message)
+    message = create.new_vm_journalled(session.host(), name, base, shape, folder, pool)
     echo(f"{name}: {message}")

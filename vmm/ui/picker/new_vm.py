@@ -34,9 +34,7 @@ def new_vm(picker: PickerFlow, folder: str) -> None:
         return
 
     def make() -> str:
-        message = create.new_vm(home.conn, name, base, folder=folder, pool=home.pool)
-        picker.host.record(home.lookup(name), "new", message)  # the journal, as `vmm new`
-        return f"{name}: {message}"
+        return f"{name}: {create.new_vm_journalled(picker.host, name, base, folder=folder)}"
 
     if picker.attempt(make):
         picker.attempt(lambda: picker.add(on_host(home.name, name)))
