@@ -13,7 +13,7 @@ def a_domain(**changes):
     fields = dict(
         name="web", uuid="u-1", state="running", persistent=True,
         meta=Metadata("/lab", ("a",), ("<x/>",)), managed_save=False,
-        snapshots=2, vcpus=2, memory_kib=1024, host="h", label="h:web",
+        snapshots=2, vcpus=2, memory_kib=1024, host="h", qualified="h:web",
     )  # fmt: skip
     return Domain(**{**fields, **changes})
 

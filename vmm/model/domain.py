@@ -34,7 +34,7 @@ class Domain:
     memory_kib: int
     host: str = ""
     warning: str | None = None  # why stored metadata was ignored, when it was
-    label: str = ""  # HOST:NAME when several hosts have a VM of this name
+    qualified: str = ""  # HOST:NAME when several hosts have a VM of this name
 
     @property
     def key(self) -> str:
@@ -44,7 +44,7 @@ class Domain:
     @property
     def ref(self) -> str:
         """The name to show and to type: NAME, or HOST:NAME where NAME alone is ambiguous."""
-        return self.label or self.name
+        return self.qualified or self.name
 
     @property
     def path(self) -> str:

@@ -78,7 +78,7 @@ def _read_file(path: str) -> str:
 RECORD: dict[str, tuple[type, ...]] = {
     "name": (str,), "uuid": (str,), "state": (str,), "persistent": (bool,),
     "managed_save": (bool,), "snapshots": (int,), "vcpus": (int,), "memory_kib": (int,),
-    "host": (str,), "warning": (str, type(None)), "label": (str,),
+    "host": (str,), "warning": (str, type(None)), "qualified": (str,),
 }  # fmt: skip
 
 

@@ -143,7 +143,9 @@ class Fleet:
         self.warnings += [f"host {name}: {why}" for name, why in failed.items()]
         merged = [d for host in self.hosts for d in listed.get(host.name, [])]
         clashing = {name for name, n in Counter(d.name for d in merged).items() if n > 1}
-        return [replace(d, label=f"{d.host}:{d.name}") if d.name in clashing else d for d in merged]
+        return [
+            replace(d, qualified=f"{d.host}:{d.name}") if d.name in clashing else d for d in merged
+        ]
 
     def lookup(self, ref: str) -> libvirt.virDomain:
         """A VM by HOST:NAME, NAME or UUID; a bare one only when every host has said whether

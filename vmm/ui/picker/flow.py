@@ -131,7 +131,7 @@ class Picker:
                 self.vms.pop(key, None)
                 continue
             old = self.vms.get(key)
-            self.vms[key] = replace(fresh, label=old.label) if old else fresh
+            self.vms[key] = replace(fresh, qualified=old.qualified) if old else fresh
 
     def add(self, ref: str) -> None:
         """Show a VM just made; a name it now shares with another host's VM becomes HOST:NAME
@@ -142,7 +142,7 @@ class Picker:
         if len(twins) > 1:
             for key in twins:
                 vm = self.vms[key]
-                self.vms[key] = replace(vm, label=f"{vm.host}:{vm.name}")
+                self.vms[key] = replace(vm, qualified=f"{vm.host}:{vm.name}")
 
     def report(self, message: str, *, error: bool = False) -> None:
         self.status = ("error: " if error else "") + message
