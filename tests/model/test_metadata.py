@@ -21,24 +21,24 @@ from vmm.model.metadata import NAMESPACE, MalformedMetadata, Metadata
         ("/$(touch x)/-x", "/$(touch x)/-x"),
     ],
 )
-def test_normalize_path(raw, expected):
-    assert metadata.normalize_path(raw) == expected
+def test_normalise_path(raw, expected):
+    assert metadata.normalise_path(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "/..", "/a/../..", "/a\x00b", "/a\nb", "/a/ /b"])
-def test_normalize_path_rejects(raw):
+def test_normalise_path_rejects(raw):
     with pytest.raises(InvalidInput):
-        metadata.normalize_path(raw)
+        metadata.normalise_path(raw)
 
 
 def test_labels_are_trimmed_and_deduplicated_in_order():
-    assert metadata.normalize_labels([" web ", "db", "web", "db "]) == ("web", "db")
+    assert metadata.normalise_labels([" web ", "db", "web", "db "]) == ("web", "db")
 
 
 @pytest.mark.parametrize("raw", ["", "  ", "a\tb", "x\x00"])
 def test_bad_labels_are_rejected(raw):
     with pytest.raises(InvalidInput):
-        metadata.normalize_labels([raw])
+        metadata.normalise_labels([raw])
 
 
 def test_reads_the_contract_example():
@@ -142,17 +142,17 @@ def test_parse_of_write_is_identity(meta):
 @given(st.text(max_size=30))
 def test_normalisation_is_idempotent(raw):
     try:
-        once = metadata.normalize_path(raw)
+        once = metadata.normalise_path(raw)
     except InvalidInput:
         return
-    assert metadata.normalize_path(once) == once
+    assert metadata.normalise_path(once) == once
     assert once.startswith("/")
 
 
 @given(st.text(max_size=12), st.text(max_size=12))
 def test_any_input_is_either_refused_or_stored_faithfully(raw_path, raw_label):
     try:
-        meta = Metadata(metadata.normalize_path(raw_path), metadata.normalize_labels([raw_label]))
+        meta = Metadata(metadata.normalise_path(raw_path), metadata.normalise_labels([raw_label]))
     except InvalidInput:
         return
     assert metadata.from_xml(metadata.to_xml(meta)) == meta
@@ -168,9 +168,9 @@ def test_any_input_is_either_refused_or_stored_faithfully(raw_path, raw_label):
 )
 def test_paths_past_the_bounds_are_refused_in_one_short_line(raw, why):
     with pytest.raises(InvalidInput, match=why) as err:
-        metadata.normalize_path(raw)
+        metadata.normalise_path(raw)
     assert len(str(err.value)) < 120
-    assert metadata.normalize_path("/d" * 64).count("/") == 64
+    assert metadata.normalise_path("/d" * 64).count("/") == 64
     with pytest.raises(MalformedMetadata, match=why):
         metadata.from_xml(f"<vmm><path>{raw}</path></vmm>")
 

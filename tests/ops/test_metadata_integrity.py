@@ -61,15 +61,15 @@ def test_undoing_an_interrupted_move_leaves_what_another_client_changed_meanwhil
         if len(moved) == 2:
             both = libvirt.VIR_DOMAIN_AFFECT_CONFIG | libvirt.VIR_DOMAIN_AFFECT_LIVE
             set_live_and_config(alpha, "<vmm><path>/theirs</path></vmm>", both)
-            raise faults.InjectedFault("injected at organize.moved")
+            raise faults.InjectedFault("injected at organise.moved")
 
-    faults.HOOKS["organize.moved"] = fail_after_the_second_move
+    faults.HOOKS["organise.moved"] = fail_after_the_second_move
     try:
         result = run("mv", "alpha", "beta", "gamma", "/new")
     finally:
-        del faults.HOOKS["organize.moved"]
+        del faults.HOOKS["organise.moved"]
     assert result.exit_code == 1
-    assert "injected at organize.moved" in result.stderr
+    assert "injected at organise.moved" in result.stderr
     assert "left 'alpha' as it is: changed by someone else" in result.stderr
     assert stored(alpha) == stored(alpha, libvirt.VIR_DOMAIN_AFFECT_LIVE) == Metadata("/theirs")
     assert stored(beta) == Metadata("/lab/db", ("db",), ("<colour>blue</colour>",))

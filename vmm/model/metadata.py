@@ -70,13 +70,13 @@ class Metadata:
         return plain and (self.source is None or not _holds_more(parse(self.source)))
 
     def moved_to(self, path: str) -> Metadata:
-        return replace(self, path=normalize_path(path))
+        return replace(self, path=normalise_path(path))
 
     def with_labels(self, labels: Iterable[str]) -> Metadata:
-        return replace(self, labels=normalize_labels([*self.labels, *labels]))
+        return replace(self, labels=normalise_labels([*self.labels, *labels]))
 
     def without_labels(self, labels: Iterable[str]) -> Metadata:
-        gone = set(normalize_labels(labels))
+        gone = set(normalise_labels(labels))
         return replace(self, labels=tuple(label for label in self.labels if label not in gone))
 
 
@@ -99,7 +99,7 @@ def _shown(text: str, most: int = 60) -> str:
     return repr(text) if len(text) <= most else f"{text[:most]!r}..."
 
 
-def normalize_path(raw: str) -> str:
+def normalise_path(raw: str) -> str:
     """Return the canonical form of a folder path: absolute, no empty, `.` or `..` segments.
 
     Relative input is taken relative to `/`; `..` may not climb above `/`. At most MAX_DEPTH
@@ -137,7 +137,7 @@ def normalize_path(raw: str) -> str:
     return path
 
 
-def normalize_label(raw: str) -> str:
+def normalise_label(raw: str) -> str:
     label = raw.strip()
     if not label:
         raise InvalidInput("empty label")
@@ -146,9 +146,9 @@ def normalize_label(raw: str) -> str:
     return label
 
 
-def normalize_labels(raw: Iterable[str]) -> tuple[str, ...]:
+def normalise_labels(raw: Iterable[str]) -> tuple[str, ...]:
     """Trim each label and drop repeats, keeping the first occurrence's position."""
-    return tuple(dict.fromkeys(normalize_label(label) for label in raw))
+    return tuple(dict.fromkeys(normalise_label(label) for label in raw))
 
 
 def _local_name(element: etree._Element) -> str:
@@ -215,8 +215,8 @@ def from_element(element: etree._Element, *, keep_source: bool = True) -> Metada
     if len(paths) > 1:
         raise MalformedMetadata("more than one <path>")
     try:
-        path = normalize_path(paths[0]) if paths else ROOT
-        found = Metadata(path, normalize_labels(labels), tuple(extra))
+        path = normalise_path(paths[0]) if paths else ROOT
+        found = Metadata(path, normalise_labels(labels), tuple(extra))
     except InvalidInput as err:
         raise MalformedMetadata(str(err)) from None
     if not keep_source:

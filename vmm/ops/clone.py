@@ -265,5 +265,5 @@ def _clone_metadata(
     if folder is not None:
         meta = meta.moved_to(folder)
     if labels is not None:
-        meta = Metadata(meta.path, metadata.normalize_labels(labels), meta.extra)
+        meta = Metadata(meta.path, metadata.normalise_labels(labels), meta.extra)
     return meta

@@ -15,7 +15,7 @@ from vmm.ops import faults
 from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
 from vmm.virt import images, storage
 from vmm.virt.domains import Conn
-from vmm.virt.errors import LibvirtError, libvirt_errors
+from vmm.virt.errors import LibvirtError, as_vmm_errors
 from vmm.virt.hosts import Hosts
 from vmm.virt.images import Image
 
@@ -97,7 +97,7 @@ def domain_xml(
 
 def volume_paths(conn: Conn) -> list[str]:
     """Every volume of every active pool: the candidates for a base image."""
-    with libvirt_errors():
+    with as_vmm_errors():
         pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
         return sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
 
@@ -128,7 +128,7 @@ def new_vm(
 ) -> str:
     """Define `name` on a fresh overlay of the base, in `pool` or the base's own; nothing is
     left behind if a step fails."""
-    with libvirt_errors():
+    with as_vmm_errors():
         return _new_vm(conn, name, base_ref, shape, folder, pool)
 
 
@@ -143,7 +143,7 @@ def _new_vm(
     check_name_free(conn, name)
     if shape.memory_mib < 1 or shape.vcpus < 1:
         raise InvalidInput("memory and vcpus must be at least 1")
-    meta = Metadata(metadata.normalize_path(folder)) if folder else Metadata()
+    meta = Metadata(metadata.normalise_path(folder)) if folder else Metadata()
     base = find_base(conn, base_ref)
     check_disk_image(base)
     pool = conn.storagePoolLookupByName(pool_name) if pool_name else None

@@ -17,13 +17,13 @@ from vmm.model.errors import InvalidInput, InvalidState
 from vmm.model.metadata import parse
 from vmm.virt import storage
 from vmm.virt.domains import Conn, Dom, define, persistent_xml
-from vmm.virt.errors import LibvirtError, libvirt_errors, message
+from vmm.virt.errors import LibvirtError, as_vmm_errors, message
 from vmm.virt.hosts import Hosts
 
 
 def current_xml(dom: Dom) -> str:
     """The persistent definition, secrets kept, as the user edits it."""
-    with libvirt_errors():
+    with as_vmm_errors():
         return persistent_xml(dom)
 
 
@@ -48,7 +48,7 @@ def redefine(dom: Dom, original: str, edited: str) -> str:
         define(dom.connect(), edited)
     except LibvirtError as err:
         raise InvalidInput(f"libvirt refused it: {message(err)}") from None
-    with libvirt_errors():
+    with as_vmm_errors():
         running = dom.isActive()
     return "definition saved" + (" (applies from the next start)" if running else "")
 
@@ -60,7 +60,7 @@ def refuse_writing_a_base(conn: Conn, original: etree._Element, edited: etree._E
     added = [d.path for d in storage.disks_of(edited) if d.writable and d.path not in before]
     if not added:
         return
-    with libvirt_errors():
+    with as_vmm_errors():
         backed = storage.dependants(conn, added)
     if backed:
         base, images = next(iter(backed.items()))

@@ -13,7 +13,7 @@ from vmm.model.domain import Domain
 from vmm.ops import snapshots
 from vmm.virt import reach, storage
 from vmm.virt.domains import Conn, Dom, cpu_and_balloon_stats
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
 
 CPU_SAMPLE_SECONDS = 0.2
@@ -114,7 +114,7 @@ def _definition(dom: Dom) -> etree._Element:
 def gather(host: Host, dom: Dom, *, with_links: bool = True) -> Details:
     """Everything `vmm info` shows. `with_links` (the VMs sharing an image) reads every VM's
     definition on the host: the picker's preview, asked at each keystroke, goes without."""
-    with libvirt_errors():
+    with as_vmm_errors():
         conn = dom.connect()
         view = host.view(dom)
         xml = _definition(dom)

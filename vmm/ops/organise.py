@@ -7,11 +7,11 @@ from functools import partial
 
 from vmm.model import tree
 from vmm.model.errors import InvalidInput, InvalidState, VmmError
-from vmm.model.metadata import Metadata, normalize_labels, normalize_path
+from vmm.model.metadata import Metadata, normalise_labels, normalise_path
 from vmm.model.sides import MetadataChange, Reading, describe, summary
 from vmm.ops import faults
 from vmm.virt.domains import Dom
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
 from vmm.virt.locks import vm_lock
 from vmm.virt.vm_metadata import update_saved_state
@@ -28,7 +28,7 @@ def update_metadata(host: Host, dom: Dom, change: Change, action: str) -> Metada
     (an unreadable element, a side that differs) goes into the history first.
     """
     host = host.owner(dom)
-    with libvirt_errors():
+    with as_vmm_errors():
         name, uuid = dom.name(), dom.UUIDString()
     with vm_lock(uuid, name):
         reading = host.reading(dom)
@@ -39,7 +39,7 @@ def update_metadata(host: Host, dom: Dom, change: Change, action: str) -> Metada
             notes += _journal_overwritten(host, dom, reading, after)
             host.write_metadata(dom, after)
             host.record(dom, action, before=before, after=after)
-            with libvirt_errors():
+            with as_vmm_errors():
                 notes += update_saved_state(dom, after)
     return MetadataChange(name, uuid, before, after, tuple(notes))
 
@@ -65,13 +65,13 @@ def move_vm(host: Host, dom: Dom, dest: str) -> MetadataChange:
 
 
 def into(dest: str) -> Change:
-    folder = normalize_path(dest)
+    folder = normalise_path(dest)
     return lambda meta: meta.moved_to(folder)
 
 
 def check_folder_move(old: str, new: str) -> tuple[str, str]:
     """Validate a folder rename before any VM is touched; returns both paths normalised."""
-    old, new = normalize_path(old), normalize_path(new)
+    old, new = normalise_path(old), normalise_path(new)
     if tree.is_within(new, old):
         raise InvalidInput(f"cannot move folder {old} into itself ({new})")
     return old, new
@@ -102,7 +102,7 @@ def move_all(host: Host, moves: Sequence[tuple[Dom, Change]]) -> list[MetadataCh
             rollback.push(partial(_move_back, host, dom, before, change, done))
             done.append(update_metadata(host, dom, change, "move"))
             changes += done
-            faults.point("organize.moved")
+            faults.point("organise.moved")
     return changes
 
 
@@ -139,10 +139,10 @@ def _move_back(
 
 
 def add_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
-    wanted = normalize_labels(labels)
+    wanted = normalise_labels(labels)
     return update_metadata(host, dom, lambda meta: meta.with_labels(wanted), "label add")
 
 
 def remove_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
-    unwanted = normalize_labels(labels)
+    unwanted = normalise_labels(labels)
     return update_metadata(host, dom, lambda meta: meta.without_labels(unwanted), "label rm")

@@ -12,7 +12,7 @@ from vmm.model.errors import HostError, VmmError, describe_os_error
 from vmm.ops import power
 from vmm.ops.registry import BY_NAME
 from vmm.virt.domains import Dom
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
 
 
@@ -27,7 +27,7 @@ def perform(host: Host, dom: Dom, action: str, *args: object, **options: object)
     """Run `action` on `dom`; raises a VmmError with a one-line reason when it cannot."""
     entry = BY_NAME[action]
     try:
-        with libvirt_errors():
+        with as_vmm_errors():
             message = entry.run(dom, *args, **{**entry.options, **options})
     except OSError as err:  # a file vmm itself reads or writes (an image, UEFI variables)
         raise HostError(f"{action} failed: {describe_os_error(err)}") from None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from vmm.model import tree
 from vmm.model.domain import on_host
 from vmm.model.errors import InvalidInput, NotFound
-from vmm.model.metadata import normalize_labels, normalize_path
+from vmm.model.metadata import normalise_labels, normalise_path
 from vmm.virt.domains import Dom
 from vmm.virt.host import Host
 
@@ -20,7 +20,7 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
     """
     if not refs and not labels:
         raise InvalidInput("name at least one VM, folder or --label")
-    wanted = normalize_labels(labels)
+    wanted = normalise_labels(labels)
     chosen: dict[str, Dom] = {}
     domains = None
     for ref in refs:
@@ -32,7 +32,7 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
             if not ref.startswith("/"):
                 raise
         domains = domains if domains is not None else host.domains()
-        folder = normalize_path(ref)
+        folder = normalise_path(ref)
         members = tree.in_folder(folder, domains, recursive=True)
         if not members:
             raise NotFound(f"no VM or folder named {ref!r}")

@@ -9,11 +9,11 @@ from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.errors import InvalidInput, InvalidState, NotFound
-from vmm.model.metadata import fits_in_xml, normalize_label
+from vmm.model.metadata import fits_in_xml, normalise_label
 from vmm.model.sides import Stored, summary
 from vmm.virt.domains import Dom, delete_snapshot, snapshot_by_name, snapshot_parent
 from vmm.virt.domains import Snapshot as SnapshotHandle
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 from vmm.virt.locks import vm_lock
 from vmm.virt.vm_metadata import read_stored, set_element, store_metadata
 
@@ -65,7 +65,7 @@ def list_snapshots(dom: Dom) -> list[Snapshot]:
 
 def tree_of(dom: Dom) -> list[tuple[int, Snapshot]]:
     """A VM's snapshots in tree order, with their depths."""
-    with libvirt_errors():
+    with as_vmm_errors():
         return as_tree(list_snapshots(dom))
 
 
@@ -105,7 +105,7 @@ def create(dom: Dom, name: str | None = None, description: str = "") -> str:
 
 def _check_name(name: str) -> str:
     try:
-        checked = normalize_label(name)
+        checked = normalise_label(name)
     except InvalidInput:
         raise InvalidInput(f"bad snapshot name {name!r}") from None
     if "/" in checked:

@@ -1,7 +1,7 @@
 """The one place where libvirt's errors become vmm's, and where libvirt's error codes are read.
 
 Above this package nothing names a libvirt error code: it asks `is_missing(err)` or lets
-`libvirt_errors()` turn the error into a VmmError with libvirt's message on one line.
+`as_vmm_errors()` turn the error into a VmmError with libvirt's message on one line.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def translate(err: libvirt.libvirtError) -> VmmError:
 
 
 @contextlib.contextmanager
-def libvirt_errors() -> Iterator[None]:
+def as_vmm_errors() -> Iterator[None]:
     try:
         yield
     except libvirt.libvirtError as err:

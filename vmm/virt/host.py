@@ -21,7 +21,7 @@ from vmm.model.sides import (
     stored_from_text,
 )
 from vmm.virt.connection import open_connection
-from vmm.virt.errors import is_domain_missing, libvirt_errors, one_line
+from vmm.virt.errors import as_vmm_errors, is_domain_missing, one_line
 from vmm.virt.listing import (
     LIST_WORKERS,
     UUID_PATTERN,
@@ -90,7 +90,7 @@ class Host:
     @property
     def uri(self) -> str:
         if self._uri is None:
-            with libvirt_errors():
+            with as_vmm_errors():
                 self._uri = self.conn.getURI()
         return self._uri
 
@@ -149,7 +149,7 @@ class Host:
         Only the calls run on the threads; each definition is read on this thread as it
         arrives, so the threads hand the GIL straight back and reading overlaps waiting.
         """
-        with libvirt_errors():
+        with as_vmm_errors():
             stats, transient, saved, with_snapshots = parallel_map(
                 lambda ask: ask(),
                 [
@@ -174,7 +174,7 @@ class Host:
         # a host known to wait goes wide at once; otherwise the first call tells
         spread = parallel_map if self.calls_wait else pipelined_map
         self._written = None
-        with libvirt_errors():
+        with as_vmm_errors():
             views = spread(ask_unless_gone, listed, workers, self._view_unless_gone)
         return sorted(
             (view for view in views if view is not None),
@@ -253,7 +253,7 @@ class Host:
                 return self.lookup(ref[len(self.name) + 1 :])
             except NotFound:
                 pass  # a VM whose own name starts with "HOST:"
-        with libvirt_errors():
+        with as_vmm_errors():
             dom = _unless_missing(self.conn.lookupByName, ref)
             if dom is None and UUID_PATTERN.match(ref):
                 dom = _unless_missing(self.conn.lookupByUUIDString, ref)
@@ -265,7 +265,7 @@ class Host:
         """The VM a listing's `Domain.key` stands for: by UUID alone, never taken for a name (a
         VM may be named like another's UUID)."""
         uuid = key.removeprefix(f"{self.name}:") if self.name else key
-        with libvirt_errors():
+        with as_vmm_errors():
             dom = (
                 _unless_missing(self.conn.lookupByUUIDString, uuid)
                 if UUID_PATTERN.match(uuid)
@@ -276,7 +276,7 @@ class Host:
         return dom
 
     def view(self, dom: libvirt.virDomain) -> Domain:
-        with libvirt_errors():
+        with as_vmm_errors():
             vm = Listed(
                 dom,
                 state_name(dom.state()[0]),
@@ -303,12 +303,12 @@ class Host:
     def reading(self, dom: libvirt.virDomain) -> Reading:
         """Fresh from libvirt, both sides of a running persistent VM included (see `choose`)."""
         uuid = dom.UUIDString()
-        with libvirt_errors():
+        with as_vmm_errors():
             return read_stored(dom, lambda: self._journal().get(uuid))
 
     def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
         """Store `meta` on the config and the live state; default metadata removes the element."""
-        with libvirt_errors():
+        with as_vmm_errors():
             set_metadata(dom, meta)
 
 

@@ -84,10 +84,10 @@ def clone_command(
 def clones_command(session: Session, vm: str) -> None:
     """The VMs that share VM's disk images (its linked clones, its source, siblings)."""
     from vmm.virt import storage
-    from vmm.virt.errors import libvirt_errors
+    from vmm.virt.errors import as_vmm_errors
 
     host = session.host()
-    with libvirt_errors():
+    with as_vmm_errors():
         dom = host.lookup(vm)
         for name, image in storage.sharing(dom.connect(), dom):
             echo(f"{name}  (through {image})")

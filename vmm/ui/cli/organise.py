@@ -63,10 +63,10 @@ def ls_command(
 ) -> None:
     """List the folders and VMs at PATH (default /)."""
     from vmm.model import tree
-    from vmm.model.metadata import normalize_labels, normalize_path
+    from vmm.model.metadata import normalise_labels, normalise_path
     from vmm.ui import render
 
-    folder, wanted = normalize_path(path), normalize_labels(labels)
+    folder, wanted = normalise_path(path), normalise_labels(labels)
     domains = session.domains()
     if not tree.folder_exists(folder, domains):
         raise NotFound(f"no folder {folder}")
@@ -114,11 +114,11 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     every VM under that folder, keeping their sub-folders.
     """
     from vmm.model import tree
-    from vmm.model.metadata import normalize_path
+    from vmm.model.metadata import normalise_path
     from vmm.ops import organise
 
     host = session.host()
-    target = normalize_path(dest)
+    target = normalise_path(dest)
     vms: list[Dom] = []
     folders: list[tuple[str, str]] = []
     domains: list[Domain] | None = None
@@ -152,10 +152,10 @@ def label_group() -> None:
 @pass_session
 def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
     """Add LABELS to VM."""
-    from vmm.model.metadata import normalize_labels
+    from vmm.model.metadata import normalise_labels
     from vmm.ops import organise
 
-    normalize_labels(labels)
+    normalise_labels(labels)
     host = session.host()
     _report([organise.add_labels(host, host.lookup(vm), labels)])
 
@@ -166,13 +166,13 @@ def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> Non
 @pass_session
 def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
     """Remove LABELS from VM."""
-    from vmm.model.metadata import normalize_labels
+    from vmm.model.metadata import normalise_labels
     from vmm.ops import organise
 
     host = session.host()
     dom = host.lookup(vm)
     current, _ = host.read_metadata(dom)
-    missing = [label for label in normalize_labels(labels) if label not in current.labels]
+    missing = [label for label in normalise_labels(labels) if label not in current.labels]
     if missing:
         raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
     _report([organise.remove_labels(host, dom, labels)])

@@ -60,9 +60,9 @@ def rm_command(
 def ip_command(session: Session, vm: str, as_json: bool) -> None:
     """VM's IP addresses (from the DHCP lease, the guest agent, or ARP)."""
     from vmm.virt import reach
-    from vmm.virt.errors import libvirt_errors
+    from vmm.virt.errors import as_vmm_errors
 
-    with libvirt_errors():
+    with as_vmm_errors():
         found = reach.addresses(session.host().lookup(vm))
     if as_json:
         echo_json([asdict(address) for address in found])
@@ -90,9 +90,9 @@ def _exec(argv: list[str]) -> None:
 def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ...]) -> None:
     """ssh into VM at its first address; ARGS (after --) go to ssh."""
     from vmm.virt import reach
-    from vmm.virt.errors import libvirt_errors
+    from vmm.virt.errors import as_vmm_errors
 
-    with libvirt_errors():
+    with as_vmm_errors():
         address = reach.first_address(session.host().lookup(vm))
     session.close()
     _exec(reach.ssh_argv(address, args, user))

@@ -22,7 +22,7 @@ from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTI
 from vmm.ui.picker.new_vm import new_vm
 from vmm.ui.picker.rows import folder_rows, label_rows, vm_row
 from vmm.ui.picker.vm_screens import VmScreens
-from vmm.virt.errors import LibvirtError, libvirt_errors, translate
+from vmm.virt.errors import LibvirtError, as_vmm_errors, translate
 from vmm.virt.hosts import Hosts
 
 
@@ -152,7 +152,7 @@ class Picker:
         """Run `work`; its failure, a libvirt error vmm did not translate too, becomes the status
         line, never an exit."""
         try:
-            with libvirt_errors():
+            with as_vmm_errors():
                 message = work()
         except VmmError as err:
             self.report(str(err), error=True)
@@ -243,7 +243,7 @@ class Picker:
             if action == "save":
                 options = {**options, "progress": self.progress_of(f"saving {target.name}")}
             try:
-                with libvirt_errors():
+                with as_vmm_errors():
                     dom = self.host.by_key(target.key)
                     done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
             except VmmError as err:

@@ -9,7 +9,7 @@ from vmm.model.domain import on_host
 from vmm.model.errors import VmmError
 from vmm.ui.picker.protocol import PickerFlow
 from vmm.ui.picker.vm_screens import detach
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 
 
 def new_vm(picker: PickerFlow, folder: str) -> None:
@@ -24,7 +24,7 @@ def new_vm(picker: PickerFlow, folder: str) -> None:
     if name is None:
         return
     try:
-        with libvirt_errors():
+        with as_vmm_errors():
             bases = create.volume_paths(home.conn)
     except VmmError as err:
         picker.report(str(err), error=True)

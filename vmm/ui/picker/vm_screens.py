@@ -1,7 +1,7 @@
 """The picker's screens for one VM: actions, snapshots, folder, labels, clones, XML, deletion.
 
 Every call into vmm.ops or libvirt runs through `Picker.attempt` or `act_on`, or under
-`libvirt_errors()`: whatever fails shows on the status line and the picker goes on."""
+`as_vmm_errors()`: whatever fails shows on the status line and the picker goes on."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from vmm.model.errors import HostError, InvalidInput, VmmError
 from vmm.ops import organise, registry
 from vmm.ui.menus import Cell, Row, Screen
 from vmm.ui.picker.protocol import PickerFlow
-from vmm.virt.errors import libvirt_errors
+from vmm.virt.errors import as_vmm_errors
 
 # the VM screen's entries beyond the registry's actions: (label, style)
 _SCREENS = {
@@ -71,7 +71,7 @@ class VmScreens:
 
         while True:
             try:
-                with libvirt_errors():
+                with as_vmm_errors():
                     ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
             except VmmError as err:
                 self.p.report(str(err), error=True)
@@ -195,7 +195,7 @@ class VmScreens:
         from vmm.virt import reach
 
         try:
-            with libvirt_errors():
+            with as_vmm_errors():
                 uri = self._uri(domain)
         except VmmError as err:  # gone since it was listed
             self.p.report(str(err), error=True)
