@@ -52,7 +52,7 @@ def test_the_pickers_preview_shows_the_chain_without_reading_every_vm(srun, shos
     srun("clone", "lone-vm", "lone copy")
     calls = []
     shost.conn.listAllDomains = lambda *a: calls.append(a) or []  # counts the host-wide scan
-    preview = info.gather(shost, shost.lookup("lone copy"), with_links=False)
+    preview = info.gather(shost.vm("lone copy"), with_links=False)
     assert preview.disks[0].chain == ("/pool/lone.qcow2",) and preview.linked_with == ()
     assert calls == []
 

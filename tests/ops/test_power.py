@@ -113,11 +113,12 @@ def test_bulk_by_label(run, host):
 def test_shutdown_wait_times_out_and_force_after_escalates(host, monkeypatch):
     # The test driver shuts down at once; a guest that ignores ACPI is forced here by making
     # shutdown() a no-op (a mock of a failure that can't be produced on the test driver).
-    dom = host.lookup("alpha")
+    vm = host.vm("alpha")
+    dom = vm.dom
     monkeypatch.setattr(type(dom), "shutdown", lambda self, *a: 0)
-    (late,) = actions.shutdown_and_wait(host, [dom], timeout=0.3)
+    (late,) = actions.shutdown_and_wait([vm], timeout=0.3)
     assert not late.ok and "still running 0.3s after the shutdown request" in late.message
-    (forced,) = actions.shutdown_and_wait(host, [dom], timeout=60, force_after=0.3)
+    (forced,) = actions.shutdown_and_wait([vm], timeout=60, force_after=0.3)
     assert forced.message == "did not shut down within 0.3s: forced off"
     assert not dom.isActive()
 
@@ -126,8 +127,8 @@ def test_a_vm_that_cannot_be_asked_while_waiting_fails_alone(host, monkeypatch):
     """A mock breaks one VM's connection mid-wait: that cannot be made to happen on cue."""
     import libvirt
 
-    alpha, beta = host.lookup("alpha"), host.lookup("beta")
-    beta.create()
+    alpha, beta = host.vm("alpha"), host.vm("beta")
+    beta.dom.create()
     real = libvirt.virDomain.isActive
 
     def alpha_unreachable(self):
@@ -136,7 +137,7 @@ def test_a_vm_that_cannot_be_asked_while_waiting_fails_alone(host, monkeypatch):
         return real(self)
 
     monkeypatch.setattr(libvirt.virDomain, "isActive", alpha_unreachable)
-    outcomes = actions.shutdown_and_wait(host, [alpha, beta], timeout=1)
+    outcomes = actions.shutdown_and_wait([alpha, beta], timeout=1)
     assert [(o.vm, o.ok) for o in outcomes] == [("alpha", False), ("beta", True)]
     assert "cannot tell whether 'alpha' shut down: Cannot recv data" in outcomes[0].message
     assert outcomes[1].message == "shut down"

@@ -119,14 +119,14 @@ def test_shutting_down_twins_on_two_hosts_tells_them_apart(three_hosts, monkeypa
     daemons, _, _ = three_hosts  # every daemon's 'test' VM has the same UUID
     fleet = Fleet.open([HostSpec(n, daemons[n].uri) for n in "ab"], timeout=2)
     try:
-        twins = [fleet.lookup("a:test"), fleet.lookup("b:test")]
+        twins = [fleet.vm("a:test"), fleet.vm("b:test")]
         real = libvirt.virDomain.shutdown
         monkeypatch.setattr(
             libvirt.virDomain,
             "shutdown",
             lambda self, *a: 0 if fleet.owner(self).name == "a" else real(self, *a),
         )
-        outcomes = shutdown_and_wait(fleet, twins, timeout=0.5)
+        outcomes = shutdown_and_wait(twins, timeout=0.5)
         assert [(o.ok, o.message) for o in outcomes] == [
             (False, "'test' is still running 0.5s after the shutdown request"),
             (True, "shut down"),
@@ -225,8 +225,9 @@ def test_a_bare_name_is_refused_while_a_host_that_may_hold_it_is_silent(three_ho
             with pytest.raises(InvalidInput, match="host c could not be asked"):
                 fleet.lookup("web-a")
             assert fleet.owner(fleet.lookup("a:web-a")).name == "a"
+            assert fleet.vm("a:web-a").host.name == "a"
             # a folder is no name: the answering hosts' VMs in it are acted on
-            assert [d.name() for d in select(fleet, ["/lab/web"])] == ["web-a"]
+            assert [vm.name for vm in select(fleet, ["/lab/web"])] == ["web-a"]
         finally:
             fleet.close()
 

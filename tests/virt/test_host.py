@@ -101,7 +101,7 @@ def test_write_goes_to_config_and_live_of_a_running_vm(host):
 
 def test_running_vm_keeps_its_path_after_destroy_and_create(host):
     dom = host.lookup("alpha")
-    update_metadata(host, dom, lambda meta: meta.moved_to("/kept"), "move")
+    update_metadata(host.vm(dom.name()), lambda meta: meta.moved_to("/kept"), "move")
     dom.destroy()
     dom.create()
     assert host.find("alpha").path == "/kept"
@@ -111,7 +111,7 @@ def test_transient_vm_gets_live_metadata_only(host):
     xml = host.conn.lookupByName("gamma").XMLDesc(0).replace("gamma", "ephemeral")
     xml = etree.tostring(_without_uuid(xml), encoding="unicode")
     dom = host.conn.createXML(xml)
-    update_metadata(host, dom, lambda meta: meta.moved_to("/tmp"), "move")
+    update_metadata(host.vm(dom.name()), lambda meta: meta.moved_to("/tmp"), "move")
     view = host.find("ephemeral")
     assert not view.persistent and view.path == "/tmp"
 
@@ -124,7 +124,7 @@ def _without_uuid(xml: str) -> etree._Element:
 
 def test_back_to_root_without_labels_removes_the_element(host):
     dom = host.lookup("alpha")
-    update_metadata(host, dom, lambda meta: Metadata(), "move")
+    update_metadata(host.vm(dom.name()), lambda meta: Metadata(), "move")
     with pytest.raises(libvirt.libvirtError) as err:
         config_metadata(dom)
     assert err.value.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_METADATA
@@ -136,7 +136,7 @@ def test_update_rereads_before_writing(host):
     stale = host.find("alpha")
     # another client adds a label after we listed
     host.write_metadata(dom, stale.meta.with_labels(["added-elsewhere"]))
-    update_metadata(host, dom, lambda meta: meta.moved_to("/new"), "move")
+    update_metadata(host.vm(dom.name()), lambda meta: meta.moved_to("/new"), "move")
     fresh = host.find("alpha")
     assert fresh.path == "/new" and "added-elsewhere" in fresh.labels
 
@@ -144,7 +144,7 @@ def test_update_rereads_before_writing(host):
 def test_other_metadata_description_and_unknown_children_survive(host):
     dom = host.lookup("beta")
     update_metadata(
-        host, dom, lambda meta: meta.moved_to("/elsewhere").with_labels(["new"]), "move"
+        host.vm(dom.name()), lambda meta: meta.moved_to("/elsewhere").with_labels(["new"]), "move"
     )
     xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
     assert xml.findtext("description") == "the database box"
@@ -159,7 +159,7 @@ def test_malformed_metadata_is_not_overwritten_by_reading_but_replaced_on_change
     original = config_metadata(dom)
     host.domains()
     assert config_metadata(dom) == original
-    update_metadata(host, dom, lambda meta: meta.moved_to("/fixed"), "move")
+    update_metadata(host.vm(dom.name()), lambda meta: meta.moved_to("/fixed"), "move")
     assert host.find("broken").path == "/fixed" and host.find("broken").warning is None
 
 

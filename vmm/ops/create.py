@@ -114,7 +114,7 @@ def new_vm_journalled(
     host's configured one; the journal records it, whoever asked (CLI or picker)."""
     home = hosts.home
     message = new_vm(home.conn, name, base_ref, shape, folder, pool or home.pool)
-    home.record(home.lookup(name), "new", message)
+    home.vm(name).record("new", message)
     return message
 
 

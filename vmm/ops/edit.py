@@ -18,7 +18,7 @@ from vmm.model.metadata import parse
 from vmm.virt import storage
 from vmm.virt.domains import Conn, Dom, define, persistent_xml
 from vmm.virt.errors import LibvirtError, as_vmm_errors, message
-from vmm.virt.hosts import Hosts
+from vmm.virt.vm import Vm
 
 
 def current_xml(dom: Dom) -> str:
@@ -126,11 +126,11 @@ class EditorFailed(InvalidState):
     pass
 
 
-def edit_vm(host: Hosts, dom: Dom, edit_again: Callable[[str], bool]) -> str:
+def edit_vm(vm: Vm, edit_again: Callable[[str], bool]) -> str:
     """`edit_and_define`, journalled when it changed something."""
-    message = edit_and_define(dom, edit_again)
+    message = edit_and_define(vm.dom, edit_again)
     if message != "no change":
-        host.record(dom, "edit", message)
+        vm.record("edit", message)
     return message
 
 

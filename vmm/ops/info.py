@@ -14,7 +14,7 @@ from vmm.ops import snapshots
 from vmm.virt import reach, storage
 from vmm.virt.domains import Conn, Dom, cpu_and_balloon_stats
 from vmm.virt.errors import as_vmm_errors
-from vmm.virt.host import Host
+from vmm.virt.vm import Vm
 
 CPU_SAMPLE_SECONDS = 0.2
 
@@ -90,9 +90,9 @@ def usage(conn: Conn, dom: Dom, vcpus: int) -> tuple[float | None, int | None]:
     return cpu, memory
 
 
-def _interfaces(xml: etree._Element, dom: Dom) -> tuple[InterfaceInfo, ...]:
+def _interfaces(xml: etree._Element, vm: Vm) -> tuple[InterfaceInfo, ...]:
     by_mac: dict[str, list[str]] = {}
-    for address in reach.addresses(dom):
+    for address in reach.addresses(vm):
         by_mac.setdefault(address.mac.lower(), []).append(f"{address.address}/{address.prefix}")
     found = []
     for iface in Definition.of(xml).interfaces:
@@ -111,12 +111,13 @@ def _definition(dom: Dom) -> etree._Element:
         return etree.Element("domain")
 
 
-def gather(host: Host, dom: Dom, *, with_links: bool = True) -> Details:
+def gather(vm: Vm, *, with_links: bool = True) -> Details:
     """Everything `vmm info` shows. `with_links` (the VMs sharing an image) reads every VM's
     definition on the host: the picker's preview, asked at each keystroke, goes without."""
+    dom = vm.dom
     with as_vmm_errors():
         conn = dom.connect()
-        view = host.view(dom)
+        view = vm.view()
         xml = _definition(dom)
         disks = tuple(
             DiskInfo(
@@ -131,13 +132,13 @@ def gather(host: Host, dom: Dom, *, with_links: bool = True) -> Details:
         cpu, memory = usage(conn, dom, view.vcpus)
         layered = any(disk.chain for disk in disks)
         links = layered and with_links
-        linked = tuple(name for name, _ in storage.sharing(conn, dom)) if links else ()
+        linked = tuple(name for name, _ in storage.sharing(vm)) if links else ()
         return Details(
             domain=view,
             cpu_percent=cpu,
             memory_used_kib=memory,
             disks=disks,
-            interfaces=_interfaces(xml, dom),
+            interfaces=_interfaces(xml, vm),
             snapshots=tuple(snapshots.as_tree(snapshots.list_snapshots(dom))),
             linked_with=linked,
         )

@@ -14,12 +14,13 @@ from vmm.virt.domains import Dom
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
 from vmm.virt.locks import vm_lock
+from vmm.virt.vm import Vm
 from vmm.virt.vm_metadata import update_saved_state
 
 Change = Callable[[Metadata], Metadata]
 
 
-def update_metadata(host: Host, dom: Dom, change: Change, action: str) -> MetadataChange:
+def update_metadata(vm: Vm, change: Change, action: str) -> MetadataChange:
     """Re-read, apply `change`, and write only if something changed; journalled.
 
     The VM's lock is held from the read to the write, so vmm processes on this machine
@@ -27,9 +28,8 @@ def update_metadata(host: Host, dom: Dom, change: Change, action: str) -> Metada
     user has now asked to change this VM; what a write overwrites that vmm cannot show
     (an unreadable element, a side that differs) goes into the history first.
     """
-    host = host.owner(dom)
-    with as_vmm_errors():
-        name, uuid = dom.name(), dom.UUIDString()
+    host, dom = vm.host, vm.dom
+    name, uuid = vm.name, vm.uuid
     with vm_lock(uuid, name):
         reading = host.reading(dom)
         before = reading.meta
@@ -60,8 +60,8 @@ def _journal_overwritten(host: Host, dom: Dom, reading: Reading, after: Metadata
     ]
 
 
-def move_vm(host: Host, dom: Dom, dest: str) -> MetadataChange:
-    return update_metadata(host, dom, into(dest), "move")
+def move_vm(vm: Vm, dest: str) -> MetadataChange:
+    return update_metadata(vm, into(dest), "move")
 
 
 def into(dest: str) -> Change:
@@ -88,7 +88,7 @@ def rehomed(old: str, new: str) -> Change:
     return rehome
 
 
-def move_all(host: Host, moves: Sequence[tuple[Dom, Change]]) -> list[MetadataChange]:
+def move_all(moves: Sequence[tuple[Vm, Change]]) -> list[MetadataChange]:
     """Every move or none: when one fails (or Ctrl-C), the VMs already moved are moved back,
     each only while it still holds what its move wrote: one another client changed since is
     left as it is, and named in the error."""
@@ -96,19 +96,18 @@ def move_all(host: Host, moves: Sequence[tuple[Dom, Change]]) -> list[MetadataCh
 
     changes = []
     with all_or_nothing() as rollback:
-        for dom, change in moves:
-            before, _ = host.read_metadata(dom)
+        for vm, change in moves:
+            before, _ = vm.read_metadata()
             done: list[MetadataChange] = []
-            rollback.push(partial(_move_back, host, dom, before, change, done))
-            done.append(update_metadata(host, dom, change, "move"))
+            rollback.push(partial(_move_back, vm, before, change, done))
+            done.append(update_metadata(vm, change, "move"))
             changes += done
             faults.point("organise.moved")
     return changes
 
 
 def _move_back(
-    host: Host,
-    dom: Dom,
+    vm: Vm,
     before: Metadata,
     change: Change,
     done: list[MetadataChange],
@@ -131,18 +130,18 @@ def _move_back(
         if now == before:
             return now  # the move never wrote
         raise InvalidState(
-            f"left {dom.name()!r} as it is: changed by someone else since the move"
+            f"left {vm.name!r} as it is: changed by someone else since the move"
             f" (now {describe(now)}, not {describe(wrote)})"
         )
 
-    update_metadata(host, dom, back, "move undone")
+    update_metadata(vm, back, "move undone")
 
 
-def add_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
+def add_labels(vm: Vm, labels: Sequence[str]) -> MetadataChange:
     wanted = normalise_labels(labels)
-    return update_metadata(host, dom, lambda meta: meta.with_labels(wanted), "label add")
+    return update_metadata(vm, lambda meta: meta.with_labels(wanted), "label add")
 
 
-def remove_labels(host: Host, dom: Dom, labels: Sequence[str]) -> MetadataChange:
+def remove_labels(vm: Vm, labels: Sequence[str]) -> MetadataChange:
     unwanted = normalise_labels(labels)
-    return update_metadata(host, dom, lambda meta: meta.without_labels(unwanted), "label rm")
+    return update_metadata(vm, lambda meta: meta.without_labels(unwanted), "label rm")

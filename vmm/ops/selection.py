@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vmm.model import tree
-from vmm.model.domain import on_host
 from vmm.model.errors import InvalidInput, NotFound
 from vmm.model.metadata import normalise_labels, normalise_path
-from vmm.virt.domains import Dom
-from vmm.virt.host import Host
+from vmm.virt.hosts import Hosts
+from vmm.virt.vm import Vm
 
 
-def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[Dom]:
+def select(host: Hosts, refs: Sequence[str], labels: Sequence[str] = ()) -> list[Vm]:
     """Resolve every reference before anything is done, so a typo changes nothing.
 
     A reference is a VM name or UUID; one that names no VM but starts with `/` is a folder and
@@ -21,12 +20,12 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
     if not refs and not labels:
         raise InvalidInput("name at least one VM, folder or --label")
     wanted = normalise_labels(labels)
-    chosen: dict[str, Dom] = {}
+    chosen: dict[str, Vm] = {}
     domains = None
     for ref in refs:
         try:
-            dom = host.lookup(ref)
-            chosen.setdefault(on_host(host.owner(dom).name, dom.UUIDString()), dom)
+            vm = host.vm(ref)
+            chosen.setdefault(vm.key, vm)
             continue
         except NotFound:
             if not ref.startswith("/"):
@@ -37,11 +36,11 @@ def select(host: Host, refs: Sequence[str], labels: Sequence[str] = ()) -> list[
         if not members:
             raise NotFound(f"no VM or folder named {ref!r}")
         for member in tree.with_labels(wanted, members):
-            chosen.setdefault(member.key, host.by_key(member.key))
+            chosen.setdefault(member.key, host.vm_by_key(member.key))
     if wanted and not refs:
         domains = domains if domains is not None else host.domains()
         for member in tree.with_labels(wanted, domains):
-            chosen.setdefault(member.key, host.by_key(member.key))
+            chosen.setdefault(member.key, host.vm_by_key(member.key))
         if not chosen:
             raise NotFound(f"no VM carries the label(s) {', '.join(wanted)}")
     return list(chosen.values())

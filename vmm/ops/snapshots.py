@@ -15,6 +15,7 @@ from vmm.virt.domains import Dom, delete_snapshot, snapshot_by_name, snapshot_pa
 from vmm.virt.domains import Snapshot as SnapshotHandle
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.locks import vm_lock
+from vmm.virt.vm import Vm
 from vmm.virt.vm_metadata import read_stored, set_element, store_metadata
 
 
@@ -63,10 +64,10 @@ def list_snapshots(dom: Dom) -> list[Snapshot]:
     return [_read(snap) for snap in dom.listAllSnapshots(0)]
 
 
-def tree_of(dom: Dom) -> list[tuple[int, Snapshot]]:
+def tree_of(vm: Vm) -> list[tuple[int, Snapshot]]:
     """A VM's snapshots in tree order, with their depths."""
     with as_vmm_errors():
-        return as_tree(list_snapshots(dom))
+        return as_tree(list_snapshots(vm.dom))
 
 
 def as_tree(snapshots: list[Snapshot]) -> list[tuple[int, Snapshot]]:

@@ -17,9 +17,8 @@ import libvirt
 
 from vmm.model.domain import Domain
 from vmm.model.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
-from vmm.model.metadata import Metadata
-from vmm.model.sides import Reading
 from vmm.virt.host import LIST_WORKERS, Host
+from vmm.virt.vm import Vm
 
 if TYPE_CHECKING:
     from vmm.virt.host import Journal
@@ -194,28 +193,19 @@ class Fleet:
         host_name, _, _ = key.rpartition(":")
         return self.host_named(host_name).by_key(key)
 
-    def view(self, dom: libvirt.virDomain) -> Domain:
-        return self.owner(dom).view(dom)
-
     def find(self, ref: str) -> Domain:
-        return self.view(self.lookup(ref))
+        return self.vm(ref).view()
+
+    def vm(self, ref: str) -> Vm:
+        dom = self.lookup(ref)
+        return Vm(dom, self.owner(dom))
+
+    def vm_by_key(self, key: str) -> Vm:
+        host_name, _, _ = key.rpartition(":")
+        return self.host_named(host_name).vm_by_key(key)
 
     def find_key(self, key: str) -> Domain:
-        return self.view(self.by_key(key))
-
-    def reading(self, dom: libvirt.virDomain) -> Reading:
-        return self.owner(dom).reading(dom)
-
-    def read_metadata(self, dom: libvirt.virDomain) -> tuple[Metadata, str | None]:
-        return self.owner(dom).read_metadata(dom)
-
-    def write_metadata(self, dom: libvirt.virDomain, meta: Metadata) -> None:
-        self.owner(dom).write_metadata(dom, meta)
-
-    def record(
-        self, dom: libvirt.virDomain, action: str, detail: str = "", **metadata: Metadata | None
-    ) -> None:
-        self.owner(dom).record(dom, action, detail, **metadata)
+        return self.vm_by_key(key).view()
 
     def close(self) -> None:
         """Closing is a round trip per host: taken at once, and never longer than the timeout

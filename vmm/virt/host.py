@@ -34,6 +34,7 @@ from vmm.virt.listing import (
     vmm_element,
 )
 from vmm.virt.parallel import parallel_map, pipelined_map, timed, waited
+from vmm.virt.vm import Vm
 from vmm.virt.vm_metadata import (
     element_text,
     read_stored,
@@ -289,6 +290,14 @@ class Host:
 
     def find(self, ref: str) -> Domain:
         return self.view(self.lookup(ref))
+
+    def vm(self, ref: str) -> Vm:
+        """The handle of the VM named `ref` (name or UUID, maybe HOST:-prefixed)."""
+        return Vm(self.lookup(ref), self)
+
+    def vm_by_key(self, key: str) -> Vm:
+        """The handle of the VM a listing's `Domain.key` stands for."""
+        return Vm(self.by_key(key), self)
 
     def find_key(self, key: str) -> Domain:
         return self.view(self.by_key(key))

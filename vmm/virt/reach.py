@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import libvirt
 
 from vmm.model.errors import InvalidState, NotFound
+from vmm.virt.vm import Vm
 
 SOURCES = (
     ("lease", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE),
@@ -34,8 +35,9 @@ class Address:
         return ":" not in self.address
 
 
-def addresses(dom: libvirt.virDomain) -> list[Address]:
+def addresses(vm: Vm) -> list[Address]:
     """From the DHCP lease, else the guest agent, else the ARP table: the first that answers."""
+    dom = vm.dom
     if not dom.isActive():
         return []
     for source, flag in SOURCES:
@@ -54,10 +56,10 @@ def addresses(dom: libvirt.virDomain) -> list[Address]:
     return []
 
 
-def first_address(dom: libvirt.virDomain) -> str:
-    found = addresses(dom)
+def first_address(vm: Vm) -> str:
+    found = addresses(vm)
     if not found:
-        raise InvalidState(f"{dom.name()!r} has no known IP address (is it running, with DHCP?)")
+        raise InvalidState(f"{vm.name!r} has no known IP address (is it running, with DHCP?)")
     return sorted(found, key=lambda a: not a.ipv4)[0].address
 
 

@@ -9,6 +9,7 @@ from lxml import etree
 
 from vmm.model.definition import Definition, Disk, disks_of, parse_definition
 from vmm.virt.errors import is_missing
+from vmm.virt.vm import Vm
 
 # The pure parts moved to vmm.model.definition; their old home still names them.
 __all__ = [
@@ -123,8 +124,9 @@ def images_of(conn: libvirt.virConnect, dom: libvirt.virDomain) -> set[str]:
     return images
 
 
-def sharing(conn: libvirt.virConnect, dom: libvirt.virDomain) -> list[tuple[str, str]]:
-    """(VM, image) for every other VM that reads one of `dom`'s images."""
+def sharing(vm: Vm) -> list[tuple[str, str]]:
+    """(VM, image) for every other VM that reads one of `vm`'s images."""
+    conn, dom = vm.dom.connect(), vm.dom
     mine = images_of(conn, dom)
     found = []
     for other in conn.listAllDomains(0):

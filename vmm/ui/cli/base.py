@@ -159,20 +159,18 @@ def act(
     from vmm.ops.perform import perform_each
     from vmm.ops.selection import select
 
-    host = session.host()
-    chosen = select(host, vms, labels)
+    chosen = select(session.host(), vms, labels)
     if ask:
-        confirm(f"{ask}: {', '.join(dom.name() for dom in chosen)}?", yes)
-    report(perform_each(host, chosen, action, **options))
+        confirm(f"{ask}: {', '.join(vm.name for vm in chosen)}?", yes)
+    report(perform_each(chosen, action, **options))
 
 
 def act_on_one(session: Session, vm: str, action: str, **options: Any) -> None:
     """Run `action` on the one VM named (never a folder: a snapshot is one VM's)."""
     from vmm.ops.perform import perform
 
-    host = session.host()
-    dom = host.lookup(vm)
-    echo(f"{dom.name()}: {perform(host, dom, action, **options)}")
+    handle = session.host().vm(vm)
+    echo(f"{handle.name}: {perform(handle, action, **options)}")
 
 
 def confirm(question: str, yes: bool) -> None:

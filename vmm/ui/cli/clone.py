@@ -66,16 +66,15 @@ def clone_command(
     """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size."""
     from vmm.ops.perform import perform
 
-    host = session.host()
-    dom = host.lookup(source)
+    vm = session.host().vm(source)
     if pool and linked:
         raise InvalidInput("--pool is for --full clones: a linked clone stays beside its base")
-    pool = pool or (None if linked else host.owner(dom).pool)
+    pool = pool or (None if linked else vm.host.pool)
     options = {"linked": linked, "folder": folder, "labels": labels or None, "pool": pool}
-    message = perform(host, dom, "clone", name, progress=_progress_line(name), **options)
-    echo(f"{dom.name()}: {message}")
+    message = perform(vm, "clone", name, progress=_progress_line(name), **options)
+    echo(f"{vm.name}: {message}")
     if start:
-        echo(f"{name}: {perform(host, host.owner(dom).lookup(name), 'start')}")
+        echo(f"{name}: {perform(vm.host.vm(name), 'start')}")
 
 
 @cli.command("clones")
@@ -86,10 +85,9 @@ def clones_command(session: Session, vm: str) -> None:
     from vmm.virt import storage
     from vmm.virt.errors import as_vmm_errors
 
-    host = session.host()
+    handle = session.host().vm(vm)
     with as_vmm_errors():
-        dom = host.lookup(vm)
-        for name, image in storage.sharing(dom.connect(), dom):
+        for name, image in storage.sharing(handle):
             echo(f"{name}  (through {image})")
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from vmm.model.domain import Domain
     from vmm.model.sides import MetadataChange
-    from vmm.virt.domains import Dom
+    from vmm.virt.vm import Vm
 
 
 def _report(changes: Sequence[MetadataChange]) -> None:
@@ -119,12 +119,12 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
 
     host = session.host()
     target = normalise_path(dest)
-    vms: list[Dom] = []
+    vms: list[Vm] = []
     folders: list[tuple[str, str]] = []
     domains: list[Domain] | None = None
     for source in sources:
         try:
-            vms.append(host.lookup(source))
+            vms.append(host.vm(source))
             continue
         except NotFound:
             if not source.startswith("/"):
@@ -134,11 +134,11 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
         if not tree.folder_exists(old, domains):
             raise NotFound(f"no VM or folder named {source!r}")
         folders.append((old, new))
-    moves = [(dom, organise.into(target)) for dom in vms]
+    moves = [(vm, organise.into(target)) for vm in vms]
     for old, new in folders:
         members = tree.in_folder(old, domains or [], recursive=True)
-        moves += [(host.by_key(d.key), organise.rehomed(old, new)) for d in members]
-    _report(organise.move_all(host, moves))
+        moves += [(host.vm_by_key(d.key), organise.rehomed(old, new)) for d in members]
+    _report(organise.move_all(moves))
 
 
 @cli.group("label", context_settings=CONTEXT)
@@ -156,8 +156,7 @@ def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> Non
     from vmm.ops import organise
 
     normalise_labels(labels)
-    host = session.host()
-    _report([organise.add_labels(host, host.lookup(vm), labels)])
+    _report([organise.add_labels(session.host().vm(vm), labels)])
 
 
 @label_group.command("rm")
@@ -169,13 +168,12 @@ def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None
     from vmm.model.metadata import normalise_labels
     from vmm.ops import organise
 
-    host = session.host()
-    dom = host.lookup(vm)
-    current, _ = host.read_metadata(dom)
+    handle = session.host().vm(vm)
+    current, _ = handle.read_metadata()
     missing = [label for label in normalise_labels(labels) if label not in current.labels]
     if missing:
         raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
-    _report([organise.remove_labels(host, dom, labels)])
+    _report([organise.remove_labels(handle, labels)])
 
 
 @cli.command("labels")

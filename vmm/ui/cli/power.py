@@ -54,9 +54,8 @@ def shutdown_command(
     from vmm.ops.perform import shutdown_and_wait
     from vmm.ops.selection import select
 
-    host = session.host()
-    chosen = select(host, vms, labels)
-    report(shutdown_and_wait(host, chosen, 60 if timeout is None else timeout, force_after))
+    chosen = select(session.host(), vms, labels)
+    report(shutdown_and_wait(chosen, 60 if timeout is None else timeout, force_after))
 
 
 def _simple_command(action: str, help_text: str) -> None:

@@ -23,7 +23,7 @@ def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
     from vmm.ops import snapshots
     from vmm.ui import render
 
-    ordered = snapshots.tree_of(session.host().lookup(vm))
+    ordered = snapshots.tree_of(session.host().vm(vm))
     if as_json:
         echo_json([{**snap.as_json(), "depth": depth} for depth, snap in ordered])
         return

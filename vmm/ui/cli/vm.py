@@ -23,8 +23,7 @@ def info_command(session: Session, vm: str, as_json: bool) -> None:
     from vmm.ops import info
     from vmm.ui import render
 
-    host = session.host()
-    info = info.gather(host, host.lookup(vm))
+    info = info.gather(session.host().vm(vm))
     if info.domain.warning:
         warn(info.domain.warning)
     if as_json:
@@ -63,7 +62,7 @@ def ip_command(session: Session, vm: str, as_json: bool) -> None:
     from vmm.virt.errors import as_vmm_errors
 
     with as_vmm_errors():
-        found = reach.addresses(session.host().lookup(vm))
+        found = reach.addresses(session.host().vm(vm))
     if as_json:
         echo_json([asdict(address) for address in found])
         return
@@ -93,16 +92,15 @@ def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ..
     from vmm.virt.errors import as_vmm_errors
 
     with as_vmm_errors():
-        address = reach.first_address(session.host().lookup(vm))
+        address = reach.first_address(session.host().vm(vm))
     session.close()
     _exec(reach.ssh_argv(address, args, user))
 
 
 def _exec_on(session: Session, vm: str, argv_for) -> None:
     """Hand the terminal to a program that reaches VM by its host's URI and its UUID."""
-    host = session.host()
-    dom = host.lookup(vm)
-    argv = argv_for(host.owner(dom).uri, dom.UUIDString())
+    handle = session.host().vm(vm)
+    argv = argv_for(handle.host.uri, handle.uuid)
     session.close()
     _exec(argv)
 
@@ -157,7 +155,6 @@ def edit_command(session: Session, vm: str) -> None:
     """Edit VM's XML in $VISUAL/$EDITOR; it is validated and defined when saved."""
     from vmm.ops import edit
 
-    host = session.host()
-    dom = host.lookup(vm)
-    message = edit.edit_vm(host, dom, _edit_again)
-    echo(f"{dom.name()}: {message}")
+    handle = session.host().vm(vm)
+    message = edit.edit_vm(handle, _edit_again)
+    echo(f"{handle.name}: {message}")

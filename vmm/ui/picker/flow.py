@@ -244,8 +244,8 @@ class Picker:
                 options = {**options, "progress": self.progress_of(f"saving {target.name}")}
             try:
                 with as_vmm_errors():
-                    dom = self.host.by_key(target.key)
-                    done.append(f"{target.name}: {perform(self.host, dom, action, **options)}")
+                    vm = self.host.vm_by_key(target.key)
+                    done.append(f"{target.name}: {perform(vm, action, **options)}")
             except VmmError as err:
                 failures.append(str(err))
         self.refresh(d.key for d in targets)
@@ -315,7 +315,7 @@ class Picker:
         if key.startswith("vm:") and key[3:] in self.vms:
             from vmm.ops import info
 
-            info = info.gather(self.host, self.host.by_key(key[3:]), with_links=False)
+            info = info.gather(self.host.vm_by_key(key[3:]), with_links=False)
             return "\n".join(render.details_lines(info))
         if key.startswith("dir:"):
             vms = tree.in_folder(key[4:], self.vms.values(), recursive=True)
@@ -323,6 +323,6 @@ class Picker:
         return ""
 
     def move(self, key: str, folder: str) -> str:
-        change = organise.move_vm(self.host, self.host.by_key(key), folder)
+        change = organise.move_vm(self.host.vm_by_key(key), folder)
         self.refresh([key])
         return f"{change.vm}: moved to {change.after.path}"

@@ -72,7 +72,7 @@ class VmScreens:
         while True:
             try:
                 with as_vmm_errors():
-                    ordered = snapshots.tree_of(self.p.host.by_key(domain.key))
+                    ordered = snapshots.tree_of(self.p.host.vm_by_key(domain.key))
             except VmmError as err:
                 self.p.report(str(err), error=True)
                 return
@@ -150,7 +150,7 @@ class VmScreens:
 
     def _relabel(self, domain: Domain, change, label: str) -> None:
         def work() -> str:
-            result = change(self.p.host, self.p.host.by_key(domain.key), [label])
+            result = change(self.p.host.vm_by_key(domain.key), [label])
             self.p.refresh([domain.key])
             return (
                 f"{domain.name}: labels {' '.join('#' + x for x in result.after.labels) or 'none'}"
@@ -182,10 +182,10 @@ class VmScreens:
         linked = choice.rows[0] == "linked"
 
         def work() -> str:
-            dom = self.p.host.by_key(domain.key)
-            pool = None if linked else self.p.host.owner(dom).pool  # as `vmm clone` does
+            vm = self.p.host.vm_by_key(domain.key)
+            pool = None if linked else vm.host.pool  # as `vmm clone` does
             options = {"linked": linked, "progress": progress, "pool": pool}
-            return perform(self.p.host, dom, "clone", name, **options)
+            return perform(vm, "clone", name, **options)
 
         if self.p.attempt(work):
             self.p.refresh([domain.key])
@@ -212,7 +212,7 @@ class VmScreens:
         self.p.attempt(launch)
 
     def _uri(self, domain: Domain) -> str:
-        return self.p.host.owner(self.p.host.by_key(domain.key)).uri
+        return self.p.host.vm_by_key(domain.key).host.uri
 
     def _hand_terminal_to(self, argv: list[str]) -> None:
         if not self.p.terminal:
@@ -239,15 +239,14 @@ class VmScreens:
             return False
 
         def work() -> str:
-            dom = self.p.host.by_key(domain.key)
+            vm = self.p.host.vm_by_key(domain.key)
             try:
-                message = edit.edit_and_define(dom, again)
+                message = edit.edit_vm(vm, again)
             except InvalidInput:
                 if declined:
                     return f"{domain.name}: edit discarded"
                 raise
             if message != "no change":
-                self.p.host.record(dom, "edit", message)
                 self.p.refresh([domain.key])
             return f"{domain.name}: {message}"
 
