@@ -6,13 +6,15 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from vmm.model import tree
-from vmm.model.errors import InvalidInput, InvalidState, VmmError
+from vmm.model.domain import Domain
+from vmm.model.errors import InvalidInput, InvalidState, NotFound, VmmError
 from vmm.model.metadata import Metadata, normalise_labels, normalise_path
 from vmm.model.sides import MetadataChange, Reading, describe, summary
 from vmm.ops import faults
 from vmm.virt.domains import Dom
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
+from vmm.virt.hosts import Hosts
 from vmm.virt.locks import vm_lock
 from vmm.virt.vm import Vm
 from vmm.virt.vm_metadata import update_saved_state
@@ -86,6 +88,35 @@ def rehomed(old: str, new: str) -> Change:
         return meta.moved_to(tree.rehome(meta.path, old, new))
 
     return rehome
+
+
+def plan_moves(
+    host: Hosts, sources: Sequence[str], dest: str, listing: Callable[[], list[Domain]]
+) -> list[tuple[Vm, Change]]:
+    """What `vmm mv SOURCES DEST` does to each VM, checked before anything moves: a SOURCE
+    naming a VM moves it into DEST; one naming no VM but a folder renames that folder (every
+    VM under it keeps its sub-folder). `listing` lists the host, once, if a folder is named."""
+    target = normalise_path(dest)
+    vms: list[Vm] = []
+    folders: list[tuple[str, str]] = []
+    domains: list[Domain] | None = None
+    for source in sources:
+        try:
+            vms.append(host.vm(source))
+            continue
+        except NotFound:
+            if not source.startswith("/"):
+                raise
+        domains = domains if domains is not None else listing()
+        old, new = check_folder_move(source, target)
+        if not tree.folder_exists(old, domains):
+            raise NotFound(f"no VM or folder named {source!r}")
+        folders.append((old, new))
+    moves = [(vm, into(target)) for vm in vms]
+    for old, new in folders:
+        members = tree.in_folder(old, domains or [], recursive=True)
+        moves += [(host.vm_by_key(d.key), rehomed(old, new)) for d in members]
+    return moves
 
 
 def move_all(moves: Sequence[tuple[Vm, Change]]) -> list[MetadataChange]:

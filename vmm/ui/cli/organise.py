@@ -22,9 +22,7 @@ from vmm.ui.cli.session import Session, pass_session
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from vmm.model.domain import Domain
     from vmm.model.sides import MetadataChange
-    from vmm.virt.vm import Vm
 
 
 def _report(changes: Sequence[MetadataChange]) -> None:
@@ -113,31 +111,9 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     A SOURCE is a VM name or UUID; a SOURCE that names no VM but an existing folder moves
     every VM under that folder, keeping their sub-folders.
     """
-    from vmm.model import tree
-    from vmm.model.metadata import normalise_path
     from vmm.ops import organise
 
-    host = session.host()
-    target = normalise_path(dest)
-    vms: list[Vm] = []
-    folders: list[tuple[str, str]] = []
-    domains: list[Domain] | None = None
-    for source in sources:
-        try:
-            vms.append(host.vm(source))
-            continue
-        except NotFound:
-            if not source.startswith("/"):
-                raise
-        domains = domains if domains is not None else session.domains()
-        old, new = organise.check_folder_move(source, target)
-        if not tree.folder_exists(old, domains):
-            raise NotFound(f"no VM or folder named {source!r}")
-        folders.append((old, new))
-    moves = [(vm, organise.into(target)) for vm in vms]
-    for old, new in folders:
-        members = tree.in_folder(old, domains or [], recursive=True)
-        moves += [(host.vm_by_key(d.key), organise.rehomed(old, new)) for d in members]
+    moves = organise.plan_moves(session.host(), sources, dest, listing=session.domains)
     _report(organise.move_all(moves))
 
 
