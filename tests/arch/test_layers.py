@@ -21,12 +21,16 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
+_TYPE_CHECKING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")  # not `not TYPE_CHECKING`: that runs
+
+
 def _type_checking_only(tree: ast.Module) -> set[ast.AST]:
     """The imports inside `if TYPE_CHECKING:` blocks: names for annotations, never run."""
     blocks = [
         node
         for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        if isinstance(node, ast.If)
+        and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
     ]
     return {inner for block in blocks for stmt in block.body for inner in ast.walk(stmt)}
 

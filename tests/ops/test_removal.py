@@ -115,7 +115,7 @@ def test_info_shows_the_backing_chain(srun):
 
 
 def test_disks_of_reads_devices():
-    from vmm.virt.storage import disks_of
+    from vmm.model.definition import disks_of
 
     xml = etree.parse(node_uri("storage").removeprefix("test://")).getroot()
     disks = disks_of(xml.find("domain"))

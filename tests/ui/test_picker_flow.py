@@ -588,3 +588,4 @@ def test_a_host_that_cannot_be_listed_leaves_the_draft_on_screen_with_why(drive,
     picker.run()
     assert "▸ lab/  (3)" in menu.texts("/")  # the draft, from the last run
     assert picker.status.startswith("error: cannot list the host: lost the connection")
+    assert "(as last seen; the host could not be listed" in menu.last("/lab").header

@@ -1,7 +1,7 @@
 """A VM's vmm metadata as stored on its two sides (config and live state), and which to show.
 
 Pure: other tools write one side only, so the two can differ; `choose` says which side is
-newer where that can be known (see architecture.md, the metadata contract).
+newer where that can be known (README: How the metadata looks).
 """
 
 from __future__ import annotations

@@ -31,7 +31,11 @@ _BY_CODE = (
 SAVED = State("saved", "◉", "saved", "shut off with a saved state")
 
 STATES: dict[str, State] = {state.name: state for state in (*_BY_CODE, SAVED)}
-NAMES = tuple(STATES)  # every state `vmm ls --state` accepts
+# every state `vmm ls --state` accepts, the usual ones first
+NAMES = (
+    "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate",
+    "saved",
+)  # fmt: skip
 
 RUNNING = frozenset({"running", "blocked"})
 SUSPENDED = frozenset({"paused", "pmsuspended"})

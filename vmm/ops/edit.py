@@ -13,6 +13,7 @@ from uuid import UUID
 
 from lxml import etree
 
+from vmm.model.definition import disks_of, parse_definition
 from vmm.model.errors import InvalidInput, InvalidState
 from vmm.model.metadata import parse
 from vmm.virt import storage
@@ -43,7 +44,7 @@ def redefine(dom: Dom, original: str, edited: str) -> str:
         raise InvalidInput("the UUID may not change or go (clone the VM instead)")
     if current_xml(dom) != original:
         raise ChangedMeanwhile(f"{dom.name()!r} was changed by someone else while you edited it")
-    refuse_writing_a_base(dom.connect(), storage.parse_definition(original), root)
+    refuse_writing_a_base(dom.connect(), parse_definition(original), root)
     try:
         define(dom.connect(), edited)
     except LibvirtError as err:
@@ -56,8 +57,8 @@ def redefine(dom: Dom, original: str, edited: str) -> str:
 def refuse_writing_a_base(conn: Conn, original: etree._Element, edited: etree._Element) -> None:
     """A writable disk newly pointed at an image that other images build on (a linked clone's
     base) would change them underneath: refused, naming them."""
-    before = {disk.path for disk in storage.disks_of(original)}
-    added = [d.path for d in storage.disks_of(edited) if d.writable and d.path not in before]
+    before = {disk.path for disk in disks_of(original)}
+    added = [d.path for d in disks_of(edited) if d.writable and d.path not in before]
     if not added:
         return
     with as_vmm_errors():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from vmm.model import metadata
-from vmm.model.definition import Definition
+from vmm.model.definition import Definition, disks_of
 from vmm.model.domain import Domain
 from vmm.ops import snapshots
 from vmm.virt import reach, storage
@@ -127,7 +127,7 @@ def gather(vm: Vm, *, with_links: bool = True) -> Details:
                 d.format,
                 tuple(storage.backing_chain(conn, d.path)) if d.path else (),
             )
-            for d in storage.disks_of(xml)
+            for d in disks_of(xml)
         )
         cpu, memory = usage(conn, dom, view.vcpus)
         layered = any(disk.chain for disk in disks)

@@ -73,9 +73,9 @@ def perform_each(vms: list[Vm], action: str, **options: object) -> list[Outcome]
     """Try `action` on every VM, whatever happens to the others."""
     outcomes = []
     for vm in vms:
-        name = vm.name
         try:
+            name = vm.name
             outcomes.append(Outcome(name, True, perform(vm, action, **options)))
         except VmmError as err:
-            outcomes.append(Outcome(name, False, str(err)))
+            outcomes.append(Outcome(vm.dom.name(), False, str(err)))
     return outcomes

@@ -72,7 +72,7 @@ def still_running_after(doms: list[Dom], timeout: float) -> tuple[list[Dom], lis
 
 
 def shutdown(dom: Dom) -> str:
-    """Ask the guest to shut down (see actions.shutdown_and_wait to wait for it)."""
+    """Ask the guest to shut down (see perform.shutdown_and_wait to wait for it)."""
     _require(dom, STOPPABLE, "shut down")
     dom.shutdown()
     return "shutdown requested"

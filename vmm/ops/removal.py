@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from vmm.model.definition import Definition
+from vmm.model.definition import Definition, disks_of, parse_definition
 from vmm.model.errors import InvalidState
 from vmm.ops import faults
 from vmm.ops.intents import Intent, Leftover
@@ -26,7 +26,7 @@ def plan_storage(dom: Dom, conn: Conn, xml: etree._Element) -> StoragePlan:
     """The VM's own writable disks in a pool go; every other disk stays, with the reason."""
     delete: list[Volume] = []
     kept: list[tuple[str, str]] = []
-    disks = [disk for disk in storage.disks_of(xml) if disk.device == "disk" and disk.path]
+    disks = [disk for disk in disks_of(xml) if disk.device == "disk" and disk.path]
     others = storage.owners(conn, [disk.path for disk in disks], besides=dom)
     for disk in disks:
         volume = storage.volume_at(conn, disk.path) if disk.writable else None
@@ -79,7 +79,7 @@ def delete(dom: Dom, *, with_storage: bool = False, force: bool = False) -> str:
     if dom.isActive() and not force:
         raise InvalidState(f"{name!r} is running; force it off first or use --force")
     persistent = bool(dom.isPersistent())  # a transient VM is gone once destroyed
-    xml = storage.parse_definition(stored_xml(dom))
+    xml = parse_definition(stored_xml(dom))
     plan = plan_storage(dom, conn, xml) if with_storage else StoragePlan([], [])
     refuse_shared_bases(dom, conn, plan.delete)
     paths = [volume.path() for volume in plan.delete]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from vmm.model.domain import Domain
 from vmm.model.metadata import Metadata
 
-VERSION = 1
+VERSION = 2  # 2: Domain.label became Domain.qualified
 
 
 def cache_path(key: str, env: Mapping[str, str] = os.environ) -> str:

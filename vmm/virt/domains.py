@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libvirt
 
-from vmm.virt.errors import is_domain_missing, is_snapshot_missing, is_unsupported
+from vmm.virt.errors import is_domain_missing, is_snapshot_missing, is_unknown_flag, is_unsupported
 
 Conn = libvirt.virConnect
 Dom = libvirt.virDomain
@@ -80,7 +80,7 @@ def boot_dropping_saved_state(dom: Dom) -> None:
     try:
         dom.createWithFlags(libvirt.VIR_DOMAIN_START_FORCE_BOOT)
     except libvirt.libvirtError as err:
-        if not is_unsupported(err):
+        if not is_unknown_flag(err):
             raise
         dom.managedSaveRemove(0)
         dom.create()

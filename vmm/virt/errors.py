@@ -31,7 +31,6 @@ _CONNECTION = {
     libvirt.VIR_ERR_AUTH_UNAVAILABLE,
     libvirt.VIR_ERR_RPC,
 }
-_UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG}
 _AUTH = {libvirt.VIR_ERR_AUTH_FAILED, libvirt.VIR_ERR_AUTH_UNAVAILABLE}
 
 
@@ -95,8 +94,13 @@ def is_metadata_missing(err: libvirt.libvirtError) -> bool:
 
 
 def is_unsupported(err: libvirt.libvirtError) -> bool:
-    """The driver has no such call or flag (the test driver lacks several)."""
-    return err.get_error_code() in _UNSUPPORTED
+    """The driver has no such call (the test driver lacks several)."""
+    return err.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT
+
+
+def is_unknown_flag(err: libvirt.libvirtError) -> bool:
+    """The driver has the call but not the flag asked for, or no such call."""
+    return err.get_error_code() in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_INVALID_ARG)
 
 
 def is_auth_failure(err: libvirt.libvirtError) -> bool:

@@ -7,26 +7,9 @@ from collections.abc import Iterable
 import libvirt
 from lxml import etree
 
-from vmm.model.definition import Definition, Disk, disks_of, parse_definition
+from vmm.model.definition import Definition, disks_of, parse_definition
 from vmm.virt.errors import is_missing
 from vmm.virt.vm import Vm
-
-# The pure parts moved to vmm.model.definition; their old home still names them.
-__all__ = [
-    "Disk",
-    "backing_chain",
-    "backing_of",
-    "definition",
-    "dependants",
-    "disks_of",
-    "images_of",
-    "owners",
-    "parse_definition",
-    "sharing",
-    "view",
-    "volume_at",
-    "volume_in_pool",
-]
 
 MAX_CHAIN = 32
 

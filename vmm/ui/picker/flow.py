@@ -58,6 +58,7 @@ class Picker:
         self.vm_screens = VmScreens(self)
         self._fresh = threading.Event()
         self._listing_error: Exception | None = None
+        self._stale = False  # what is shown is the cached draft: the fresh listing failed
         self._listing = threading.Lock()
         self._listing_started = False
         self._start_listing()
@@ -108,11 +109,13 @@ class Picker:
                 error = translate(error)
             if not isinstance(error, VmmError):
                 raise error
+            self._stale = True
             self.report(f"cannot list the host: {error}", error=True)
         self._report_host_warnings()
 
     def reload(self) -> None:
         self.vms = {d.key: d for d in self.host.domains()}
+        self._stale = False
         cache.save(self.where.cache_key, list(self.vms.values()))
         self._report_host_warnings()
 
@@ -164,6 +167,8 @@ class Picker:
     def header(self, where: str, keys: dict[str, str]) -> str:
         if not self._fresh.is_set():
             where += "  (as last seen; listing the host…)"
+        elif self._stale:
+            where += "  (as last seen; the host could not be listed: ^r tries again)"
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
         lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
