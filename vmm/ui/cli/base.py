@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,11 +17,12 @@ import click
 from vmm import __version__
 from vmm.model.errors import Interrupted, InvalidInput, VmmError
 from vmm.ops.registry import simple_commands
+from vmm.ui.cli.completion import complete_labels, complete_vms_and_folders
 from vmm.ui.cli.output import echo, fail, report
 from vmm.ui.cli.session import Session
 
 if TYPE_CHECKING:
-    from vmm.model.domain import Domain
+    pass
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -92,54 +93,12 @@ class VmmGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-# -- shell completion ------------------------------------------------------------------------
-
-
-def _completion_session(ctx: click.Context) -> Session:
-    params = ctx.find_root().params
-    return Session(
-        params.get("uri_option"), bool(params.get("demo")), bool(params.get("all_hosts"))
-    )
-
-
-def _complete(values: Callable[[list[Domain]], Iterable[str]]):
-    """A completion callback offering `values` of the host's VMs, each as the asking shell
-    must get it (vmm.ui.shellwords)."""
-
-    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-        from vmm.ui.shellwords import for_the_shell, shell_of
-
-        shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
-        session = _completion_session(ctx)
-        try:
-            found = sorted(set(values(session.host().domains())))
-            words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
-            return [word for word in words if word is not None]
-        except VmmError:
-            return []
-        finally:
-            session.close()
-
-    return complete
-
-
-def _folders(domains: list[Domain]) -> Iterable[str]:
-    from vmm.model import tree
-
-    return tree.folder_counts(domains)
-
-
-complete_vms = _complete(lambda domains: (d.name for d in domains))
-complete_folders = _complete(_folders)
-complete_labels = _complete(lambda domains: (label for d in domains for label in d.labels))
-complete_vms_and_folders = _complete(lambda ds: [*(d.name for d in ds), *_folders(ds)])
-
-
 def targets(command: Callable) -> Callable:
     """The arguments every VM action takes: VMs, UUIDs or folders, and --label."""
     command = click.option(
         "-l", "--label", "labels", multiple=True, metavar="LABEL",
         help="Act on the VMs with this label (repeatable: all of them); narrows folders.",
+        shell_complete=complete_labels,
     )(command)  # fmt: skip
     return click.argument("vms", nargs=-1, shell_complete=complete_vms_and_folders)(command)
 

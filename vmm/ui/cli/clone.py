@@ -7,7 +7,8 @@ import sys
 import click
 
 from vmm.model.errors import InvalidInput
-from vmm.ui.cli.base import cli, complete_folders, complete_labels, complete_vms
+from vmm.ui.cli.base import cli
+from vmm.ui.cli.completion import complete_folders, complete_labels, complete_vms
 from vmm.ui.cli.output import echo
 from vmm.ui.cli.session import Session, pass_session
 

@@ -8,9 +8,8 @@ import click
 
 from vmm.model.errors import InvalidInput, NotFound
 from vmm.model.states import NAMES as STATE_NAMES
-from vmm.ui.cli.base import (
-    CONTEXT,
-    cli,
+from vmm.ui.cli.base import CONTEXT, cli
+from vmm.ui.cli.completion import (
     complete_folders,
     complete_labels,
     complete_vms,

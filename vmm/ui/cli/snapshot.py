@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vmm.ui.cli.base import CONTEXT, act_on_one, cli, complete_vms, confirm
+from vmm.ui.cli.base import CONTEXT, act_on_one, cli, confirm
+from vmm.ui.cli.completion import complete_vms
 from vmm.ui.cli.output import echo, echo_json
 from vmm.ui.cli.session import Session, pass_session
 

@@ -9,7 +9,8 @@ from dataclasses import asdict
 import click
 
 from vmm.model.errors import HostError
-from vmm.ui.cli.base import act, cli, complete_vms, targets
+from vmm.ui.cli.base import act, cli, targets
+from vmm.ui.cli.completion import complete_vms
 from vmm.ui.cli.output import echo, echo_json, warn
 from vmm.ui.cli.session import Session, pass_session
 
