@@ -336,7 +336,7 @@ def test_ls_loads_only_the_module_that_defines_it_and_the_shared_ones():
 
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     shared = ["vmm.ui.cli.base", "vmm.ui.cli.completion", "vmm.ui.cli.output", "vmm.ui.cli.session"]
-    assert done.stderr.strip() == str(sorted([*shared, "vmm.ui.cli.organise"]))
+    assert done.stderr.strip() == str(sorted([*shared, "vmm.ui.cli.listing"]))
 
 
 def test_json_lists_print_one_element_per_line(run):

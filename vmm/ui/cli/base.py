@@ -37,7 +37,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 # Where each subcommand is defined: a module is imported only when one of its commands runs
 # (or --help lists them all), so `vmm ls` does not pay for the definitions of thirty others.
 SUBCOMMANDS = {
-    "vmm.ui.cli.organise": ("ls", "tree", "mv", "label", "labels"),
+    "vmm.ui.cli.listing": ("ls", "tree", "labels"),
+    "vmm.ui.cli.organise": ("mv", "label"),
     "vmm.ui.cli.power": (
         "start", "shutdown", "discard-save", *(action.name for action in simple_commands()),
     ),
