@@ -168,6 +168,28 @@ def _move_back(
     update_metadata(vm, back, "move undone")
 
 
+def relabel_each(
+    vms: Sequence[Vm], labels: Sequence[str], *, remove: bool = False
+) -> tuple[list[MetadataChange], list[str]]:
+    """Add (or remove) `labels` on every VM, whatever happens to the others: the changes, and
+    a line per VM that failed, naming it. Removing a label no chosen VM carries is refused
+    before anything changes (a typo); the VMs that lack one that others carry are unchanged."""
+    wanted = normalise_labels(labels)
+    if remove:
+        carried = {label for vm in vms for label in vm.read_metadata()[0].labels}
+        missing = [label for label in wanted if label not in carried]
+        if missing:
+            who = f"VM {vms[0].name!r}" if len(vms) == 1 else "none of the VMs chosen"
+            raise InvalidInput(f"{who} has no label {missing[0]!r}")
+    changes, failures = [], []
+    for vm in vms:
+        try:
+            changes.append((remove_labels if remove else add_labels)(vm, wanted))
+        except VmmError as err:
+            failures.append(f"{vm.dom.name()}: {err}")
+    return changes, failures
+
+
 def add_labels(vm: Vm, labels: Sequence[str]) -> MetadataChange:
     wanted = normalise_labels(labels)
     return update_metadata(vm, lambda meta: meta.with_labels(wanted), "label add")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
-from vmm.model.errors import InvalidInput
-from vmm.ui.cli.base import CONTEXT, cli
+from vmm.ui.cli.base import CONTEXT, cli, targets
 from vmm.ui.cli.completion import (
     complete_folders,
     complete_labels,
-    complete_vms,
+    complete_labels_of_targets,
     complete_vms_and_folders,
 )
-from vmm.ui.cli.output import echo_changes, warn
+from vmm.ui.cli.output import echo, echo_changes, warn
 from vmm.ui.cli.session import Session, pass_session
 
 if TYPE_CHECKING:
@@ -38,8 +39,12 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
     """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`.
 
-    A SOURCE is a VM name or UUID; a SOURCE that names no VM but an existing folder moves
-    every VM under that folder, keeping their sub-folders.
+    A SOURCE is a VM name or UUID; a SOURCE holding a '/' (`/lab/web`, `lab/web`) is a folder
+    and moves every VM under it, keeping their sub-folders.
+
+    \b
+    Examples:
+      vmm mv nginx haproxy /lab/web
     """
     from vmm.ops import organise
 
@@ -49,34 +54,74 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
 
 @cli.group("label", context_settings=CONTEXT)
 def label_group() -> None:
-    """Add or remove labels on a VM."""
+    """Add or remove labels on VMs.
+
+    \b
+    Examples:
+      vmm label add -t web nginx haproxy
+    """
+
+
+def _label_option(complete: Callable) -> Callable:
+    return click.option(
+        "-t", "--tag", "tags", multiple=True, metavar="LABEL", shell_complete=complete,
+        help="The label to add or remove (repeatable).",
+    )  # fmt: skip
+
+
+def _relabel(
+    session: Session,
+    vms: tuple[str, ...],
+    labels: tuple[str, ...],
+    tags: tuple[str, ...],
+    verb: str,
+) -> None:
+    """Add or remove the labels `tags` on the VMs chosen; a line per VM, exit 1 if any failed."""
+    from vmm.model.metadata import normalise_labels
+    from vmm.ops import organise
+    from vmm.ops.selection import select
+
+    if not tags:  # `label add nginx haproxy`: is haproxy a VM or a label? Never guessed.
+        raise click.UsageError(
+            f"name the labels with -t: vmm label {verb} -t LABEL [-t LABEL]... VM|FOLDER..."
+        )
+    normalise_labels(tags)
+    chosen = select(session.host(), vms, labels)
+    changes, failures = organise.relabel_each(chosen, tags, remove=verb == "rm")
+    _report(changes)
+    for failure in failures:
+        echo(f"vmm: error: {failure}", err=True)
+    if failures:
+        sys.exit(1)
 
 
 @label_group.command("add")
-@click.argument("vm", shell_complete=complete_vms)
-@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@_label_option(complete_labels)
+@targets
 @pass_session
-def label_add_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
-    """Add LABELS to VM."""
-    from vmm.model.metadata import normalise_labels
-    from vmm.ops import organise
+def label_add_command(
+    session: Session, vms: tuple[str, ...], labels: tuple[str, ...], tags: tuple[str, ...]
+) -> None:
+    """Add the labels given with -t to VMs, folders or the VMs with a --label.
 
-    normalise_labels(labels)
-    _report([organise.add_labels(session.host().vm(vm), labels)])
+    \b
+    Examples:
+      vmm label add -t web -t prod nginx haproxy
+    """
+    _relabel(session, vms, labels, tags, "add")
 
 
 @label_group.command("rm")
-@click.argument("vm", shell_complete=complete_vms)
-@click.argument("labels", nargs=-1, required=True, shell_complete=complete_labels)
+@_label_option(complete_labels_of_targets)
+@targets
 @pass_session
-def label_rm_command(session: Session, vm: str, labels: tuple[str, ...]) -> None:
-    """Remove LABELS from VM."""
-    from vmm.model.metadata import normalise_labels
-    from vmm.ops import organise
+def label_rm_command(
+    session: Session, vms: tuple[str, ...], labels: tuple[str, ...], tags: tuple[str, ...]
+) -> None:
+    """Remove the labels given with -t from VMs, folders or the VMs with a --label.
 
-    handle = session.host().vm(vm)
-    current, _ = handle.read_metadata()
-    missing = [label for label in normalise_labels(labels) if label not in current.labels]
-    if missing:
-        raise InvalidInput(f"VM {vm!r} has no label {missing[0]!r}")
-    _report([organise.remove_labels(handle, labels)])
+    \b
+    Examples:
+      vmm label rm -t staging /lab/web
+    """
+    _relabel(session, vms, labels, tags, "rm")

@@ -1,0 +1,71 @@
+"""What a new user types wrong (issue 16, "Inputs"): each answered in one line, in words a user
+knows, with the exit code that says what went wrong (2 usage, 1 failure, 130 interrupted)."""
+
+from __future__ import annotations
+
+from conftest import node_uri, run_vmm
+
+
+def ok(result):
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.stdout
+
+
+def one_error(result, code: int = 1) -> str:
+    """The one `vmm: error: ...` line of a failed command (warnings aside)."""
+    assert result.exit_code == code, result.output + result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("vmm: warning:")]
+    assert len(errors) == 1 and errors[0].startswith("vmm: error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    return errors[0]
+
+
+def complete(*words: str) -> list[str]:
+    env = {
+        "_VMM_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = run_vmm(env=env)
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
+# -- 1. label takes several VMs, folders and --label; the labels come with -t ------------------
+
+
+def test_label_add_takes_several_vms_and_labels_given_with_t(run, host):
+    out = ok(run("label", "add", "-t", "new", "--tag", "web", "alpha", "gamma"))
+    assert "alpha: web, prod, new" in out and "gamma: new, web" in out
+    assert host.find("gamma").labels == ("new", "web")
+
+
+def test_label_add_and_rm_take_folders_and_label_selections(run, host):
+    ok(run("label", "add", "-t", "x", "/lab/web"))
+    assert "x" in host.find("alpha").labels and "x" in host.find("delta one").labels
+    assert "x" not in host.find("beta").labels
+    ok(run("label", "rm", "-t", "x", "--label", "prod"))
+    assert "x" not in host.find("alpha").labels and "x" in host.find("delta one").labels
+
+
+def test_label_rm_of_a_label_some_chosen_vms_lack_leaves_those_unchanged(run, host):
+    out = ok(run("label", "rm", "-t", "prod", "alpha", "gamma"))
+    assert "alpha: web" in out and "gamma: unchanged" in out
+
+
+def test_label_rm_of_a_label_no_chosen_vm_carries_is_refused(run, host):
+    assert "has no label 'absent'" in one_error(run("label", "rm", "-t", "absent", "alpha"))
+    assert "none of the VMs" in one_error(run("label", "rm", "-t", "absent", "alpha", "beta"))
+
+
+def test_the_old_ambiguous_label_form_is_refused_showing_the_new_one(run, host):
+    before = {d.name: d.labels for d in host.domains()}
+    line = one_error(run("label", "add", "alpha", "gamma", "web2"), code=2)
+    assert "vmm label add -t LABEL" in line
+    assert {d.name: d.labels for d in host.domains()} == before
+
+
+def test_label_rm_completion_offers_that_vms_labels_only():
+    assert complete("vmm", "-c", node_uri(), "label", "rm", "alpha", "-t", "") == ["prod", "web"]
+    assert complete("vmm", "-c", node_uri(), "label", "rm", "beta", "-t", "") == ["db"]
+    every = complete("vmm", "-c", node_uri(), "label", "add", "gamma", "-t", "")
+    assert every == ["db", "prod", "web"]
