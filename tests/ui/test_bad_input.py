@@ -69,3 +69,33 @@ def test_label_rm_completion_offers_that_vms_labels_only():
     assert complete("vmm", "-c", node_uri(), "label", "rm", "beta", "-t", "") == ["db"]
     every = complete("vmm", "-c", node_uri(), "label", "add", "gamma", "-t", "")
     assert every == ["db", "prod", "web"]
+
+
+# -- 2. a relative folder path is a folder everywhere, as in `ls` ------------------------------
+
+
+def test_relative_folder_paths_work_in_mv_and_actions_as_in_ls(run, host):
+    assert "delta one" in ok(run("ls", "lab/web"))
+    ok(run("mv", "lab/web", "/moved"))
+    assert host.find("alpha").path == host.find("delta one").path == "/moved"
+    paused = run("pause", "moved/")
+    assert "alpha: paused" in paused.stdout and "'delta one': it is shut off" in paused.stderr
+    assert host.find("alpha").state == "paused"
+    assert "no VM named 'moved'; for the folder, write /moved" in one_error(
+        run("label", "add", "-t", "x", "moved")
+    )
+
+
+def test_a_folder_named_without_a_slash_is_a_vm_name_and_the_error_says_how(run, host):
+    line = one_error(run("start", "lab"))
+    assert "no VM named 'lab'" in line and "for the folder, write /lab" in line
+    assert "for the folder" in one_error(run("mv", "lab", "/x"))
+    assert host.find("alpha").path == "/lab/web"
+
+
+# -- 6. a selection that matches nothing is an error ---------------------------------------------
+
+
+def test_a_folder_narrowed_to_nothing_by_label_says_so(run, host):
+    line = one_error(run("start", "/lab/web", "--label", "nosuch"))
+    assert "no VM in /lab/web carries the label(s) nosuch" in line

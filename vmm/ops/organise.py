@@ -11,6 +11,7 @@ from vmm.model.errors import InvalidInput, InvalidState, NotFound, VmmError
 from vmm.model.metadata import Metadata, normalise_labels, normalise_path
 from vmm.model.sides import MetadataChange, Reading, describe, summary
 from vmm.ops import faults
+from vmm.ops.selection import host_vm, is_folder_ref
 from vmm.virt.domains import Dom
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
@@ -95,18 +96,16 @@ def plan_moves(
 ) -> list[tuple[Vm, Change]]:
     """What `vmm mv SOURCES DEST` does to each VM, checked before anything moves: a SOURCE
     naming a VM moves it into DEST; one naming no VM but a folder renames that folder (every
-    VM under it keeps its sub-folder). `listing` lists the host, once, if a folder is named."""
+    VM under it keeps its sub-folder); a SOURCE holding a '/' is a folder (`lab/web` is /lab/web,
+    as `ls` takes it). `listing` lists the host, once, if a folder is named."""
     target = normalise_path(dest)
     vms: list[Vm] = []
     folders: list[tuple[str, str]] = []
     domains: list[Domain] | None = None
     for source in sources:
-        try:
-            vms.append(host.vm(source))
+        if not is_folder_ref(source):
+            vms.append(host_vm(host, source, listing))
             continue
-        except NotFound:
-            if not source.startswith("/"):
-                raise
         domains = domains if domains is not None else listing()
         old, new = check_folder_move(source, target)
         if not tree.folder_exists(old, domains):
