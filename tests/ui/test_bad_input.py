@@ -3,7 +3,7 @@ knows, with the exit code that says what went wrong (2 usage, 1 failure, 130 int
 
 from __future__ import annotations
 
-from conftest import node_uri, run_vmm
+from conftest import domain_xml, node_uri, run_vmm
 
 
 def ok(result):
@@ -99,3 +99,15 @@ def test_a_folder_named_without_a_slash_is_a_vm_name_and_the_error_says_how(run,
 def test_a_folder_narrowed_to_nothing_by_label_says_so(run, host):
     line = one_error(run("start", "/lab/web", "--label", "nosuch"))
     assert "no VM in /lab/web carries the label(s) nosuch" in line
+
+
+# -- 3. a name that is another VM's UUID -----------------------------------------------------
+
+
+def test_a_name_that_is_another_vms_uuid_is_refused_in_any_case(run, host):
+    uuid = host.find("beta").uuid.lower()
+    host.conn.defineXML(domain_xml(uuid))  # a VM named like beta's UUID
+    for spelling in (uuid, uuid.upper()):
+        line = one_error(run("info", spelling))
+        assert f"is the UUID of VM 'beta', and VM '{uuid}' is named so" in line
+    assert "path:" in ok(run("info", "beta"))

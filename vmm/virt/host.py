@@ -10,7 +10,7 @@ import libvirt
 from lxml import etree
 
 from vmm.model.domain import Domain, state_name
-from vmm.model.errors import NotFound, VmmError
+from vmm.model.errors import InvalidInput, NotFound, VmmError
 from vmm.model.journal import Entry, last_writes, meta_json
 from vmm.model.metadata import Metadata
 from vmm.model.sides import (
@@ -256,11 +256,28 @@ class Host:
                 pass  # a VM whose own name starts with "HOST:"
         with as_vmm_errors():
             dom = _unless_missing(self.conn.lookupByName, ref)
-            if dom is None and UUID_PATTERN.match(ref):
-                dom = _unless_missing(self.conn.lookupByUUIDString, ref)
+            if UUID_PATTERN.match(ref):
+                dom = self._name_or_uuid(ref, dom)
         if dom is None:
             raise NotFound(f"no VM named {ref!r}")
         return dom
+
+    def _name_or_uuid(self, ref: str, named: libvirt.virDomain | None) -> libvirt.virDomain | None:
+        """`ref` looks like a UUID: the VM it names, or whose UUID it is, but never one for
+        some spelling and another for the next. A name is matched in its case, a UUID in any,
+        so a VM named like another's UUID would be picked in lower case and the other in
+        upper case: when the two differ, the error names both."""
+        by_uuid = _unless_missing(self.conn.lookupByUUIDString, ref)
+        if by_uuid is None:
+            return named
+        for spelling in (ref, ref.lower(), ref.upper()):
+            other = named if spelling == ref else _unless_missing(self.conn.lookupByName, spelling)
+            if other is not None and other.UUIDString() != by_uuid.UUIDString():
+                raise InvalidInput(
+                    f"{ref!r} is the UUID of VM {by_uuid.name()!r}, and VM {other.name()!r} is"
+                    f" named so: name {by_uuid.name()!r} by its name, or rename the other"
+                )
+        return by_uuid
 
     def by_key(self, key: str) -> libvirt.virDomain:
         """The VM a listing's `Domain.key` stands for: by UUID alone, never taken for a name (a
