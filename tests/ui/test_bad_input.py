@@ -3,6 +3,7 @@ knows, with the exit code that says what went wrong (2 usage, 1 failure, 130 int
 
 from __future__ import annotations
 
+import pytest
 from conftest import domain_xml, node_uri, run_vmm
 
 
@@ -111,3 +112,16 @@ def test_a_name_that_is_another_vms_uuid_is_refused_in_any_case(run, host):
         line = one_error(run("info", spelling))
         assert f"is the UUID of VM 'beta', and VM '{uuid}' is named so" in line
     assert "path:" in ok(run("info", "beta"))
+
+
+# -- 4. a wait that would never end --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option", [["--wait", "--timeout"], ["--force-after"], ["--wait", "--force-after"]]
+)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "-1", "soon"])
+def test_shutdown_waits_that_would_never_end_are_refused(run, host, option, value):
+    line = one_error(run("shutdown", *option, value, "alpha"), code=2)
+    assert "is not a number of seconds" in line
+    assert host.find("alpha").state == "running"

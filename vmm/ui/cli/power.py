@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from vmm.model.errors import InvalidInput
@@ -9,6 +11,21 @@ from vmm.ops.registry import simple_commands
 from vmm.ui.cli.base import act, cli, targets
 from vmm.ui.cli.output import report
 from vmm.ui.cli.session import Session, pass_session
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds, 0 or more: `nan` would never end a wait, nor `inf`."""
+
+    name = "seconds"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a number of seconds (0 or more)", param, ctx)
+        return seconds
 
 
 @cli.command("start")
@@ -27,12 +44,13 @@ def start_command(
 @click.option("--wait", is_flag=True, help="Wait until the VMs are shut off.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=Seconds(),
+    metavar="S",
     help="Seconds --wait waits  [default: 60]",
 )
 @click.option(
     "--force-after",
-    type=click.FloatRange(min=0),
+    type=Seconds(),
     metavar="S",
     help="Force off what is still running after S seconds.",
 )
