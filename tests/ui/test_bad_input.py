@@ -125,3 +125,22 @@ def test_shutdown_waits_that_would_never_end_are_refused(run, host, option, valu
     line = one_error(run("shutdown", *option, value, "alpha"), code=2)
     assert "is not a number of seconds" in line
     assert host.find("alpha").state == "running"
+
+
+# -- 5. host choices that contradict each other ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--all-hosts", "-c", node_uri()], "-c picks one host and --all-hosts every"),
+        (["-c", "lab", "--all-hosts"], "-c picks one host and --all-hosts every"),
+        (["--demo", "-c", "X"], "--demo is a host of its own: it cannot go with -c"),
+        (["--demo", "--all-hosts"], "--demo is a host of its own: it cannot go with --all-hosts"),
+    ],
+)
+def test_host_options_that_contradict_each_other_are_a_usage_error(args, message):
+    result = run_vmm(*args, "ls")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"vmm: error: {message}")
+    assert len(result.stderr.splitlines()) == 1

@@ -113,6 +113,17 @@ class Target:
     pool: str | None = None
 
 
+def conflict(option: str | None, *, demo: bool, all_hosts: bool) -> str:
+    """Why these choices of host cannot go together ("" when they can): each names the host."""
+    if demo and option is not None:
+        return "--demo is a host of its own: it cannot go with -c (leave one out)"
+    if demo and all_hosts:
+        return "--demo is a host of its own: it cannot go with --all-hosts (leave one out)"
+    if all_hosts and option is not None:
+        return "-c picks one host and --all-hosts every configured one: leave one out"
+    return ""
+
+
 def resolve(
     option: str | None,
     *,
@@ -121,6 +132,9 @@ def resolve(
     env: Mapping[str, str] = os.environ,
 ) -> Target:
     """-c NAME|URI, else --all-hosts, else $LIBVIRT_DEFAULT_URI, else the config file."""
+    clash = conflict(option, demo=demo, all_hosts=all_hosts)
+    if clash:
+        raise InvalidInput(clash)
     if demo:
         return Target(demo_uri(), "demo")
     if option is not None and not option.strip():

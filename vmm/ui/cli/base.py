@@ -176,6 +176,11 @@ def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str, all_h
 
     VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
     """
+    from vmm.ui.config import conflict
+
+    clash = conflict(uri_option, demo=demo, all_hosts=all_hosts)
+    if clash:
+        raise click.UsageError(clash, ctx)
     if ctx.obj is None:
         ctx.obj = Session(uri_option, demo, all_hosts)
     ctx.call_on_close(ctx.obj.close)
