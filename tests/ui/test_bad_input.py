@@ -144,3 +144,23 @@ def test_host_options_that_contradict_each_other_are_a_usage_error(args, message
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"vmm: error: {message}")
     assert len(result.stderr.splitlines()) == 1
+
+
+# -- 7. a config key with a typo ---------------------------------------------------------------
+
+
+def test_unknown_config_keys_are_warned_of_with_file_and_line(tmp_path):
+    config = tmp_path / "vmm" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'menu = "fzf"\ntimout = 3\n\n[hosts.lab]\nuri = "test:///default"\npol = "p"\n'
+        '[hosts.far]\nuri = "test:///default"\nextra = { a = 1 }\n'
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    result = run_vmm("-c", node_uri(), "ls", env=env)
+    assert result.returncode == 0 and "gamma" in result.stdout
+    assert [line for line in result.stderr.splitlines() if "config" in line] == [
+        f"vmm: warning: {config}:2: unknown key 'timout' is ignored (did you mean 'timeout'?)",
+        f"vmm: warning: {config}:6: unknown key 'hosts.lab.pol' is ignored (did you mean 'pool'?)",
+        f"vmm: warning: {config}:9: unknown key 'hosts.far.extra' is ignored (known: uri, pool)",
+    ]

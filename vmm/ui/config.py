@@ -61,6 +61,58 @@ def _hosts(path: str, table: object) -> tuple[HostConfig, ...]:
     return tuple(hosts)
 
 
+KEYS = ("uri", "menu", "menu_command", "hosts", "all_hosts", "timeout")
+HOST_KEYS = ("uri", "pool")
+_told: set[str] = set()  # warnings already given by this process (the picker reads twice)
+
+
+def _warn_of_unknown_keys(path: str, text: str, data: dict) -> None:
+    """A key vmm does not know is most likely a typo (`timout`): it would be ignored without
+    a word, so each is told of, with its line (tomllib knows no lines: the text is scanned)."""
+    unknown = [(key, None, KEYS) for key in data if key not in KEYS]
+    hosts = data.get("hosts")
+    for name, entry in hosts.items() if isinstance(hosts, dict) else ():
+        if isinstance(entry, dict):
+            unknown += [(key, name, HOST_KEYS) for key in entry if key not in HOST_KEYS]
+    if not unknown:
+        return
+    import difflib
+
+    from vmm.ui.cli.output import warn
+
+    for key, host, known in unknown:
+        line = _line_of(text, key, host)
+        where = f"{path}:{line}" if line else path
+        shown = f"hosts.{host}.{key}" if host is not None else key
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        warning = f"{where}: unknown key {shown!r} is ignored ({hint})"
+        if warning not in _told:
+            _told.add(warning)
+            warn(warning)
+
+
+def _line_of(text: str, key: str, host: str | None) -> int | None:
+    """The line (from 1) where `key` is set, inside the table [hosts.HOST] if `host`."""
+    import re
+
+    def name(word: str) -> str:
+        escaped = re.escape(word)
+        return f"(?:{escaped}|\"{escaped}\"|'{escaped}')"
+
+    lines = text.splitlines()
+    start = 0
+    if host is not None:
+        header = re.compile(rf"^\s*\[\s*hosts\s*\.\s*{name(host)}\s*\]")
+        start = next((i + 1 for i, line in enumerate(lines) if header.match(line)), 0)
+    setting = re.compile(rf"^\s*(?:\[+\s*)?{name(key)}\s*[=.\]]")
+    inline = re.compile(rf"[{{,]\s*{name(key)}\s*=")  # an inline table: lab = { url = "..." }
+    for number in range(start, len(lines)):
+        if setting.match(lines[number]) or inline.search(lines[number]):
+            return number + 1
+    return None
+
+
 def load(path: str) -> Config:
     """Read the config file; a missing file means the defaults."""
     try:
@@ -76,6 +128,7 @@ def load(path: str) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}") from None
+    _warn_of_unknown_keys(path, raw.decode("utf-8"), data)
     for key in ("uri", "menu", "menu_command"):
         _expect(path, key, data.get(key), str)
     _expect(path, "all_hosts", data.get("all_hosts"), bool)
