@@ -3,8 +3,11 @@ knows, with the exit code that says what went wrong (2 usage, 1 failure, 130 int
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
-from conftest import domain_xml, node_uri, run_vmm
+from conftest import domain_xml, node_uri, run_vmm, vmm_exe
 
 
 def ok(result):
@@ -164,3 +167,33 @@ def test_unknown_config_keys_are_warned_of_with_file_and_line(tmp_path):
         f"vmm: warning: {config}:6: unknown key 'hosts.lab.pol' is ignored (did you mean 'pool'?)",
         f"vmm: warning: {config}:9: unknown key 'hosts.far.extra' is ignored (known: uri, pool)",
     ]
+
+
+# -- 8. output that cannot be written ----------------------------------------------------------
+
+
+def _ls_writing_to(stdout, preexec_fn=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [vmm_exe(), "-c", node_uri(), "ls", "-r"],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=60,
+        preexec_fn=preexec_fn,
+    )
+
+
+def test_a_full_disk_under_the_output_is_one_line_not_an_internal_error():
+    with open("/dev/full", "w") as full:
+        result = _ls_writing_to(full)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "warning" not in line]
+    assert errors == ["vmm: error: cannot write the output: No space left on device"]
+
+
+def test_a_closed_standard_output_is_an_error_not_output_lost_at_exit_0():
+    result = _ls_writing_to(None, preexec_fn=lambda: os.close(1))  # as `vmm ls >&-`
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "warning" not in line]
+    assert errors == ["vmm: error: the standard output is closed: nothing can be written"]

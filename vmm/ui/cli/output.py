@@ -8,16 +8,39 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from vmm.model.errors import VmmError, describe_os_error
+
 if TYPE_CHECKING:
     from vmm.model.sides import MetadataChange
     from vmm.ops.perform import Outcome
+
+
+class OutputLost(VmmError):
+    """The standard output is closed or cannot be written (a full disk): what the command
+    says would be lost, and exit 0 would tell a script it got it."""
+
+
+def write(text: str, *, err: bool = False, **options: Any) -> None:
+    """click.echo, but output that cannot be written is an error (not lost at exit 0, nor an
+    'internal error'); stderr that cannot be written has no one to tell."""
+    if not err and sys.stdout is None:
+        raise OutputLost("the standard output is closed: nothing can be written")
+    try:
+        click.echo(text, err=err, **options)
+    except BrokenPipeError:
+        raise  # the reader left (`vmm ls | head -1`): the exit point says 141 without a word
+    except (OSError, ValueError) as failure:  # ValueError: written after the stream was closed
+        if err:
+            return
+        why = describe_os_error(failure) if isinstance(failure, OSError) else "it is closed"
+        raise OutputLost(f"cannot write the output: {why}") from None
 
 
 def echo(text: str = "", **options: Any) -> None:
     """click.echo for everything but JSON: names are shown, never obeyed (vmm.model.printable)."""
     from vmm.model.printable import printable
 
-    click.echo(printable(text), **options)
+    write(printable(text), **options)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -36,9 +59,9 @@ def echo_json(data: Any) -> None:
 
     if isinstance(data, list) and data:
         rows = ",\n".join(json.dumps(item, ensure_ascii=False) for item in data)
-        click.echo(f"[\n{rows}\n]")
+        write(f"[\n{rows}\n]")
     else:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        write(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def echo_changes(changes: Iterable[MetadataChange]) -> None:
