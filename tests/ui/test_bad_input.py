@@ -197,3 +197,13 @@ def test_a_closed_standard_output_is_an_error_not_output_lost_at_exit_0():
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "warning" not in line]
     assert errors == ["vmm: error: the standard output is closed: nothing can be written"]
+
+
+# -- 9. the fzf menu without a terminal --------------------------------------------------------
+
+
+def test_the_fzf_menu_without_a_terminal_says_it_needs_one():
+    result = run_vmm("-c", node_uri(), "--menu", "fzf")  # stdin is /dev/null, stdout a pipe
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("vmm: error: the fzf menu needs a terminal")
+    assert len(result.stderr.splitlines()) == 1 and "too small" not in result.stderr

@@ -48,6 +48,11 @@ def run_picker(session: Session, menu_name: str) -> None:
     config = load(config_path())
     name = choose_menu(menu_name, config.menu)
     terminal = name == "fzf"
+    if terminal and not on_terminal():
+        raise InvalidInput(
+            "the fzf menu needs a terminal (stdin and stdout are not one): run vmm in a"
+            " terminal, or pick another menu with --menu wofi or --menu dmenu"
+        )
     notifier = StatusLine() if terminal else Desktop()
     if not terminal:
         use_menu_for_passwords()
