@@ -73,10 +73,22 @@ def is_ip_address(text: str) -> bool:
     return True
 
 
+# Seconds ssh may take to connect: an address nothing answers at (a VM that went away, a lease
+# from another network) ends in ssh's own "Connection timed out" instead of a hang.
+SSH_CONNECT_TIMEOUT = 10
+
+
 def ssh_argv(address: str, args: tuple[str, ...], user: str | None = None) -> list[str]:
     if not is_ip_address(address):
         raise InvalidState(f"{address!r} is not an IP address")
-    return ["ssh", *(["-l", user] if user else []), address, *args]
+    return [
+        "ssh",
+        "-o",
+        f"ConnectTimeout={SSH_CONNECT_TIMEOUT}",
+        *(["-l", user] if user else []),
+        address,
+        *args,
+    ]
 
 
 def console_argv(uri: str, uuid: str) -> list[str]:
