@@ -11,7 +11,7 @@ import fcntl
 import os
 import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict
 
 from vmm.model.errors import HostError
@@ -29,7 +29,7 @@ def default_path(env: Mapping[str, str] = os.environ) -> str:
 # `vmm history` shows stays between one and two of these.
 ROTATE_BYTES = 1 << 20
 LOCK_WAIT_SECONDS = 2.0
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def open_private(path: str, flags: int) -> int:
@@ -78,6 +78,15 @@ def _locked(fd: int, wait: float) -> bool:
             time.sleep(0.01)
 
 
+def _on_a_fresh_line(fd: int, line: bytes) -> bytes:
+    """`line`, after a newline when the journal's last line has none (a write cut short, an
+    editor): glued to it, the new entry would be lost with the torn one."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        return b"\n" + line
+    return line
+
+
 def _still_at(fd: int, path: str) -> bool:
     """Whether `path` still names the file open as `fd`."""
     try:
@@ -94,6 +103,7 @@ class History:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self.failures: list[str] = []
+        self.skipped: list[str] = []  # the lines the last `entries` could not read, and where
 
     @property
     def older(self) -> str:
@@ -128,24 +138,32 @@ class History:
                         faults.point("history.rotating")
                         os.replace(self.path, self.older)
                         continue
-                os.write(fd, line)
+                os.write(fd, _on_a_fresh_line(fd, line))
                 return
             finally:
                 os.close(fd)  # releases the lock
 
-    def entries(self, vm: str | None = None) -> list[Entry]:
-        """Every readable entry, oldest first; `vm` matches a name or a UUID."""
+    def entries(self, vm: str | None = None, uris: Collection[str] | None = None) -> list[Entry]:
+        """Every readable entry, oldest first; `vm` matches a name or a UUID, `uris` (when
+        given) the hosts the entries are of. A line that is no entry is skipped, and said in
+        `skipped` (file and line number): a torn or foreign line must not hide the rest."""
         import json
 
-        lines = [*self._lines(self.older), *self._lines(self.path)]
         found = []
-        for line in lines:
-            try:
-                entry = Entry(**json.loads(line))
-            except (ValueError, TypeError):
-                continue  # a torn or foreign line must not hide the rest
-            if vm is None or vm in (entry.vm, entry.uuid):
-                found.append(entry)
+        self.skipped = []
+        for path in (self.older, self.path):
+            for number, line in enumerate(self._lines(path), 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = Entry.from_json(json.loads(line))
+                except ValueError:
+                    self.skipped.append(f"{path}:{number}")
+                    continue
+                if vm is not None and vm not in (entry.vm, entry.uuid):
+                    continue
+                if uris is None or entry.host in uris:
+                    found.append(entry)
         return found
 
     @staticmethod

@@ -139,11 +139,12 @@ def details_lines(info: Details) -> list[str]:
     return lines
 
 
-def history_line(entry: Entry) -> str:
+def history_line(entry: Entry, host: str = "") -> str:
+    """One entry; the host by `host`, its name in the config, when it has one, else its URI."""
     change = entry.detail
     if entry.before is not None and entry.after is not None:
         change = f"{_place(entry.before)} -> {_place(entry.after)}"
-    return f"{entry.time}  {entry.vm}  {entry.action}: {change}  ({entry.host})"
+    return f"{entry.time}  {entry.vm}  {entry.action}: {change}  ({host or entry.host})"
 
 
 def _place(meta: dict) -> str:
