@@ -9,7 +9,7 @@ from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.definition import new_domain
-from vmm.model.errors import InvalidInput, NotFound
+from vmm.model.errors import InvalidInput, InvalidState, NotFound
 from vmm.model.metadata import Metadata
 from vmm.ops import faults
 from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
@@ -81,6 +81,36 @@ def _default_network(conn: Conn) -> str | None:
         return None
 
 
+def check_network(conn: Conn, name: str) -> str:
+    """Refuse a network the VM could not start on: one the host does not have, or one that is
+    down and does not start with the host. Returns a note for a network that is down now but
+    starts with the host ("" for an active one)."""
+    try:
+        network = conn.networkLookupByName(name)
+    except LibvirtError:
+        known = ", ".join(sorted(conn.listNetworks() + conn.listDefinedNetworks())) or "none"
+        raise NotFound(f"no network {name!r} on this host (networks: {known})") from None
+    if network.isActive():
+        return ""
+    if network.autostart():
+        return f" (not active now; it starts with the host, or now with 'virsh net-start {name}')"
+    raise InvalidState(
+        f"network {name!r} is not active and does not start with the host, so the VM could not"
+        f" start: start it first (virsh net-start {name}), or name another (--network)"
+    )
+
+
+def _pool(conn: Conn, name: str):
+    """The storage pool `name`, or an error naming the pools there are."""
+    try:
+        return conn.storagePoolLookupByName(name)
+    except LibvirtError:
+        known = ", ".join(sorted(conn.listStoragePools() + conn.listDefinedStoragePools()))
+        raise NotFound(
+            f"no storage pool {name!r} on this host (pools: {known or 'none'})"
+        ) from None
+
+
 def domain_xml(
     name: str, disk: str, shape: Shape, kind: tuple[str, str], network: str | None, meta: Metadata
 ) -> str:
@@ -146,11 +176,12 @@ def _new_vm(
     meta = Metadata(metadata.normalise_path(folder)) if folder else Metadata()
     base = find_base(conn, base_ref)
     check_disk_image(base)
-    pool = conn.storagePoolLookupByName(pool_name) if pool_name else None
+    pool = _pool(conn, pool_name) if pool_name else None
     if pool is None and base.pool is None:
         raise InvalidInput(
-            f"{base.path} is in no storage pool, and vmm writes no image beside it:"
-            " name the pool for the new VM's disk (--pool POOL)"
+            f"{base.path} is in no storage pool, and vmm writes no image beside it: name the"
+            " storage pool for the new VM's disk (vmm new --pool POOL, or `pool` in the host's"
+            " [hosts.NAME] table of the config), or define a pool for its directory"
         )
     writer = storage.owners(conn, [base.path], writing=True).get(base.path)
     if writer is not None:
@@ -159,6 +190,7 @@ def _new_vm(
             f" see it change underneath; make a linked clone of {writer!r} instead (vmm clone)"
         )
     kind = guest_type(conn)
+    network_note = check_network(conn, shape.network) if shape.network else ""
     network = shape.network or _default_network(conn)
     with all_or_nothing(f"new VM {name!r}", conn.getURI()) as rollback:
         note = f"the disk of the new VM {name!r}"
@@ -166,5 +198,5 @@ def _new_vm(
         disk = images.create_overlay(base, where)
         faults.point("new.image-made")
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
-    nic = f", on network {network!r}" if network else ", with no network"
+    nic = f", on network {network!r}{network_note}" if network else ", with no network"
     return f"created on an overlay of {base.path}{nic}"
