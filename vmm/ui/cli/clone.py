@@ -9,7 +9,7 @@ import click
 from vmm.model.errors import InvalidInput
 from vmm.ui.cli.base import cli
 from vmm.ui.cli.completion import complete_folders, complete_labels, complete_vms
-from vmm.ui.cli.output import echo
+from vmm.ui.cli.output import echo, echo_json
 from vmm.ui.cli.session import Session, pass_session
 
 
@@ -64,7 +64,12 @@ def clone_command(
     start: bool,
     pool: str | None,
 ) -> None:
-    """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size."""
+    """Clone SOURCE as NAME. Linked clones take constant time whatever the disk size.
+
+    \b
+    Examples:
+      vmm clone web1 web2 --to /lab/staging --label staging --start
+    """
     from vmm.ops.perform import perform
 
     vm = session.host().vm(source)
@@ -80,16 +85,26 @@ def clone_command(
 
 @cli.command("clones")
 @click.argument("vm", shell_complete=complete_vms)
+@click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
 @pass_session
-def clones_command(session: Session, vm: str) -> None:
-    """The VMs that share VM's disk images (its linked clones, its source, siblings)."""
+def clones_command(session: Session, vm: str, as_json: bool) -> None:
+    """The VMs that share VM's disk images (its linked clones, its source, siblings).
+
+    \b
+    Examples:
+      vmm clones web1 --json
+    """
     from vmm.virt import storage
     from vmm.virt.errors import as_vmm_errors
 
     handle = session.host().vm(vm)
     with as_vmm_errors():
-        for name, image in storage.sharing(handle):
-            echo(f"{name}  (through {image})")
+        sharing = storage.sharing(handle)
+    if as_json:
+        echo_json([{"name": name, "image": image} for name, image in sharing])
+        return
+    for name, image in sharing:
+        echo(f"{name}  (through {image})")
 
 
 @cli.command("new")
@@ -115,7 +130,12 @@ def new_command(
     folder: str | None,
     pool: str | None,
 ) -> None:
-    """Define NAME with a disk that is a qcow2 overlay of a base image."""
+    """Define NAME with a disk that is a qcow2 overlay of a base image.
+
+    \b
+    Examples:
+      vmm new box1 --base default/debian-12.qcow2 --memory 2048 --vcpus 2 --to /lab
+    """
     from vmm.ops import create
 
     shape = create.Shape(memory, vcpus, network)

@@ -18,6 +18,10 @@ def doctor_command(clean: bool, forget: bool) -> None:
     """Report what operations cut short (killed, a power cut) left behind.
 
     Exits 1 while something is left to report.
+
+    \b
+    Examples:
+      vmm doctor --clean
     """
     from vmm.ops import doctor, intents
 

@@ -28,7 +28,12 @@ from vmm.ui.cli.session import Session, pass_session
     type=click.Choice(STATE_NAMES),
     help="Only VMs in this state (running, shutoff, paused, saved, ...).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the VMs as one JSON array.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print what the text shows (folders, then VMs) as one JSON array.",
+)
 @pass_session
 def ls_command(
     session: Session,
@@ -38,7 +43,16 @@ def ls_command(
     state: str | None,
     as_json: bool,
 ) -> None:
-    """List the folders and VMs at PATH (default /)."""
+    """List the folders and VMs at PATH (default /).
+
+    With --json, a folder is an object with `vms` (and no `uuid`), listed before the VMs
+    exactly when the text shows folders: not with -r, --label or --state.
+
+    \b
+    Examples:
+      vmm ls /lab -r --label web --state running
+      vmm ls -r --json | jq -r '.[].name'
+    """
     from vmm.model import tree
     from vmm.model.metadata import normalise_labels, normalise_path
     from vmm.ui import render
@@ -50,12 +64,13 @@ def ls_command(
     vms = tree.with_labels(wanted, tree.in_folder(folder, domains, recursive=recursive))
     if state:
         vms = [d for d in vms if state in (d.state, render.state_text(d))]
+    subs = tree.subfolders(folder, domains) if not recursive and not wanted and not state else []
     if as_json:
-        echo_json([d.as_json() for d in vms])
+        folders = [{"name": sub.name, "path": sub.path, "vms": sub.vms} for sub in subs]
+        echo_json([*folders, *(d.as_json() for d in vms)])
         return
-    if not recursive and not wanted and not state:
-        for sub in tree.subfolders(folder, domains):
-            echo(render.folder_row(sub))
+    for sub in subs:
+        echo(render.folder_row(sub))
     for domain in vms:
         echo(render.vm_row(domain, full_place=recursive, with_host=session.several_hosts))
 
@@ -67,7 +82,12 @@ def ls_command(
 )
 @pass_session
 def tree_command(session: Session, with_vms: bool = False, as_json: bool = False) -> None:
-    """Show the folder tree with the number of VMs in each folder."""
+    """Show the folder tree with the number of VMs in each folder.
+
+    \b
+    Examples:
+      vmm tree -v
+    """
     from vmm.model import tree
     from vmm.ui import render
 
@@ -84,7 +104,12 @@ def tree_command(session: Session, with_vms: bool = False, as_json: bool = False
 @click.option("--json", "as_json", is_flag=True, help="Print {label: count} as JSON.")
 @pass_session
 def labels_command(session: Session, as_json: bool) -> None:
-    """Every label in use, with the number of VMs carrying it."""
+    """Every label in use, with the number of VMs carrying it.
+
+    \b
+    Examples:
+      vmm labels --json
+    """
     from vmm.model import tree
     from vmm.ui import render
 

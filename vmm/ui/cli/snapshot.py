@@ -12,7 +12,12 @@ from vmm.ui.cli.session import Session, pass_session
 
 @cli.group("snapshot", context_settings=CONTEXT)
 def snapshot_group() -> None:
-    """A VM's snapshots."""
+    """A VM's snapshots.
+
+    \b
+    Examples:
+      vmm snapshot create postgres-main before-upgrade -d "pg 15 -> 16"
+    """
 
 
 @snapshot_group.command("ls")
@@ -20,7 +25,12 @@ def snapshot_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshots as a JSON array.")
 @pass_session
 def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
-    """Show VM's snapshots as a tree; * marks the current one."""
+    """Show VM's snapshots as a tree; * marks the current one.
+
+    \b
+    Examples:
+      vmm snapshot ls postgres-main --json
+    """
     from vmm.ops import snapshots
     from vmm.ui import render
 
@@ -38,7 +48,12 @@ def snapshot_ls_command(session: Session, vm: str, as_json: bool) -> None:
 @click.option("-d", "--description", default="", help="What this snapshot is for.")
 @pass_session
 def snapshot_create_command(session: Session, vm: str, name: str | None, description: str) -> None:
-    """Snapshot VM (running or not); NAME defaults to snap-DATE-TIME."""
+    """Snapshot VM (running or not); NAME defaults to snap-DATE-TIME.
+
+    \b
+    Examples:
+      vmm snapshot create postgres-main before-upgrade -d "pg 15 -> 16"
+    """
     act_on_one(session, vm, "snapshot create", name=name, description=description)
 
 
@@ -48,7 +63,12 @@ def snapshot_create_command(session: Session, vm: str, name: str | None, descrip
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
 def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bool) -> None:
-    """Return VM to snapshot NAME (default: the current snapshot); what changed since is lost."""
+    """Return VM to snapshot NAME (default: the current snapshot); what changed since is lost.
+
+    \b
+    Examples:
+      vmm snapshot revert -y postgres-main before-upgrade
+    """
     confirm(f"Revert {vm} to {repr(name) if name else 'its current snapshot'}?", yes)
     act_on_one(session, vm, "snapshot revert", name=name)
 
@@ -60,6 +80,11 @@ def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bo
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
 def snapshot_rm_command(session: Session, vm: str, name: str, children: bool, yes: bool) -> None:
-    """Delete snapshot NAME of VM (its children move up unless --children)."""
+    """Delete snapshot NAME of VM (its children move up unless --children).
+
+    \b
+    Examples:
+      vmm snapshot rm -y postgres-main before-upgrade
+    """
     confirm(f"Delete snapshot {name!r} of {vm}{' and those below it' if children else ''}?", yes)
     act_on_one(session, vm, "snapshot rm", name=name, children=children)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import click
 
-from vmm.model.errors import HostError
+from vmm.model.errors import HostError, InvalidState
 from vmm.ui.cli.base import act, cli, targets
 from vmm.ui.cli.completion import complete_vms
 from vmm.ui.cli.output import echo, echo_json, warn
 from vmm.ui.cli.session import Session, pass_session
+
+if TYPE_CHECKING:
+    from vmm.model.journal import Entry
 
 
 @cli.command("info")
@@ -20,7 +24,12 @@ from vmm.ui.cli.session import Session, pass_session
 @click.option("--json", "as_json", is_flag=True, help="Print the VM as a JSON object.")
 @pass_session
 def info_command(session: Session, vm: str, as_json: bool) -> None:
-    """Show one VM (by name or UUID): state, use, disks, addresses, snapshots."""
+    """Show one VM (by name or UUID): state, use, disks, addresses, snapshots.
+
+    \b
+    Examples:
+      vmm info nginx --json | jq .disks
+    """
     from vmm.ops import info
     from vmm.ui import render
 
@@ -48,27 +57,40 @@ def rm_command(
     force: bool,
     yes: bool,
 ) -> None:
-    """Delete VMs, with their saved state and snapshots (--storage: and their disks)."""
+    """Delete VMs, with their saved state and snapshots (--storage: and their disks).
+
+    \b
+    Examples:
+      vmm rm --storage -y scratch
+    """
     ask = "Delete, with their disks" if storage else "Delete"
     act(session, vms, labels, "rm", ask=ask, yes=yes, with_storage=storage, force=force)
 
 
 @cli.command("ip")
 @click.argument("vm", shell_complete=complete_vms)
-@click.option("--json", "as_json", is_flag=True, help="Print the addresses as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the addresses as a JSON array.")
 @pass_session
 def ip_command(session: Session, vm: str, as_json: bool) -> None:
-    """VM's IP addresses (from the DHCP lease, the guest agent, or ARP)."""
+    """VM's IP addresses (from the DHCP lease, the guest agent, or ARP).
+
+    Exits 1 when no address is known, with --json too (and prints nothing on stdout):
+    a script can wait with `until vmm ip VM; do sleep 1; done`.
+
+    \b
+    Examples:
+      vmm ip nginx --json | jq -r '.[0].address'
+    """
     from vmm.virt import reach
     from vmm.virt.errors import as_vmm_errors
 
     with as_vmm_errors():
         found = reach.addresses(session.host().vm(vm))
+    if not found:
+        raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
     if as_json:
         echo_json([asdict(address) for address in found])
         return
-    if not found:
-        raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
     for address in found:
         where = f"{address.interface}  {address.mac}  ({address.source})"
         echo(f"{address.address}/{address.prefix}  {where}")
@@ -88,7 +110,12 @@ def _exec(argv: list[str]) -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @pass_session
 def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ...]) -> None:
-    """ssh into VM at its first address; ARGS (after --) go to ssh."""
+    """ssh into VM at its first address; ARGS (after --) go to ssh.
+
+    \b
+    Examples:
+      vmm ssh nginx -u root -- uptime
+    """
     from vmm.virt import reach
     from vmm.virt.errors import as_vmm_errors
 
@@ -98,9 +125,17 @@ def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ..
     _exec(reach.ssh_argv(address, args, user))
 
 
-def _exec_on(session: Session, vm: str, argv_for) -> None:
-    """Hand the terminal to a program that reaches VM by its host's URI and its UUID."""
+def _exec_on(session: Session, vm: str, argv_for, *, running: bool = False) -> None:
+    """Hand the terminal to a program that reaches VM by its host's URI and its UUID; with
+    `running`, only once the VM is known to run (else that program's own words would say so)."""
+    from vmm.virt.errors import as_vmm_errors
+
     handle = session.host().vm(vm)
+    if running:
+        with as_vmm_errors():
+            view = handle.view()
+        if not view.active:
+            raise InvalidState(f"{view.name}: is {view.shown.described}; start it first")
     argv = argv_for(handle.host.uri, handle.uuid)
     session.close()
     _exec(argv)
@@ -110,17 +145,27 @@ def _exec_on(session: Session, vm: str, argv_for) -> None:
 @click.argument("vm", shell_complete=complete_vms)
 @pass_session
 def console_command(session: Session, vm: str) -> None:
-    """Attach to VM's serial console (virsh console; leave with Ctrl-])."""
+    """Attach to VM's serial console (virsh console; leave with Ctrl-]).
+
+    \b
+    Examples:
+      vmm console nginx
+    """
     from vmm.virt import reach
 
-    _exec_on(session, vm, reach.console_argv)
+    _exec_on(session, vm, reach.console_argv, running=True)
 
 
 @cli.command("view")
 @click.argument("vm", shell_complete=complete_vms)
 @pass_session
 def view_command(session: Session, vm: str) -> None:
-    """Open VM's graphical display in virt-viewer."""
+    """Open VM's graphical display in virt-viewer (it waits for a VM that is not running).
+
+    \b
+    Examples:
+      vmm view nginx
+    """
     from vmm.virt import reach
 
     _exec_on(session, vm, reach.viewer_argv)
@@ -128,18 +173,60 @@ def view_command(session: Session, vm: str) -> None:
 
 @cli.command("history")
 @click.argument("vm", required=False, shell_complete=complete_vms)
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
-def history_command(vm: str | None, as_json: bool) -> None:
-    """Every change vmm made (to VM, by name or UUID), oldest first."""
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as one JSON array.")
+@pass_session
+def history_command(session: Session, vm: str | None, as_json: bool) -> None:
+    """Every change vmm made (to VM, by name or UUID), oldest first.
+
+    Every host's changes; with -c (or --demo) only that host's, --all-hosts every host's.
+    Lines of the journal that are no entry are skipped, each with a warning.
+
+    \b
+    Examples:
+      vmm -c lab history nginx --json
+    """
     from vmm.ops.history import History, default_path
     from vmm.ui import render
 
-    entries = History(default_path()).entries(vm)
+    journal = History(default_path())
+    entries = journal.entries(vm, _history_uris(session))
+    for where in journal.skipped:
+        warn(f"{where}: not a history entry, skipped")
+    names = _host_names()
     if as_json:
-        echo_json([asdict(entry) for entry in entries])
+        echo_json([_entry_json(entry, names.get(entry.host, "")) for entry in entries])
         return
     for entry in entries:
-        echo(render.history_line(entry))
+        echo(render.history_line(entry, names.get(entry.host, "")))
+
+
+def _history_uris(session: Session) -> set[str] | None:
+    """The hosts whose history `vmm history` shows: the one -c or --demo names (without
+    connecting to it), else every one (None)."""
+    from vmm.ui.config import resolve
+
+    if session.all_hosts or not session.configured:
+        return None
+    if session.uri_option is None and not session.demo:
+        return None
+    target = resolve(session.uri_option, demo=session.demo)
+    return {h.uri for h in target.hosts} or {target.uri or ""}
+
+
+def _host_names() -> dict[str, str]:
+    """What each URI is called where vmm shows a host: its name in the config, 'demo'."""
+    from vmm.ui.config import config_path, demo_uri, load
+
+    names = {demo_uri(): "demo"}
+    for host in reversed(load(config_path()).hosts):  # the first of two names wins
+        names[host.uri] = host.name
+    return names
+
+
+def _entry_json(entry: Entry, host: str) -> dict[str, object]:
+    """An entry as --json shows it: `host` is a name, as in `vmm ls`; `uri` says which."""
+    shown = asdict(entry)
+    return {"host": host, "uri": shown.pop("host"), **shown}
 
 
 def _edit_again(error: str) -> bool:
@@ -153,7 +240,12 @@ def _edit_again(error: str) -> bool:
 @click.argument("vm", shell_complete=complete_vms)
 @pass_session
 def edit_command(session: Session, vm: str) -> None:
-    """Edit VM's XML in $VISUAL/$EDITOR; it is validated and defined when saved."""
+    """Edit VM's XML in $VISUAL/$EDITOR; it is validated and defined when saved.
+
+    \b
+    Examples:
+      EDITOR=vim vmm edit nginx
+    """
     from vmm.ops import edit
 
     handle = session.host().vm(vm)
