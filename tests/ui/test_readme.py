@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require, vmm_exe
+from tmux import Terminal
 
 from vmm.virt import reach
 
@@ -215,3 +216,39 @@ def test_readme_ssh_example_gives_up_on_the_demo_address(example, tmp_path):
     said = f"{example}\nexit {result.returncode}\n{result.stdout}{result.stderr}"
     assert result.returncode == 255 and took < limit, said
     assert "ssh: connect to host 192.0.2.3 port 22" in result.stderr, said
+
+
+def readme_screenshot() -> list[str]:
+    """The picker's screen as the README shows it: the first ```text block under "## The picker"."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## The picker\n") :]
+    start = section.index("```text\n") + len("```text\n")
+    return section[start : section.index("```\n", start)].rstrip("\n").splitlines()
+
+
+def test_the_picker_screenshot_is_what_the_picker_prints(tmp_path):
+    """The README's picture is the real vmm --demo in a 150x18 terminal, drawn by the real fzf,
+    in /lab/web with nginx highlighted (as the README says above it), preview and all."""
+    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
+    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    env = {
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "TMPDIR": str(tmp_path),
+        "TERM": "xterm-256color",
+    }
+    term = Terminal([vmm_exe(), "--demo"], env, cwd=str(tmp_path), width=150, height=18)
+    try:
+        term.pick("/", "lab/")
+        term.pick("/lab", "web/")
+        term.wait_for_prompt("/lab/web")
+        for _ in range(4):  # .., staging/, apache 2, haproxy, nginx
+            term.keys("Down")
+        term.wait_for("> ● nginx")
+        term.wait_for("192.0.2.3/24")  # the preview is drawn once the cursor rests
+        time.sleep(0.3)
+        screen = [line.rstrip() for line in term.screen().rstrip("\n").splitlines()]
+    finally:
+        term.close()
+    assert readme_screenshot() == screen, "\n".join(screen)
