@@ -40,6 +40,8 @@ def test_argument_lists_never_carry_names():
     ]
     assert reach.ssh_argv("10.0.0.5", ("uptime",), "root") == [
         "ssh",
+        "-o",
+        f"ConnectTimeout={reach.SSH_CONNECT_TIMEOUT}",
         "-l",
         "root",
         "10.0.0.5",
