@@ -9,7 +9,7 @@ from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.definition import new_domain
-from vmm.model.errors import InvalidInput, InvalidState, NotFound
+from vmm.model.errors import InvalidInput, InvalidState, NotFound, VmmError
 from vmm.model.metadata import Metadata
 from vmm.ops import faults
 from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
@@ -126,10 +126,21 @@ def domain_xml(
 
 
 def volume_paths(conn: Conn) -> list[str]:
-    """Every volume of every active pool: the candidates for a base image."""
+    """The volumes of the active pools that `new` would take as a base image: disk images
+    no VM writes (offering the others would only lead to a refusal)."""
     with as_vmm_errors():
         pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
-        return sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
+        paths = sorted(volume.path() for pool in pools for volume in pool.listAllVolumes(0))
+        written = storage.owners(conn, paths, writing=True)
+        return [path for path in paths if path not in written and _is_disk_image(conn, path)]
+
+
+def _is_disk_image(conn: Conn, path: str) -> bool:
+    try:
+        check_disk_image(find_base(conn, path))
+    except VmmError:
+        return False
+    return True
 
 
 def new_vm_journalled(
