@@ -14,6 +14,8 @@ packages=(
   zsh fish
   # wofi mode and its desktop tests: a headless Sway, typing, screenshots, notifications
   sway wofi wtype grim mako-notifier libnotify-bin dbus-daemon dbus-bin
+  # the real-guest tier: a Debian guest built from Debian's packages, its cloud-init seed
+  mmdebstrap genisoimage
 )
 packages+=("$@")
 
