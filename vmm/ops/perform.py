@@ -28,9 +28,25 @@ def perform(vm: Vm, action: str, *args: object, **options: object) -> str:
         with as_vmm_errors():
             message = entry.run(vm.dom, *args, **{**entry.options, **options})
     except OSError as err:  # a file vmm itself reads or writes (an image, UEFI variables)
-        raise HostError(f"{action} failed: {describe_os_error(err)}") from None
+        raise HostError(f"{_name_of(vm)}: {action} failed: {describe_os_error(err)}") from None
+    except VmmError as err:
+        raise naming(vm, err) from None
     vm.record(entry.journal_name, message)
     return message
+
+
+def _name_of(vm: Vm) -> str:
+    return vm.dom.name()  # libvirt keeps it on the handle: no call, even once the VM is gone
+
+
+def naming(vm: Vm, err: VmmError) -> VmmError:
+    """`err` as `VM: why`, unless its message names the VM already ("cannot start 'web': ...");
+    with several VMs at once, an error that names none leaves the user guessing."""
+    name = _name_of(vm)
+    said = str(err)
+    if repr(name) in said or said.startswith(f"{name}: "):
+        return err
+    return type(err)(f"{name}: {said}")
 
 
 def shutdown_and_wait(
@@ -77,5 +93,5 @@ def perform_each(vms: list[Vm], action: str, **options: object) -> list[Outcome]
             name = vm.name
             outcomes.append(Outcome(name, True, perform(vm, action, **options)))
         except VmmError as err:
-            outcomes.append(Outcome(vm.dom.name(), False, str(err)))
+            outcomes.append(Outcome(_name_of(vm), False, str(naming(vm, err))))
     return outcomes

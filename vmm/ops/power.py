@@ -72,9 +72,13 @@ def still_running_after(doms: list[Dom], timeout: float) -> tuple[list[Dom], lis
 
 
 def shutdown(dom: Dom) -> str:
-    """Ask the guest to shut down (see perform.shutdown_and_wait to wait for it)."""
+    """Ask the guest to shut down (see perform.shutdown_and_wait to wait for it); a transient
+    VM ends with it, and the user is told so."""
     _require(dom, STOPPABLE, "shut down")
+    transient = not dom.isPersistent()
     dom.shutdown()
+    if transient:
+        return "shutdown requested (it is transient: it is gone once shut down)"
     return "shutdown requested"
 
 

@@ -7,6 +7,7 @@ Above this package nothing names a libvirt error code: it asks `is_missing(err)`
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import libvirt
@@ -51,16 +52,62 @@ def message(err: libvirt.libvirtError) -> str:
     return one_line(err.get_error_message() or str(err))
 
 
+# libvirt's message opens with its error code's own words ("Requested operation is not
+# valid: ..."), which say nothing to a user once the detail follows.
+_CODE_WORDS = re.compile(
+    r"^(operation failed|internal error|Requested operation is not valid|invalid argument"
+    r"|unsupported configuration|Operation not supported|argument unsupported"
+    r"|Domain not found|Domain snapshot not found|Storage pool not found"
+    r"|Storage volume not found|Network not found): ",
+    re.IGNORECASE,
+)
+_GONE = (
+    "it is gone: another client removed it, or it was transient (a transient VM ends when it"
+    " shuts down)"
+)
+# libvirt's wording, in words a user of vmm knows (a "domain moment" is a snapshot)
+_REWORDED = [
+    (r"domain (?:moment|snapshot) (.+) already exists", r"a snapshot named '\1' already exists"),
+    (r"no domain (?:moment|snapshot) with matching name '(.+)'", r"no snapshot named '\1'"),
+    (r"domain '.*' is already running|domain is already running", "it is already running"),
+    (r"domain '.*' not paused|domain is not paused", "it is not paused"),
+    (r"domain '.*' is not running|domain is not running", "it is not running"),
+    (r"domain is already active", "it is already running"),
+    (r"cannot do managed save for transient domain",
+     "a transient VM's state cannot be saved (only a defined VM's)"),
+    (r"domain has no managed save image", "it has no saved state"),
+    (r"no domain with matching (?:uuid|name|id) .*", _GONE),
+]  # fmt: skip
+_ALONE = {  # a message that is nothing but its code's words
+    "requested operation is not valid": "not possible in the VM's current state",
+    "domain not found": _GONE,
+    "operation failed": "libvirt could not do it (it gave no reason)",
+}
+
+
+def words(err: libvirt.libvirtError) -> str:
+    """libvirt's message for `err` on one line, in words a user knows."""
+    said = message(err)
+    if said.casefold() in _ALONE:
+        return _ALONE[said.casefold()]
+    said = _CODE_WORDS.sub("", said, count=1)
+    for pattern, replacement in _REWORDED:
+        reworded = re.sub(f"^(?:{pattern})$", replacement, said, flags=re.IGNORECASE)
+        if reworded != said:
+            return reworded
+    return said
+
+
 def translate(err: libvirt.libvirtError) -> VmmError:
-    """The vmm error for a libvirt error, with libvirt's message on one line."""
+    """The vmm error for a libvirt error, its message on one line in words a user knows."""
     code = err.get_error_code()
     if code in _NOT_FOUND:
-        return NotFound(message(err))
+        return NotFound(words(err))
     if code in _INVALID_STATE:
-        return InvalidState(message(err))
+        return InvalidState(words(err))
     if code in _CONNECTION or err.get_error_domain() == libvirt.VIR_FROM_RPC:
         return ConnectionFailed(f"lost the connection to libvirt: {message(err)}")
-    return HostError(message(err))
+    return HostError(words(err))
 
 
 @contextlib.contextmanager
