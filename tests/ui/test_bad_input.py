@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 from conftest import domain_xml, node_uri, run_vmm, vmm_exe
@@ -275,3 +276,30 @@ def test_libvirt_wording_is_translated(code, said, meant):
     err.err = (getattr(libvirt, code), libvirt.VIR_FROM_DOMAIN, said, 2, None, None, None, 0, 0)
     words = str(translate(err))
     assert meant in words and "domain" not in words.lower() and "not valid" not in words
+
+
+# -- 11. Ctrl-C says what it interrupted and what was undone -----------------------------------
+
+
+def test_ctrl_c_during_shutdown_wait_says_what_it_interrupted(run, host, monkeypatch):
+    """A guest that ignores the shutdown request cannot be had on the test driver (it shuts
+    down at once): shutdown() is made a no-op. The Ctrl-C is a real SIGINT, sent once vmm
+    waits."""
+    import signal
+    import threading
+
+    asked = threading.Event()
+    monkeypatch.setattr(type(host.lookup("alpha")), "shutdown", lambda self, *a: asked.set())
+
+    def ctrl_c() -> None:
+        asked.wait(30)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    result = run("shutdown", "--wait", "--timeout", "30", "alpha")
+    assert result.exit_code == 130
+    assert result.stderr == (
+        "vmm: interrupted while waiting for 'alpha' to shut down: the shutdown was asked and"
+        " goes on in the guest; nothing was forced off, nothing is undone\n"
+    )

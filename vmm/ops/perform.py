@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vmm.model.errors import HostError, VmmError, describe_os_error
+from vmm.model.errors import HostError, Interrupted, VmmError, describe_os_error
 from vmm.ops import power
 from vmm.ops.registry import BY_NAME
 from vmm.virt.errors import as_vmm_errors
@@ -54,7 +54,16 @@ def shutdown_and_wait(
 ) -> list[Outcome]:
     """Ask every VM to shut down, then wait for them all at once (not one after another:
     ten stubborn guests cost one timeout, not ten); with `force_after`, force off the rest."""
-    requested = perform_each(vms, "shutdown")
+    requested: list[Outcome] = []
+    try:
+        for vm in vms:
+            requested += perform_each([vm], "shutdown")
+    except KeyboardInterrupt:
+        asked = ", ".join(repr(o.vm) for o in requested if o.ok) or "none"
+        raise Interrupted(
+            f"interrupted while asking VMs to shut down: asked (and shutting down): {asked};"
+            " nothing is undone"
+        ) from None
     asked = [vm.dom for vm, outcome in zip(vms, requested, strict=True) if outcome.ok]
     patience = timeout if force_after is None else force_after
     still, unknown = power.still_running_after(asked, patience)

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from vmm.model.errors import InvalidState
+from vmm.model.errors import Interrupted, InvalidState
 from vmm.model.states import RUNNING, STARTABLE, STOPPABLE, SUSPENDED, name_of, shown
 from vmm.virt.domains import Dom, boot_dropping_saved_state, is_active_unless_gone, job_progress
 from vmm.virt.errors import LibvirtError, message
@@ -57,18 +57,25 @@ def still_running_after(doms: list[Dom], timeout: float) -> tuple[list[Dom], lis
     those that could not be asked (each with why: one VM's error ends no one else's wait)."""
     deadline = time.monotonic() + timeout
     running, unknown = list(doms), []
-    while True:
-        still = []
-        for dom in running:
-            try:
-                if is_active_unless_gone(dom):
-                    still.append(dom)
-            except LibvirtError as err:
-                unknown.append((dom, message(err)))
-        running = still
-        if not running or time.monotonic() >= deadline:
-            return running, unknown
-        time.sleep(POLL_SECONDS)
+    try:
+        while True:
+            still = []
+            for dom in running:
+                try:
+                    if is_active_unless_gone(dom):
+                        still.append(dom)
+                except LibvirtError as err:
+                    unknown.append((dom, message(err)))
+            running = still
+            if not running or time.monotonic() >= deadline:
+                return running, unknown
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        names = ", ".join(repr(dom.name()) for dom in running)
+        raise Interrupted(
+            f"interrupted while waiting for {names} to shut down: the shutdown was asked"
+            " and goes on in the guest; nothing was forced off, nothing is undone"
+        ) from None
 
 
 def shutdown(dom: Dom) -> str:

@@ -50,6 +50,10 @@ SUBCOMMANDS = {
 _MODULE_OF = {name: module for module, names in SUBCOMMANDS.items() for name in names}
 
 
+class _CtrlC(Exception):
+    """Ctrl-C (its KeyboardInterrupt is the cause) on its way to the exit point."""
+
+
 class VmmGroup(click.Group):
     """Reports every error as one `vmm: error: ...` line: no usage dump, no traceback.
 
@@ -66,6 +70,12 @@ class VmmGroup(click.Group):
             importlib.import_module(_MODULE_OF[cmd_name])  # its decorators register it
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as err:  # click would print a blank line and say "Aborted!"
+            raise _CtrlC() from err
+
     def main(self, args: Sequence[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.pop("standalone_mode", None)
         for signum in (signal.SIGTERM, signal.SIGHUP):  # roll back like Ctrl-C, then exit
@@ -80,10 +90,12 @@ class VmmGroup(click.Group):
             fail(err.format_message(), err.exit_code)
         except VmmError as err:
             fail(str(err))
-        except (click.Abort, KeyboardInterrupt) as err:
-            cause = err.__cause__ if isinstance(err, click.Abort) else err  # click wraps Ctrl-C
-            said = cause if isinstance(cause, Interrupted) else "interrupted"
-            echo(f"\nvmm: {said}", err=True)
+        except (click.Abort, KeyboardInterrupt, _CtrlC) as err:
+            cause = err.__cause__ if isinstance(err, click.Abort | _CtrlC) else err
+            said = str(cause) if isinstance(cause, Interrupted) and str(cause) else "interrupted"
+            # on a terminal the line starts below the ^C it echoed; elsewhere no blank line
+            below = "\n" if sys.stderr is not None and sys.stderr.isatty() else ""
+            echo(f"{below}vmm: {said}", err=True)
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(141)
