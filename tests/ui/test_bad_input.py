@@ -303,3 +303,16 @@ def test_ctrl_c_during_shutdown_wait_says_what_it_interrupted(run, host, monkeyp
         "vmm: interrupted while waiting for 'alpha' to shut down: the shutdown was asked and"
         " goes on in the guest; nothing was forced off, nothing is undone\n"
     )
+
+
+# -- 12. the demo leaves no trace in the user's history ----------------------------------------
+
+
+def test_demo_runs_are_not_written_to_the_users_history(tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path)}
+    moved = run_vmm("--demo", "mv", "nginx", "/elsewhere", env=env)
+    assert moved.returncode == 0 and "nginx: /lab/web -> /elsewhere" in moved.stdout
+    assert run_vmm("--demo", "pause", "nginx", env=env).returncode == 0
+    assert not (tmp_path / "vmm" / "history.jsonl").exists()
+    real = run_vmm("-c", node_uri(), "mv", "alpha", "/x", env=env)  # a real host still is
+    assert real.returncode == 0 and (tmp_path / "vmm" / "history.jsonl").exists()

@@ -37,7 +37,9 @@ class Session:
             from vmm.virt.host import Host
 
             target = resolve(self.uri_option, demo=self.demo, all_hosts=self.all_hosts)
-            history = History(default_path())
+            # the demo's changes last one run: journalled in the user's history, they would
+            # sit among real hosts' entries (and `vmm history` would show them for good)
+            history = None if self.demo else History(default_path())
             if target.hosts:
                 from vmm.virt.fleet import Fleet, HostSpec
 
