@@ -10,6 +10,8 @@ import time
 import pytest
 from conftest import domain_xml, node_uri, run_vmm, vmm_exe
 
+from vmm.ops.registry import simple_commands
+
 
 def ok(result):
     assert result.exit_code == 0, result.output + result.stderr
@@ -316,3 +318,25 @@ def test_demo_runs_are_not_written_to_the_users_history(tmp_path):
     assert not (tmp_path / "vmm" / "history.jsonl").exists()
     real = run_vmm("-c", node_uri(), "mv", "alpha", "/x", env=env)  # a real host still is
     assert real.returncode == 0 and (tmp_path / "vmm" / "history.jsonl").exists()
+
+
+# -- --help shows an example -------------------------------------------------------------------
+
+OWN_COMMANDS = [
+    [],
+    ["mv"],
+    ["label"],
+    ["label", "add"],
+    ["label", "rm"],
+    ["start"],
+    ["shutdown"],
+    ["discard-save"],
+    *([action.name] for action in simple_commands()),
+]
+
+
+@pytest.mark.parametrize("command", OWN_COMMANDS, ids=lambda words: " ".join(words) or "vmm")
+def test_help_shows_an_example(run, command):
+    text = ok(run(*command, "--help"))
+    examples = text.split("Examples:\n", 1)[1].split("\n\n", 1)[0]
+    assert examples.splitlines()[0].strip().startswith(" ".join(["vmm", *command]))

@@ -187,6 +187,11 @@ def cli(ctx: click.Context, uri_option: str | None, demo: bool, menu: str, all_h
     """Organise and drive libvirt VMs from the keyboard.
 
     VMs live in folders (`/lab/web`) and carry labels, both stored in each VM's own XML.
+    With no command, the picker opens.
+
+    \b
+    Examples:
+      vmm --demo ls -r
     """
     from vmm.ui.config import conflict
 

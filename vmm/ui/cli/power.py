@@ -35,7 +35,12 @@ class Seconds(click.ParamType):
 def start_command(
     session: Session, vms: tuple[str, ...], labels: tuple[str, ...], fresh: bool
 ) -> None:
-    """Start VMs; a saved state is restored (and said so) unless --fresh."""
+    """Start VMs; a saved state is restored (and said so) unless --fresh.
+
+    \b
+    Examples:
+      vmm start nginx /lab/db --label critical
+    """
     act(session, vms, labels, "start", fresh=fresh)
 
 
@@ -63,7 +68,12 @@ def shutdown_command(
     timeout: float | None,
     force_after: float | None,
 ) -> None:
-    """Ask VMs to shut down (ACPI); the guest decides."""
+    """Ask VMs to shut down (ACPI); the guest decides.
+
+    \b
+    Examples:
+      vmm shutdown --wait --force-after 60 /lab/k8s
+    """
     if timeout is not None and (not wait or force_after is not None):
         raise InvalidInput("--timeout is how long --wait waits (--force-after has its own)")
     if not wait and force_after is None:
@@ -77,7 +87,9 @@ def shutdown_command(
 
 
 def _simple_command(action: str, help_text: str) -> None:
-    @cli.command(action, help=help_text)
+    example = f"\n\n\b\nExamples:\n  vmm {action} nginx haproxy\n  vmm {action} --label web"
+
+    @cli.command(action, help=help_text + example)
     @targets
     @pass_session
     def command(session: Session, vms: tuple[str, ...], labels: tuple[str, ...]) -> None:
@@ -95,6 +107,11 @@ for _action in simple_commands():
 def discard_save_command(
     session: Session, vms: tuple[str, ...], labels: tuple[str, ...], yes: bool
 ) -> None:
-    """Throw away VMs' saved state; their next start is a cold boot."""
+    """Throw away VMs' saved state; their next start is a cold boot.
+
+    \b
+    Examples:
+      vmm discard-save -y mariadb
+    """
     ask = "Discard the saved state (the running session is lost) of"
     act(session, vms, labels, "discard-save", ask=ask, yes=yes)
