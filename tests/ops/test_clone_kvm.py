@@ -110,6 +110,20 @@ def test_new_vm_from_a_base_image_boots(kvm, kvm_run):
     assert reads(disk(dom), "0x42")
     dom.create()
     assert dom.isActive()
+    xml = etree.fromstring(dom.XMLDesc(0))
+    # a 64-bit guest (vmm once took the first guest in the capabilities: i686, qemu32)
+    assert xml.find("os/type").get("arch") == "x86_64"
+    assert xml.find("devices/channel/target").get("name") == "org.qemu.guest_agent.0"
+
+
+def test_new_refuses_an_architecture_the_host_cannot_run(kvm, kvm_run):
+    template = kvm.volume(f"{kvm.prefix}template-arch.qcow2")
+    name = kvm.prefix + "sparc"
+    refused = kvm_run("new", name, "--base", template.path(), "--arch", "sparc64")
+    assert refused.exit_code == 1
+    assert "this host cannot run sparc64 guests (it runs: " in refused.stderr
+    assert "x86_64" in refused.stderr
+    assert name not in kvm.conn.listDefinedDomains()
 
 
 def test_new_refuses_a_base_that_a_vm_writes(kvm, kvm_run):

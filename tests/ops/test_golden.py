@@ -90,7 +90,12 @@ def test_a_clones_definition(srun, shost, source, args, golden):
     assert_golden(golden, written)
 
 
+NETWORK = """<network><name>default</name><bridge name="virbr9"/><forward/>
+<ip address="192.0.2.1" netmask="255.255.255.0"/></network>"""
+
+
 def test_a_new_vms_definition(srun, shost):
+    shost.conn.networkCreateXML(NETWORK)  # `new` checks the network is there and up
     result = srun(
         "new", "fresh", "--base", "pool/template.qcow2", "--memory", "256", "--vcpus", "2",
         "--network", "default", "--to", "/golden",

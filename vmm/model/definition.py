@@ -246,7 +246,8 @@ def new_domain(
     meta: Metadata,
 ) -> Definition:
     """A new VM's definition: one virtio qcow2 disk at `disk`, a virtio NIC on `network`
-    when given, a serial console and VNC on localhost; `kind` is (domain type, arch)."""
+    when given, a serial console, the guest agent's channel and VNC on localhost; `kind` is
+    (domain type, arch). No machine type: the host's default for the architecture."""
     dom_type, arch = kind
     root = etree.Element("domain", type=dom_type)
     etree.SubElement(root, "name").text = name
@@ -269,5 +270,7 @@ def new_domain(
         etree.SubElement(iface, "model", type="virtio")
     etree.SubElement(devices, "serial", type="pty")
     etree.SubElement(devices, "console", type="pty")
+    agent = etree.SubElement(devices, "channel", type="unix")  # for qemu-guest-agent
+    etree.SubElement(agent, "target", type="virtio", name="org.qemu.guest_agent.0")
     etree.SubElement(devices, "graphics", type="vnc", listen="127.0.0.1")
     return Definition.of(root)

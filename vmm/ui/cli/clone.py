@@ -119,6 +119,9 @@ def clones_command(session: Session, vm: str, as_json: bool) -> None:
     "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the new VM."
 )
 @click.option("--pool", help="Storage pool for the VM's disk (default: the base image's pool).")
+@click.option(
+    "--arch", default="x86_64", show_default=True, help="The architecture the image is built for."
+)
 @pass_session
 def new_command(
     session: Session,
@@ -129,6 +132,7 @@ def new_command(
     network: str | None,
     folder: str | None,
     pool: str | None,
+    arch: str,
 ) -> None:
     """Define NAME with a disk that is a qcow2 overlay of a base image.
 
@@ -138,6 +142,6 @@ def new_command(
     """
     from vmm.ops import create
 
-    shape = create.Shape(memory, vcpus, network)
+    shape = create.Shape(memory, vcpus, network, arch)
     message = create.new_vm_journalled(session.host(), name, base, shape, folder, pool)
     echo(f"{name}: {message}")
