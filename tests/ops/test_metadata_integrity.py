@@ -25,9 +25,9 @@ def stored(dom: libvirt.virDomain, flags: int = libvirt.VIR_DOMAIN_AFFECT_CONFIG
 
 
 def add_labels_one_by_one(vm: str, labels: list[str]) -> int:
-    """A shell running `vmm label add VM LABEL` for each label in turn; how many failed."""
+    """A shell running `vmm label add -t LABEL VM` for each label in turn; how many failed."""
     script = "".join(
-        f'"$VMM" -c {SHARED_URI} label add "$VM" {label} || echo failed\n' for label in labels
+        f'"$VMM" -c {SHARED_URI} label add -t {label} "$VM" || echo failed\n' for label in labels
     )
     env = {**os.environ, "VMM": vmm_exe(), "VM": vm}
     done = subprocess.run(
@@ -145,7 +145,7 @@ def test_stray_text_after_an_unknown_element_breaks_no_listing(run, host):
     listed = run("ls", "/s")
     assert listed.exit_code == 0 and "stray" in listed.stdout, listed.stderr
     assert run("info", "stray").exit_code == 0
-    assert run("label", "add", "stray", "kept").exit_code == 0
+    assert run("label", "add", "-t", "kept", "stray").exit_code == 0
     assert stored(dom) == Metadata("/s", ("kept",), ("<x/>",))
 
 
@@ -154,7 +154,7 @@ def test_a_snapshot_revert_keeps_the_current_folder_and_labels(run, host):
     for vm in ("alpha", "beta"):  # running, and shut off
         assert run("snapshot", "create", vm, "before").exit_code == 0
         assert run("mv", vm, "/after").exit_code == 0
-        assert run("label", "add", vm, "since").exit_code == 0
+        assert run("label", "add", "-t", "since", vm).exit_code == 0
     alpha, beta = host.lookup("alpha"), host.lookup("beta")
     alpha.destroy()  # reverting brings it back running, with the snapshot's live state
     reverted = run("snapshot", "revert", "-y", "alpha", "before")
@@ -192,7 +192,7 @@ def test_a_live_write_by_the_original_vmm_after_ours_is_shown_and_journaled_when
     set_live_and_config(alpha, "<vmm><path>/original</path><label>o</label></vmm>", LIVE_ONLY)
     places, warnings = listed(run)
     assert places["alpha"] == ("/original", ["o"]) and "alpha" not in warnings
-    changed = run("label", "add", "alpha", "x")
+    changed = run("label", "add", "-t", "x", "alpha")
     assert changed.stdout == "alpha: o, x\n"
     assert "its config held other folder and labels (/ours #web #prod)" in changed.stderr
     assert [stored(alpha, side) for side in SIDES] == [Metadata("/original", ("o", "x"))] * 2
@@ -209,7 +209,7 @@ def test_a_side_written_by_another_tool_on_an_untouched_running_vm_is_shown(run,
     places, warnings = listed(run)
     assert places["go"] == ("/go", []) and places["orig"] == ("/orig", [])
     assert "'go'" not in warnings and "'orig'" not in warnings
-    assert run("label", "add", "orig", "x").exit_code == 0
+    assert run("label", "add", "-t", "x", "orig").exit_code == 0
     assert [stored(host.lookup("orig"), side) for side in SIDES] == [Metadata("/orig", ("x",))] * 2
 
 
@@ -225,7 +225,7 @@ def test_sides_that_differ_with_no_way_to_tell_warn_and_the_next_change_journals
         " and which is newer cannot be known" in warnings
     )
     assert "cannot be known" in run("info", "alpha").stderr
-    changed = run("label", "add", "alpha", "x")
+    changed = run("label", "add", "-t", "x", "alpha")
     assert "its live state held other folder and labels (/original)" in changed.stderr
     expected = Metadata("/lab/web", ("web", "prod", "x"))
     assert [stored(alpha, side) for side in SIDES] == [expected] * 2
@@ -248,7 +248,11 @@ def vmm_element(dom: libvirt.virDomain) -> etree._Element:
 
 def test_a_rewrite_keeps_attributes_comments_and_unknown_elements(run, host):
     dom = host.conn.defineXML(domain_xml("rich", meta=RICH))
-    for args in (("mv", "rich", "/b"), ("label", "add", "rich", "z"), ("label", "rm", "rich", "y")):
+    for args in (
+        ("mv", "rich", "/b"),
+        ("label", "add", "-t", "z", "rich"),
+        ("label", "rm", "-t", "y", "rich"),
+    ):
         assert run(*args).exit_code == 0
     element = vmm_element(dom)
     assert (element.get("version"), element.get("{urn:o}by")) == ("2", "them")

@@ -78,7 +78,7 @@ def test_vms_that_share_a_uuid_on_several_hosts_are_each_acted_on(three_hosts):
     _, conns, env = three_hosts  # every test daemon's 'test' VM has the same UUID
     for name in ("a:test", "b:test"):
         assert run_vmm("--all-hosts", "mv", name, "/twins", env=env).returncode == 0
-        assert run_vmm("--all-hosts", "label", "add", name, "twin", env=env).returncode == 0
+        assert run_vmm("--all-hosts", "label", "add", "-t", "twin", name, env=env).returncode == 0
     off = run_vmm("--all-hosts", "off", "--label", "twin", env=env)
     assert off.returncode == 0, off.stderr
     assert [conns[h].lookupByName("test").isActive() for h in "abc"] == [False, False, True]

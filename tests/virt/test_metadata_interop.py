@@ -24,7 +24,9 @@ def test_vmm_writes_what_virsh_reads(shared):
     dom = shared("written-by-vmm", running=True)
     name = dom.name()
     assert run_vmm("-c", SHARED_URI, "mv", name, "/lab/ünï code").returncode == 0
-    assert run_vmm("-c", SHARED_URI, "label", "add", name, "web", "a'b\"c").returncode == 0
+    assert (
+        run_vmm("-c", SHARED_URI, "label", "add", "-t", "web", "-t", "a'b\"c", name).returncode == 0
+    )
     expected = Metadata("/lab/ünï code", ("web", "a'b\"c"))
     for where in ("--config", "--live"):
         text = virsh("metadata", name, "--uri", NAMESPACE, where)
