@@ -74,3 +74,16 @@ def test_history_command_in_real_processes(tmp_path):
     }
     text = run_vmm("history", "beta", env=env).stdout
     assert "beta  move: /lab/db #db -> /old-lab/db #db" in text
+
+
+def test_a_journal_placed_in_a_shared_directory_leaves_that_directory_open(tmp_path):
+    """A journal path straight in /tmp once made /tmp private (0700) to every other user."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    history = History(shared / "history.jsonl")
+    history.record(Entry("h", "a", "u", "start"))
+    assert oct(shared.stat().st_mode & 0o7777) == "0o1777"
+    assert history.failures == [
+        f"cannot write history: {shared} is a shared directory: vmm keeps its files in one of its own"
+    ]

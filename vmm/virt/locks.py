@@ -29,6 +29,8 @@ def private_dir(path: str) -> str:
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise InvalidState(f"{path} is not a directory of this user's: vmm will not use it")
+    if info.st_mode & stat.S_ISVTX:  # /tmp, say, even root's: closing it locks others out
+        raise InvalidState(f"{path} is a shared directory: vmm keeps its files in one of its own")
     if stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, 0o700)
     return path
