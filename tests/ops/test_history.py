@@ -84,6 +84,5 @@ def test_a_journal_placed_in_a_shared_directory_leaves_that_directory_open(tmp_p
     history = History(shared / "history.jsonl")
     history.record(Entry("h", "a", "u", "start"))
     assert oct(shared.stat().st_mode & 0o7777) == "0o1777"
-    assert history.failures == [
-        f"cannot write history: {shared} is a shared directory: vmm keeps its files in one of its own"
-    ]
+    why = "is a shared directory: vmm keeps its files in one of its own"
+    assert history.failures == [f"cannot write history: {shared} {why}"]
