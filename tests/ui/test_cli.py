@@ -288,6 +288,14 @@ def complete(*words: str) -> list[str]:
     return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
 
 
+def test_shell_completion_of_snapshots_base_images_and_pools():
+    assert complete("vmm", "--demo", "snapshot", "rm", "postgres-main", "") == ["fresh-install", "pg-15"]
+    assert complete("vmm", "--demo", "new", "x", "--base", "/var") == [
+        "/var/lib/libvirt/images/debian-12.qcow2"  # the one image no VM writes
+    ]
+    assert complete("vmm", "--demo", "new", "x", "--pool", "") == ["default"]
+
+
 def test_shell_completion_of_vms_folders_and_labels():
     assert complete("vmm", "--demo", "info", "ngi") == ["nginx", "nginx-staging"]
     assert complete("vmm", "--demo", "ls", "/lab/k") == [

@@ -125,6 +125,18 @@ def _pool(conn: Conn, name: str):
         ) from None
 
 
+def base_images(hosts: Hosts) -> list[str]:
+    """What `vmm new --base` would take on the host where new VMs go."""
+    return volume_paths(hosts.home.conn)
+
+
+def pool_names(hosts: Hosts) -> list[str]:
+    """The active storage pools of the host where new VMs go."""
+    with as_vmm_errors():
+        pools = hosts.home.conn.listAllStoragePools(0)
+        return sorted(pool.name() for pool in pools if pool.isActive())
+
+
 def domain_xml(
     name: str, disk: str, shape: Shape, kind: tuple[str, str], network: str | None, meta: Metadata
 ) -> str:

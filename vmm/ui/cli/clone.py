@@ -8,7 +8,13 @@ import click
 
 from vmm.model.errors import InvalidInput
 from vmm.ui.cli.base import cli
-from vmm.ui.cli.completion import complete_folders, complete_labels, complete_vms
+from vmm.ui.cli.completion import (
+    complete_base_images,
+    complete_folders,
+    complete_labels,
+    complete_pools,
+    complete_vms,
+)
 from vmm.ui.cli.output import echo, echo_json
 from vmm.ui.cli.session import Session, pass_session
 
@@ -52,6 +58,7 @@ def _progress_line(target: str):
 @click.option(
     "--pool",
     help="Storage pool for a full clone's disks (default: the host's `pool`, else the source's).",
+    shell_complete=complete_pools,
 )
 @pass_session
 def clone_command(
@@ -110,7 +117,11 @@ def clones_command(session: Session, vm: str, as_json: bool) -> None:
 @cli.command("new")
 @click.argument("name")
 @click.option(
-    "--base", required=True, metavar="IMAGE", help="Base image: /absolute/path or POOL/VOLUME."
+    "--base",
+    required=True,
+    metavar="IMAGE",
+    help="Base image: /absolute/path or POOL/VOLUME.",
+    shell_complete=complete_base_images,
 )
 @click.option("--memory", type=click.IntRange(min=1), default=1024, show_default=True, help="MiB.")
 @click.option("--vcpus", type=click.IntRange(min=1), default=1, show_default=True)
@@ -118,7 +129,11 @@ def clones_command(session: Session, vm: str, as_json: bool) -> None:
 @click.option(
     "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the new VM."
 )
-@click.option("--pool", help="Storage pool for the VM's disk (default: the base image's pool).")
+@click.option(
+    "--pool",
+    help="Storage pool for the VM's disk (default: the base image's pool).",
+    shell_complete=complete_pools,
+)
 @click.option(
     "--arch", default="x86_64", show_default=True, help="The architecture the image is built for."
 )

@@ -16,6 +16,7 @@ from vmm.ui.cli.session import Session
 
 if TYPE_CHECKING:
     from vmm.model.domain import Domain
+    from vmm.virt.hosts import Hosts
 
 
 def _completion_session(ctx: click.Context) -> Session:
@@ -105,3 +106,47 @@ def _params_so_far(ctx: click.Context) -> dict:
         return _resolve_context(ctx.find_root().command, {}, "vmm", args).params
     except (click.ClickException, click.exceptions.Exit):
         return ctx.params
+
+
+def _from_host(values: Callable[[Hosts, click.Context], Iterable[str]]):
+    """A completion callback offering what `values` reads from the host (not its VM list)."""
+
+    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+        from vmm.ui.shellwords import for_the_shell, shell_of
+
+        shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
+        session = _completion_session(ctx)
+        try:
+            found = sorted(set(values(session.host(), ctx)))
+            words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
+            return [word for word in words if word is not None]
+        except VmmError:
+            return []
+        finally:
+            session.close()
+
+    return complete
+
+
+def _snapshots_of_the_vm(hosts: Hosts, ctx: click.Context) -> Iterable[str]:
+    from vmm.ops import snapshots
+
+    vm = ctx.params.get("vm")
+    return [snap.name for _, snap in snapshots.tree_of(hosts.vm(vm))] if vm else []
+
+
+def _base_images(hosts: Hosts, _ctx: click.Context) -> Iterable[str]:
+    from vmm.ops import create
+
+    return create.base_images(hosts)
+
+
+def _pools(hosts: Hosts, _ctx: click.Context) -> Iterable[str]:
+    from vmm.ops import create
+
+    return create.pool_names(hosts)
+
+
+complete_snapshots = _from_host(_snapshots_of_the_vm)
+complete_base_images = _from_host(_base_images)
+complete_pools = _from_host(_pools)

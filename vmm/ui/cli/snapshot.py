@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from vmm.ui.cli.base import CONTEXT, act_on_one, cli, confirm
-from vmm.ui.cli.completion import complete_vms
+from vmm.ui.cli.completion import complete_snapshots, complete_vms
 from vmm.ui.cli.output import echo, echo_json
 from vmm.ui.cli.session import Session, pass_session
 
@@ -59,7 +59,7 @@ def snapshot_create_command(session: Session, vm: str, name: str | None, descrip
 
 @snapshot_group.command("revert")
 @click.argument("vm", shell_complete=complete_vms)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_snapshots)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
 def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bool) -> None:
@@ -75,7 +75,7 @@ def snapshot_revert_command(session: Session, vm: str, name: str | None, yes: bo
 
 @snapshot_group.command("rm")
 @click.argument("vm", shell_complete=complete_vms)
-@click.argument("name")
+@click.argument("name", shell_complete=complete_snapshots)
 @click.option("--children", is_flag=True, help="Delete the snapshots below it too.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_session
