@@ -289,7 +289,10 @@ def complete(*words: str) -> list[str]:
 
 
 def test_shell_completion_of_snapshots_base_images_and_pools():
-    assert complete("vmm", "--demo", "snapshot", "rm", "postgres-main", "") == ["fresh-install", "pg-15"]
+    assert complete("vmm", "--demo", "snapshot", "rm", "postgres-main", "") == [
+        "fresh-install",
+        "pg-15",
+    ]
     assert complete("vmm", "--demo", "new", "x", "--base", "/var") == [
         "/var/lib/libvirt/images/debian-12.qcow2"  # the one image no VM writes
     ]
