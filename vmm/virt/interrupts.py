@@ -100,7 +100,9 @@ def _say(line: str) -> None:
     line = printable(line)
     with contextlib.suppress(OSError, ValueError):
         if sys.stderr is not None:
-            sys.stderr.write(f"\n{line}\n")
+            # on a terminal the line starts below the ^C the terminal echoed
+            start = "\n" if sys.stderr.isatty() else ""
+            sys.stderr.write(f"{start}{line}\n")
             sys.stderr.flush()
 
 
