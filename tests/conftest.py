@@ -141,6 +141,17 @@ def run_vmm(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def complete(*words: str) -> list[str]:
+    """What bash's completion would offer for the last of `words`, from a real vmm process."""
+    env = {
+        "_VMM_COMPLETE": "bash_complete",
+        "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = run_vmm(env=env)
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
 def vmm_meta(path: str, *labels: str) -> str:
     """The vmm element for a test domain, built as a tree (names may hold <, & and quotes)."""
     return metadata.to_xml(Metadata(path, labels), namespaced=True)

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import domain_xml, node_uri, run_vmm, vmm_exe
+from conftest import complete, domain_xml, node_uri, run_vmm, vmm_exe
 
 from vmm.ops.registry import simple_commands
 
@@ -25,16 +25,6 @@ def one_error(result, code: int = 1) -> str:
     assert len(errors) == 1 and errors[0].startswith("vmm: error: "), result.stderr
     assert "Traceback" not in result.output + result.stderr
     return errors[0]
-
-
-def complete(*words: str) -> list[str]:
-    env = {
-        "_VMM_COMPLETE": "bash_complete",
-        "COMP_WORDS": " ".join(words),
-        "COMP_CWORD": str(len(words) - 1),
-    }
-    result = run_vmm(env=env)
-    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
 
 
 # -- 1. label takes several VMs, folders and --label; the labels come with -t ------------------

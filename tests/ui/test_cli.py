@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import node_uri, run_vmm, vmm_exe
+from conftest import complete, node_uri, run_vmm, vmm_exe
 
 from vmm.ui.cli import cli
 from vmm.ui.cli.base import SUBCOMMANDS
@@ -276,16 +276,6 @@ def test_demo_host_has_what_the_demo_promises():
     assert any(" " in vm["name"] for vm in vms) and any(not vm["name"].isascii() for vm in vms)
     assert max(vm["path"].count("/") for vm in vms) >= 3
     assert demo_uri().startswith("test:///")
-
-
-def complete(*words: str) -> list[str]:
-    env = {
-        "_VMM_COMPLETE": "bash_complete",
-        "COMP_WORDS": " ".join(words),
-        "COMP_CWORD": str(len(words) - 1),
-    }
-    result = run_vmm(env=env)
-    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
 
 
 def test_shell_completion_of_snapshots_base_images_and_pools():

@@ -26,9 +26,9 @@ def _completion_session(ctx: click.Context) -> Session:
     )
 
 
-def _complete(values: Callable[..., Iterable[str]], *, with_context: bool = False):
-    """A completion callback offering `values` of the host's VMs (given the command line so far
-    too, `with_context`), each as the asking shell must get it (vmm.ui.shellwords)."""
+def _offering(read: Callable[[Hosts, click.Context], Iterable[str]]):
+    """A completion callback offering what `read` finds on the host the command line names,
+    each value as the asking shell must get it (vmm.ui.shellwords)."""
 
     def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
         from vmm.ui.shellwords import for_the_shell, shell_of
@@ -36,8 +36,7 @@ def _complete(values: Callable[..., Iterable[str]], *, with_context: bool = Fals
         shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
         session = _completion_session(ctx)
         try:
-            domains = session.host().domains()
-            found = sorted(set(values(domains, ctx) if with_context else values(domains)))
+            found = sorted(set(read(session.host(), ctx)))
             words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
             return [word for word in words if word is not None]
         except VmmError:
@@ -46,6 +45,13 @@ def _complete(values: Callable[..., Iterable[str]], *, with_context: bool = Fals
             session.close()
 
     return complete
+
+
+def _complete(values: Callable[..., Iterable[str]], *, with_context: bool = False):
+    """Offering `values` of the host's VMs (given the command line so far too, `with_context`)."""
+    if with_context:
+        return _offering(lambda hosts, ctx: values(hosts.domains(), ctx))
+    return _offering(lambda hosts, _ctx: values(hosts.domains()))
 
 
 def _folders(domains: list[Domain]) -> Iterable[str]:
@@ -108,26 +114,6 @@ def _params_so_far(ctx: click.Context) -> dict:
         return ctx.params
 
 
-def _from_host(values: Callable[[Hosts, click.Context], Iterable[str]]):
-    """A completion callback offering what `values` reads from the host (not its VM list)."""
-
-    def complete(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-        from vmm.ui.shellwords import for_the_shell, shell_of
-
-        shell = shell_of(os.environ.get("_VMM_COMPLETE", ""))
-        session = _completion_session(ctx)
-        try:
-            found = sorted(set(values(session.host(), ctx)))
-            words = (for_the_shell(v, shell) for v in found if v.startswith(incomplete))
-            return [word for word in words if word is not None]
-        except VmmError:
-            return []
-        finally:
-            session.close()
-
-    return complete
-
-
 def _snapshots_of_the_vm(hosts: Hosts, ctx: click.Context) -> Iterable[str]:
     from vmm.ops import snapshots
 
@@ -147,6 +133,6 @@ def _pools(hosts: Hosts, _ctx: click.Context) -> Iterable[str]:
     return create.pool_names(hosts)
 
 
-complete_snapshots = _from_host(_snapshots_of_the_vm)
-complete_base_images = _from_host(_base_images)
-complete_pools = _from_host(_pools)
+complete_snapshots = _offering(_snapshots_of_the_vm)
+complete_base_images = _offering(_base_images)
+complete_pools = _offering(_pools)
