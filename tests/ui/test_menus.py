@@ -61,3 +61,16 @@ def test_fzf_rows_go_out_by_index_whatever_their_keys_hold():
     assert [line.split("\t", 1)[0] for line in lines] == ["0", "1"]
     assert [row_of(screen, line).key for line in lines] == ["s:a\tb", "s:a"]
     assert row_of(screen, "7\tx") is None and row_of(screen, "s:a\tb") is None
+
+
+def test_wofi_without_a_display_is_an_error_not_a_silent_exit_0():
+    """The real wofi, with no Wayland session to open: vmm --menu wofi says so, exit 1."""
+    import shutil
+
+    from conftest import require, run_vmm
+
+    require(shutil.which("wofi") is not None, "wofi is not installed (make test installs it)")
+    env = {"WAYLAND_DISPLAY": "", "DISPLAY": "", "XDG_RUNTIME_DIR": "/nonexistent"}
+    result = run_vmm("--demo", "--menu", "wofi", env=env)
+    assert result.returncode == 1
+    assert "wofi cannot open a display" in result.stderr

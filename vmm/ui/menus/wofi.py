@@ -36,6 +36,11 @@ def markup(cell: Cell) -> str:
     return f'<span foreground="{colour}">{text}</span>' if colour else text
 
 
+def _no_display(stderr: str) -> bool:
+    """wofi exits 1 for Esc and for a display it cannot open alike; only its stderr differs."""
+    return "cannot open display" in stderr or "Failed to connect" in stderr
+
+
 class WofiMenu:
     def __init__(self, executable: str = "wofi") -> None:
         self.executable = executable
@@ -63,6 +68,11 @@ class WofiMenu:
         # Yes/No screen is no "Yes"); by its number only where two rows read the same.
         numbered = len(set(lines)) < len(lines) and not screen.free_text
         done = self.run(self.argv(screen, numbered=numbered), "".join(f"{x}\n" for x in lines))
+        if done.returncode == 1 and _no_display(done.stderr):
+            raise MenuError(
+                "wofi cannot open a display (no Wayland session here: run it from Sway,"
+                " or use --menu fzf in a terminal)"
+            )
         if done.returncode == 1:
             raise Cancelled
         if done.returncode != 0:
