@@ -146,7 +146,7 @@ SAVED = ["Restore saved state", "Start fresh (drop saved state)", "Discard saved
 @pytest.mark.parametrize(
     ("prepare", "shown", "offered"),
     [
-        (None, "running", [*RUNNING, "Console", "Viewer"]),
+        (None, "running", [*RUNNING, "SSH", "IP addresses", "Console", "Viewer"]),
         (pause, "paused", ["Resume", "Force off", "Save state", "Console", "Viewer"]),
         (shut, "shutoff", ["Start"]),
         (save, "saved", SAVED),
@@ -592,3 +592,16 @@ def test_a_host_that_cannot_be_listed_leaves_the_draft_on_screen_with_why(drive,
     assert "▸ lab/  (3)" in menu.texts("/")  # the draft, from the last run
     assert picker.status.startswith("error: cannot list the host: lost the connection")
     assert "(as last seen; the host could not be listed" in menu.last("/lab").header
+
+
+def test_a_running_vms_addresses_are_one_key_away(drive, host):
+    run = drive(*open_alpha(pick("IP addresses")))
+    addresses = [
+        a["addr"] for i in dom(host, "alpha").interfaceAddresses(0).values() for a in i["addrs"]
+    ]
+    assert addresses and run.status == f"alpha: {addresses[0]}/24 (lease)"
+
+
+def test_ssh_from_the_picker_needs_a_terminal_and_says_so(drive):
+    run = drive(*open_alpha(pick("SSH")))
+    assert run.status == "error: ssh needs a terminal: run vmm in one"

@@ -9,7 +9,8 @@ import subprocess
 
 from vmm.model import tree
 from vmm.model.domain import Domain, on_host
-from vmm.model.errors import HostError, InvalidInput, VmmError
+from vmm.model.errors import HostError, InvalidInput, InvalidState, VmmError
+from vmm.model.states import RUNNING
 from vmm.ops import organise, registry
 from vmm.ui.menus import Cell, Row, Screen
 from vmm.ui.picker.protocol import PickerFlow
@@ -17,6 +18,8 @@ from vmm.virt.errors import as_vmm_errors
 
 # the VM screen's entries beyond the registry's actions: (label, style)
 _SCREENS = {
+    "ssh": ("SSH", ""),
+    "ip": ("IP addresses", ""),
     "console": ("Console", ""),
     "viewer": ("Viewer", ""),
     "snapshots": ("Snapshots…", ""),
@@ -29,10 +32,11 @@ _SCREENS = {
 
 
 def entries_for(domain: Domain) -> list[Row]:
-    """Only what makes sense in the VM's current state: the registry's actions for it, the
-    console and viewer while it runs, then the screens every VM has."""
+    """Only what makes sense in the VM's current state: the registry's actions for it, a way
+    in while it runs (ssh and its addresses, console, viewer), then the screens every VM has."""
     actions = [Row.plain(a.name, a.label, a.style) for a in registry.offered(domain.shown.name)]
-    screens = ["console", "viewer"] if domain.active else []
+    screens = ["ssh", "ip"] if domain.shown.name in RUNNING else []
+    screens += ["console", "viewer"] if domain.active else []
     screens += ["snapshots", "move", "labels", "clone", "edit", "delete"]
     return [*actions, *(Row.plain(name, *_SCREENS[name]) for name in screens)]
 
@@ -190,6 +194,29 @@ class VmScreens:
         if self.p.attempt(work):
             self.p.refresh([domain.key])
             self.p.attempt(lambda: self.p.add(on_host(domain.host, name)))
+
+    def ip(self, domain: Domain) -> None:
+        from vmm.virt import reach
+
+        def addresses() -> str:
+            found = reach.addresses(self.p.host.vm_by_key(domain.key))
+            if not found:
+                raise InvalidState(f"{domain.name}: no known IP address (is DHCP done yet?)")
+            shown = ", ".join(f"{a.address}/{a.prefix} ({a.source})" for a in found)
+            return f"{domain.name}: {shown}"
+
+        self.p.attempt(addresses)
+
+    def ssh(self, domain: Domain) -> None:
+        from vmm.virt import reach
+
+        try:
+            with as_vmm_errors():
+                address = reach.first_address(self.p.host.vm_by_key(domain.key))
+        except VmmError as err:
+            self.p.report(str(err), error=True)
+            return
+        self._hand_terminal_to(reach.ssh_argv(address, ()))
 
     def console(self, domain: Domain) -> None:
         from vmm.virt import reach
