@@ -256,9 +256,17 @@ def test_refresh_shows_what_changed_behind_the_pickers_back(drive, host):
     assert "● gamma  running" in run.menu.texts("/")
 
 
-def test_a_quick_key_with_nothing_selected_does_nothing(drive, host):
+def test_a_quick_key_with_nothing_selected_acts_on_nothing_and_says_so(drive, host):
     run = drive(press("ctrl-s", on="/"))
-    assert state(host, "gamma") == "shutoff" and run.status == ""
+    assert state(host, "gamma") == "shutoff"
+    assert run.status == "start: no VM there; move onto a VM or folder, or select some (tab)"
+
+
+def test_a_quick_key_on_several_vms_reports_what_failed_and_what_worked(drive, host):
+    run = drive(pick("lab/", on="/"), pick("web/"), press("ctrl-s", "alpha", "delta one"))
+    assert state(host, "delta one") == "running"  # alpha was running already
+    assert run.status.startswith("error: ") and "delta one: started" in run.status
+    assert "alpha" in run.status.split(";")[0]
 
 
 # -- snapshots -------------------------------------------------------------------------------

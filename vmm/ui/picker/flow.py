@@ -228,9 +228,10 @@ class Picker:
 
     def quick_action(self, choice: Choice) -> None:
         targets = chosen_vms(choice.rows, self.vms)
-        if not targets:
-            return
         action = QUICK_ACTIONS[choice.key]
+        if not targets:
+            self.report(f"{action}: no VM there; move onto a VM or folder, or select some (tab)")
+            return
         names = ", ".join(d.name for d in targets)
         if choice.key in CONFIRM_QUICK and not self.confirm(f"Force off {names}?"):
             return
@@ -254,8 +255,8 @@ class Picker:
             except VmmError as err:
                 failures.append(str(err))
         self.refresh(d.key for d in targets)
-        if failures:
-            self.report("; ".join(failures), error=True)
+        if failures:  # the errors first, and what did work is not left unsaid
+            self.report("; ".join([*failures, *done]), error=True)
         else:
             self.report("; ".join(done))
 
