@@ -63,6 +63,21 @@ def type_in(query: str, *, on: str | None = None) -> Step:
     return Step(on, answer)
 
 
+def type_then_enter(query: str, *, on: str | None = None) -> Step:
+    """Text typed, then Enter, as fzf answers it: with the first row the text fuzzily matches
+    (its letters in order), and the text itself."""
+
+    def answer(screen: Screen) -> Choice:
+        def matches(text: str) -> bool:
+            rest = iter(text.casefold())
+            return all(letter in rest for letter in query.casefold())
+
+        found = [row.key for row in screen.rows if matches(row.text)]
+        return Choice("enter", tuple(found[:1]), query)
+
+    return Step(on, answer)
+
+
 def esc(*, on: str | None = None) -> Step:
     def answer(screen: Screen) -> Choice:
         raise Cancelled

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 
 import libvirt
 import pytest
-from fakemenu import RecordingNotifier, ScriptedMenu, esc, meanwhile, no, pick, press, type_in, yes
+from fakemenu import (
+    RecordingNotifier,
+    ScriptedMenu,
+    esc,
+    meanwhile,
+    no,
+    pick,
+    press,
+    type_in,
+    type_then_enter,
+    yes,
+)
 
 from vmm.ui.picker.flow import Picker
 from vmm.virt.host import Host
@@ -405,6 +416,23 @@ def test_a_linked_clone(sdrive, shost):
     assert backing_of(shost, "lone-vm-clone") is not None
     assert run.status == "linked clone 'lone-vm-clone' created (1 disk(s))"
     assert "○ lone-vm-clone  shutoff" in run.rows("/")
+
+
+def test_a_typed_new_name_wins_over_a_suggestion_it_matches(sdrive, shost):
+    """ "lvc" fuzzily matches the suggestion "lone-vm-clone": Enter still means "lvc"."""
+    run = sdrive(
+        pick("lone-vm"),
+        pick("Clone…"),
+        pick("Linked clone (instant, copy-on-write)"),
+        type_then_enter("lvc", on="clone name"),
+    )
+    assert shost.conn.lookupByName("lvc") and "lone-vm-clone" not in shost.conn.listDefinedDomains()
+    assert run.status == "linked clone 'lvc' created (1 disk(s))"
+
+
+def test_an_existing_base_image_is_found_by_typing(sdrive, shost):
+    sdrive(pick("⋯ New VM"), type_in("fresh"), type_then_enter("templ", on="base image"))
+    assert backing_of(shost, "fresh") == "/pool/template.qcow2"
 
 
 def test_a_full_clone(sdrive, shost):

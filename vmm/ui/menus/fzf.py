@@ -108,6 +108,8 @@ class FzfMenu:
             options.append(f"--header={printable(screen.header, colours=False)}")
         if screen.multi:
             options.append("--multi")
+        if screen.free_text:
+            options.append("--bind=tab:replace-query")  # a suggestion completes the typed text
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
         return options
@@ -134,4 +136,4 @@ class FzfMenu:
         if key == FREE_TEXT_KEY or (screen.free_text and not picked):
             return Choice("enter", (), query)
         rows = [row_of(screen, line) for line in picked]
-        return Choice(key or "enter", tuple(row.key for row in rows if row is not None))
+        return Choice(key or "enter", tuple(row.key for row in rows if row is not None), query)

@@ -274,16 +274,27 @@ class Picker:
         choice = self.choose(screen)
         return choice is not None and choice.rows == ("yes",)
 
-    def ask(self, prompt: str, suggestions: Iterable[str], hint: str) -> str | None:
-        """Free text, with existing values offered; None when the user backs out."""
+    def ask(
+        self, prompt: str, suggestions: Iterable[str], hint: str, *, existing: bool = False
+    ) -> str | None:
+        """A new name (a clone's, a snapshot's, a folder, a label): what the user typed wins
+        over a suggestion it happens to match ("hp" is not "haproxy-clone"), and a suggestion
+        is taken on an empty line or completed into the line with tab. With `existing`, one of
+        the suggestions is looked for: typing finds it. None when the user backs out."""
         rows = [Row.plain(f"s:{s}", s) for s in suggestions]
-        header = f"{hint}\ntype a new value and press enter; alt-enter takes the typed text as is"
-        choice = self.choose(Screen(prompt, rows, header=header, free_text=True))
+        if existing:
+            keys = "type to find one; alt-enter takes the typed text as is"
+        else:
+            keys = "⏎ takes what you typed (on an empty line: the highlighted one) · tab completes"
+        choice = self.choose(Screen(prompt, rows, header=f"{hint}\n{keys}", free_text=True))
         if choice is None:
             return None
+        typed = choice.query.strip()
+        if typed and not existing:
+            return typed
         if choice.rows:
             return choice.rows[0].removeprefix("s:")
-        return choice.query.strip() or None
+        return typed or None
 
     def list_screen(self, title: str, wanted: Callable[[Domain], bool]) -> None:
         while True:

@@ -29,7 +29,7 @@ def new_vm(picker: PickerFlow, folder: str) -> None:
     except VmmError as err:
         picker.report(str(err), error=True)
         return
-    base = picker.ask("base image", bases, f"the base image for {name}")
+    base = picker.ask("base image", bases, f"the base image for {name}", existing=True)
     if base is None:
         return
 
