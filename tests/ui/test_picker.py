@@ -92,6 +92,21 @@ def test_quick_key_starts_selected_vms_without_opening_them(shared, picker):
     assert a.isActive() and b.isActive()
 
 
+def test_after_a_quick_key_the_real_fzfs_cursor_stays_on_that_vm(shared, picker):
+    p = shared.prefix
+    shared("qc1", meta=vmm_meta(f"/{p}lab"))
+    second = shared("qc2", meta=vmm_meta(f"/{p}lab"))
+    term = picker()
+    enter_folder(term, p)
+    term.wait_for_prompt(f"/{p}lab")
+    term.keys("Down")  # from ".." (the first row) to qc1,
+    term.keys("Down")  # then to qc2, typing nothing
+    term.keys("C-s")
+    term.wait_for(f"{second.name()}: started")
+    cursor = [line for line in term.screen().splitlines() if line.lstrip().startswith(">")]
+    assert any(second.name() in line for line in cursor), term.screen()
+
+
 def test_move_a_vm_to_a_new_folder_by_typing_it(shared, picker):
     p = shared.prefix
     vm = shared("mover", meta=vmm_meta(f"/{p}lab"))

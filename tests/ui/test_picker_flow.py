@@ -641,3 +641,16 @@ def test_a_running_vms_addresses_are_one_key_away(drive, host):
 def test_ssh_from_the_picker_needs_a_terminal_and_says_so(drive):
     run = drive(*open_alpha(pick("SSH")))
     assert run.status == "error: ssh needs a terminal: run vmm in one"
+
+
+def test_after_a_quick_key_the_cursor_stays_on_the_row_it_acted_on(drive, host):
+    run = drive(press("ctrl-s", "gamma", on="/"))
+    first, again = [s for s in run.menu.screens if s.prompt == "/"][:2]
+    assert first.cursor == 0
+    assert again.rows[again.cursor].text.startswith("● gamma")  # and it is running now
+
+
+def test_back_up_a_folder_the_cursor_is_on_the_folder_just_left(drive):
+    run = drive(pick("lab/", on="/"), pick("..", on="/lab"))
+    back = [s for s in run.menu.screens if s.prompt == "/"][1]
+    assert back.rows[back.cursor].key == "dir:/lab"

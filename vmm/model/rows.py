@@ -50,3 +50,4 @@ class Screen:
     multi: bool = False
     preview: Callable[[str], str] | None = None  # row key -> text; backends may ignore it
     free_text: bool = False  # typed text may be returned instead of a row
+    cursor: int = 0  # the row the cursor starts on (where the last key acted: it stays there)

@@ -110,6 +110,8 @@ class FzfMenu:
             options.append("--multi")
         if screen.free_text:
             options.append("--bind=tab:replace-query")  # a suggestion completes the typed text
+        if screen.cursor:
+            options.append(f"--bind=load:pos({screen.cursor + 1})")
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
         return options

@@ -59,6 +59,7 @@ class Picker:
         self._fresh = threading.Event()
         self._listing_error: Exception | None = None
         self._stale = False  # what is shown is the cached draft: the fresh listing failed
+        self._last_row: str | None = None  # the row the last choice was made on
         self._listing = threading.Lock()
         self._listing_started = False
         self._start_listing()
@@ -189,15 +190,18 @@ class Picker:
 
     def folder_screen(self, path: str) -> str:
         """Show one folder; returns the folder to show next."""
+        rows = folder_rows(path, list(self.vms.values()), with_host=self.several_hosts)
         screen = Screen(
             prompt=path,
-            rows=folder_rows(path, list(self.vms.values()), with_host=self.several_hosts),
+            rows=rows,
             header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
             keys=FOLDER_KEYS,
             multi=True,
             preview=self.preview,
+            cursor=self._cursor_on(rows),
         )
         choice = self.menu.choose(screen)
+        self._last_row = choice.rows[0] if choice.rows else None
         self.wait_for_listing()  # only the first screen may be the draft
         if choice.key == "ctrl-r":
             self.attempt(self.reload)
@@ -209,8 +213,14 @@ class Picker:
             return path
         return self.open(choice.rows[0], path)
 
+    def _cursor_on(self, rows: list[Row]) -> int:
+        """Where the cursor starts: on the row the last key acted on or opened, if it is there."""
+        keys = [row.key for row in rows]
+        return keys.index(self._last_row) if self._last_row in keys else 0
+
     def open(self, key: str, path: str) -> str:
         if key == "up":
+            self._last_row = f"dir:{path}"  # back up, the cursor is on the folder just left
             return tree.parent(path)
         if key.startswith("dir:"):
             return key.removeprefix("dir:")
@@ -303,10 +313,14 @@ class Picker:
             )
             rows = [vm_row(d, place=True, with_host=self.several_hosts) for d in vms]
             header = self.header(title, LIST_KEYS)
-            screen = Screen(title, rows, header, LIST_KEYS, multi=True, preview=self.preview)
+            cursor = self._cursor_on(rows)
+            screen = Screen(
+                title, rows, header, LIST_KEYS, multi=True, preview=self.preview, cursor=cursor
+            )
             choice = self.choose(screen)
             if choice is None:
                 return
+            self._last_row = choice.rows[0] if choice.rows else None
             if choice.key in QUICK_ACTIONS:
                 self.quick_action(choice)
             elif choice.rows:
