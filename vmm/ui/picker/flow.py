@@ -7,7 +7,6 @@ between folders never waits on libvirt.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -15,14 +14,14 @@ from vmm.model import tree
 from vmm.model.domain import Domain
 from vmm.model.errors import VmmError
 from vmm.ops import organise
-from vmm.ui import cache
 from vmm.ui.menus import Cancelled, Choice, Menu, Row, Screen
 from vmm.ui.notify import Notifier
 from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
+from vmm.ui.picker.listing import Listing
 from vmm.ui.picker.new_vm import new_vm
 from vmm.ui.picker.rows import folder_rows, label_rows, vm_row
 from vmm.ui.picker.vm_screens import VmScreens
-from vmm.virt.errors import LibvirtError, as_vmm_errors, translate
+from vmm.virt.errors import as_vmm_errors
 from vmm.virt.hosts import Hosts
 
 
@@ -54,77 +53,22 @@ class Picker:
         self.status = ""
         self.where = where or HostLabel(host.label, host.uri, host.several)
         self.several_hosts = self.where.several
-        self.vms: dict[str, Domain] = {}
         self.vm_screens = VmScreens(self)
-        self._fresh = threading.Event()
-        self._listing_error: Exception | None = None
-        self._stale = False  # what is shown is the cached draft: the fresh listing failed
         self._last_row: str | None = None  # the row the last choice was made on
-        self._listing = threading.Lock()
-        self._listing_started = False
-        self._start_listing()
+        live = getattr(self.menu, "live", False)
+        self.listing = Listing(host, self.where.cache_key, self.report, draft=live)
 
     # -- state -------------------------------------------------------------------------------
 
-    def _start_listing(self) -> None:
-        """Draw the last run's listing at once (fzf), and list the host meanwhile.
-
-        Whatever is chosen on the draft waits for the fresh listing, and the next screen is
-        drawn from it. The listing starts with the first preview, when fzf
-        is up, so that its threads do not slow the first draw. The draft is never swapped under
-        the user's fingers: a list that changes as Enter is pressed opens the wrong row.
-        """
-        cached = cache.load(self.where.cache_key) if getattr(self.menu, "live", False) else None
-        if cached is None:
-            self.reload()
-            self._fresh.set()
-            return
-        self.vms = {d.key: d for d in cached}
-
-    def _list_fresh(self) -> None:
-        with self._listing:
-            if self._listing_started or self._fresh.is_set():
-                return
-            self._listing_started = True
-        threading.Thread(target=self._list_in_background, daemon=True).start()
-
-    def _list_in_background(self) -> None:
-        try:
-            fresh = {d.key: d for d in self.host.domains()}
-        except Exception as err:  # handed to the main thread, which reports it
-            self._listing_error = err
-        else:
-            self.vms = fresh
-            cache.save(self.where.cache_key, list(fresh.values()))
-        self._fresh.set()
+    @property
+    def vms(self) -> dict[str, Domain]:
+        return self.listing.vms
 
     def wait_for_listing(self) -> None:
-        """Before acting on anything: the fresh listing, not the cached draft. A host that
-        cannot be listed leaves the draft on screen, with why on the status line (^r tries
-        again); an action chosen on it fails on its own, and says so."""
-        self._list_fresh()
-        self._fresh.wait()
-        if self._listing_error is not None:
-            error, self._listing_error = self._listing_error, None
-            if isinstance(error, LibvirtError):
-                error = translate(error)
-            if not isinstance(error, VmmError):
-                raise error
-            self._stale = True
-            self.report(f"cannot list the host: {error}", error=True)
-        self._report_host_warnings()
+        self.listing.wait()
 
     def reload(self) -> None:
-        self.vms = {d.key: d for d in self.host.domains()}
-        self._stale = False
-        cache.save(self.where.cache_key, list(self.vms.values()))
-        self._report_host_warnings()
-
-    def _report_host_warnings(self) -> None:
-        warnings = self.host.warnings
-        if warnings:
-            self.report("; ".join(warnings), error=True)
-            warnings.clear()
+        self.listing.reload()
 
     def refresh(self, keys: Iterable[str]) -> None:
         """Re-read only these VMs; one that is gone is dropped."""
@@ -166,10 +110,7 @@ class Picker:
         return True
 
     def header(self, where: str, keys: dict[str, str]) -> str:
-        if not self._fresh.is_set():
-            where += "  (as last seen; listing the host…)"
-        elif self._stale:
-            where += "  (as last seen; the host could not be listed: ^r tries again)"
+        where += self.listing.note()
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
         lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
@@ -341,7 +282,7 @@ class Picker:
     def preview(self, key: str) -> str:
         from vmm.ui import render
 
-        self._list_fresh()  # fzf asks for its first preview once it is up
+        self.listing.start()  # fzf asks for its first preview once it is up
 
         if key.startswith("vm:") and key[3:] in self.vms:
             from vmm.ops import info
