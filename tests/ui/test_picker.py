@@ -107,6 +107,25 @@ def test_after_a_quick_key_the_real_fzfs_cursor_stays_on_that_vm(shared, picker)
     assert any(second.name() in line for line in cursor), term.screen()
 
 
+def test_at_80_columns_the_key_hints_and_the_preview_stay_readable(shared, tmp_path):
+    from tmux import Terminal
+
+    p = shared.prefix
+    vm = shared("narrow", meta=vmm_meta(f"/{p}lab"))
+    env = {"XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path), "TERM": "xterm"}
+    term = Terminal([vmm_exe(), "-c", SHARED_URI], env, width=80, height=30)
+    try:
+        enter_folder(term, p)
+        term.keys("Down")  # onto the VM, below ".."
+        term.wait_for(f"name:        {vm.name()}")  # its preview, below the list
+        screen = term.screen()
+        hints = [line for line in screen.splitlines() if "^s start" in line]
+        assert hints and hints[0].rstrip().endswith("^r refresh"), screen  # not cut off
+        assert all(len(line) <= 80 for line in screen.splitlines())
+    finally:
+        term.close()
+
+
 def test_move_a_vm_to_a_new_folder_by_typing_it(shared, picker):
     p = shared.prefix
     vm = shared("mover", meta=vmm_meta(f"/{p}lab"))

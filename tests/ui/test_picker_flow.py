@@ -98,7 +98,7 @@ def test_folders_open_and_dotdot_goes_up(drive):
         *BOTTOM,
     ]
     assert run.header("/lab/db").splitlines()[0].endswith(" · /lab/db")
-    assert "tab select · ^s start · ^x shut down" in run.header("/lab/db")
+    assert "tab select · ^s start · ^x shutdown · ^o off" in run.header("/lab/db")
 
 
 def test_the_running_view_lists_only_running_vms_by_their_place(drive, host):

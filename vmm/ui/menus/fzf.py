@@ -37,6 +37,9 @@ _ANSI = {
     "status": "33",
 }
 FREE_TEXT_KEY = "alt-enter"
+# beside the list, or below it where beside would leave either too narrow (an 80-column
+# terminal: the key hints and the preview each need about 80 and 50 columns)
+_PREVIEW_WINDOW = "--preview-window=right,50%,wrap,<50(down,45%,wrap)"
 _ALWAYS = ("esc", "ctrl-c", FREE_TEXT_KEY)
 
 
@@ -113,7 +116,7 @@ class FzfMenu:
         if screen.cursor:
             options.append(f"--bind=load:pos({screen.cursor + 1})")
         if screen.preview is not None:
-            options += [f"--preview={self._ask_picker('{1}')}", "--preview-window=right,50%,wrap"]
+            options += [f"--preview={self._ask_picker('{1}')}", _PREVIEW_WINDOW]
         return options
 
     def _serve(self, screen: Screen) -> None:

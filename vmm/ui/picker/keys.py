@@ -10,7 +10,8 @@ from vmm.ops.registry import BY_KEY
 
 QUICK_ACTIONS = {key: action.name for key, action in BY_KEY.items()}
 CONFIRM_QUICK = {key for key, action in BY_KEY.items() if action.confirm}
-LIST_KEYS = {key: action.label.lower() for key, action in BY_KEY.items()}  # key -> hint
+# key -> hint: the CLI command it runs, short enough for an 80-column terminal
+LIST_KEYS = {key: action.name for key, action in BY_KEY.items()}
 FOLDER_KEYS = {**LIST_KEYS, "ctrl-r": "refresh"}  # a view is not re-read
 
 
