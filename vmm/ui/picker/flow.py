@@ -7,6 +7,7 @@ between folders never waits on libvirt.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -34,6 +35,10 @@ class HostLabel:
     several: bool
 
 
+# the status line, wrapped (fzf cuts a long header line) to fit the list's side of 80 columns
+STATUS_WIDTH, STATUS_LINES = 76, 4
+
+
 class Picker:
     def __init__(
         self,
@@ -50,7 +55,8 @@ class Picker:
         self.menu = menu
         self.notifier = notifier
         self.terminal = terminal
-        self.status = ""
+        self.status = ""  # the last outcome
+        self._status_seen = False  # shown on a screen already: later screens go without it
         self.where = where or HostLabel(host.label, host.uri, host.several)
         self.several_hosts = self.where.several
         self.vm_screens = VmScreens(self)
@@ -94,6 +100,7 @@ class Picker:
 
     def report(self, message: str, *, error: bool = False) -> None:
         self.status = ("error: " if error else "") + message
+        self._status_seen = False
         (self.notifier.error if error else self.notifier.info)(message)
 
     def attempt(self, work: Callable[[], str | None]) -> bool:
@@ -115,7 +122,9 @@ class Picker:
         lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
         if hints:
             lines.append(hints)
-        return "\n".join([*lines, self.status] if self.status else lines)
+        if self.status and not self._status_seen:
+            lines += textwrap.wrap(self.status, STATUS_WIDTH, max_lines=STATUS_LINES)
+        return "\n".join(lines)
 
     # -- the flow ----------------------------------------------------------------------------
 
@@ -141,7 +150,7 @@ class Picker:
             preview=self.preview,
             cursor=self._cursor_on(rows),
         )
-        choice = self.menu.choose(screen)
+        choice = self._shown(screen)
         self._last_row = choice.rows[0] if choice.rows else None
         self.wait_for_listing()  # only the first screen may be the draft
         if choice.key == "ctrl-r":
@@ -214,9 +223,16 @@ class Picker:
     def choose(self, screen: Screen) -> Choice | None:
         """The menu's answer, or None when the user backed out with Esc."""
         try:
-            return self.menu.choose(screen)
+            return self._shown(screen)
         except Cancelled:
             return None
+
+    def _shown(self, screen: Screen) -> Choice:
+        """The menu's answer; the status line it showed is not shown again on later screens."""
+        try:
+            return self.menu.choose(screen)
+        finally:
+            self._status_seen = bool(self.status)
 
     def confirm(self, question: str) -> bool:
         screen = Screen(
