@@ -6,14 +6,18 @@ PYTHON  ?= python3
 
 BENCH_VENV := .venv-bench
 
-.PHONY: demo test lint format bench system venv clean
+.PHONY: demo test lint format bench system venv clean guest-image
 
 demo: $(STAMP)
 	$(VENV)/bin/vmm --demo
 
-test: $(STAMP) lint
+test: $(STAMP) lint guest-image
 	tools/start-libvirtd.sh
 	$(PY) -m pytest
+
+# the Debian guest the real-guest tier (tests/guest) boots; cached, so only the first run builds it
+guest-image: $(STAMP)
+	tools/build-guest.sh >/dev/null
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vmm tests tools bench

@@ -17,6 +17,14 @@ def test_ip_reads_addresses_from_libvirt(run, host):
     assert "192.168.122.3/24" in run("ip", "alpha").stdout
 
 
+def test_ip_source_asks_only_that_source(run, host):
+    # the test driver answers every source with the same address
+    for source in ("lease", "agent", "arp"):
+        found = json.loads(run("ip", "alpha", "--json", "--source", source).stdout)
+        assert {a["source"] for a in found} == {source}
+    assert run("ip", "alpha", "--source", "dhcp").exit_code == 2  # not a source
+
+
 def test_ip_of_a_shut_off_vm_is_an_error(run):
     result = run("ip", "beta")
     assert result.exit_code == 1 and "no known IP address for 'beta'" in result.stderr

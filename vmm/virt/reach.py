@@ -35,19 +35,22 @@ class Address:
         return ":" not in self.address
 
 
-def addresses(vm: Vm) -> list[Address]:
-    """From the DHCP lease, else the guest agent, else the ARP table: the first that answers."""
+def addresses(vm: Vm, source: str | None = None) -> list[Address]:
+    """From the DHCP lease, else the guest agent, else the ARP table: the first that answers
+    (only `source`, one of SOURCES' names, when given)."""
     dom = vm.dom
     if not dom.isActive():
         return []
-    for source, flag in SOURCES:
+    for name, flag in SOURCES:
+        if source is not None and name != source:
+            continue
         try:
             found = dom.interfaceAddresses(flag, 0)
         except libvirt.libvirtError:
             continue  # no agent, no network with leases: try the next source
         result = [
-            Address(name, iface.get("hwaddr") or "", a["addr"], a.get("prefix", 0), source)
-            for name, iface in sorted(found.items())
+            Address(ifname, iface.get("hwaddr") or "", a["addr"], a.get("prefix", 0), name)
+            for ifname, iface in sorted(found.items())
             for a in iface.get("addrs") or []
             if is_ip_address(a["addr"]) and not a["addr"].startswith(("127.", "::1"))
         ]

@@ -70,8 +70,13 @@ def rm_command(
 @cli.command("ip")
 @click.argument("vm", shell_complete=complete_vms)
 @click.option("--json", "as_json", is_flag=True, help="Print the addresses as a JSON array.")
+@click.option(
+    "--source",
+    type=click.Choice(["lease", "agent", "arp"]),
+    help="Ask only this source (default: the first of them that knows an address).",
+)
 @pass_session
-def ip_command(session: Session, vm: str, as_json: bool) -> None:
+def ip_command(session: Session, vm: str, as_json: bool, source: str | None) -> None:
     """VM's IP addresses (from the DHCP lease, the guest agent, or ARP).
 
     Exits 1 when no address is known, with --json too (and prints nothing on stdout):
@@ -80,13 +85,16 @@ def ip_command(session: Session, vm: str, as_json: bool) -> None:
     \b
     Examples:
       vmm ip nginx --json | jq -r '.[0].address'
+      vmm ip nginx --source agent
     """
     from vmm.virt import reach
     from vmm.virt.errors import as_vmm_errors
 
     with as_vmm_errors():
-        found = reach.addresses(session.host().vm(vm))
+        found = reach.addresses(session.host().vm(vm), source)
     if not found:
+        if source:
+            raise HostError(f"no IP address for {vm!r} from the {source} (yet?)")
         raise HostError(f"no known IP address for {vm!r} (is it running, with DHCP?)")
     if as_json:
         echo_json([asdict(address) for address in found])
