@@ -2,7 +2,9 @@
 
 import pytest
 
+from vmm.model.errors import InvalidInput
 from vmm.ops import perform as actions
+from vmm.ops import power
 
 
 def state(host, name):
@@ -36,6 +38,24 @@ def test_shutdown_variants(run, host):
     host.lookup("alpha").create()
     assert run("shutdown", "--wait", "alpha").stdout == "alpha: shut down\n"
     assert state(host, "alpha") == "shutoff"
+
+
+def test_shutdown_modes(run, host):
+    """--mode acpi (the default) is the test driver's one shutdown; --mode agent is refused
+    there with why (it has no guest agent call), and nothing is asked; an unknown mode is a
+    usage error."""
+    assert run("shutdown", "--mode", "acpi", "--wait", "alpha").stdout == "alpha: shut down\n"
+    host.lookup("alpha").create()
+    for args in (["--mode", "agent"], ["--mode", "agent", "--wait"]):
+        refused = run("shutdown", *args, "alpha")
+        assert refused.exit_code == 1
+        assert "through the guest agent" in refused.stdout + refused.stderr
+        assert state(host, "alpha") == "running"
+    unknown = run("shutdown", "--mode", "reboot", "alpha")
+    assert unknown.exit_code == 2 and "'reboot' is not one of 'acpi', 'agent'" in unknown.stderr
+    assert state(host, "alpha") == "running"
+    with pytest.raises(InvalidInput, match="unknown shutdown mode 'reboot'"):
+        power.shutdown(host.lookup("alpha"), mode="reboot")
 
 
 def test_shutdown_wait_of_a_transient_vm_that_is_gone_once_off(run, host):

@@ -50,14 +50,15 @@ def naming(vm: Vm, err: VmmError) -> VmmError:
 
 
 def shutdown_and_wait(
-    vms: list[Vm], timeout: float, force_after: float | None = None
+    vms: list[Vm], timeout: float, force_after: float | None = None, **options: object
 ) -> list[Outcome]:
-    """Ask every VM to shut down, then wait for them all at once (not one after another:
-    ten stubborn guests cost one timeout, not ten); with `force_after`, force off the rest."""
+    """Ask every VM to shut down (`options` are power.shutdown's: its mode), then wait for
+    them all at once (not one after another: ten stubborn guests cost one timeout, not ten);
+    with `force_after`, force off the rest."""
     requested: list[Outcome] = []
     try:
         for vm in vms:
-            requested += perform_each([vm], "shutdown")
+            requested += perform_each([vm], "shutdown", **options)
     except KeyboardInterrupt:
         asked = ", ".join(repr(o.vm) for o in requested if o.ok) or "none"
         raise Interrupted(

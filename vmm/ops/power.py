@@ -10,8 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from vmm.model.errors import Interrupted, InvalidState
+from vmm.model.errors import Interrupted, InvalidInput, InvalidState
 from vmm.model.states import RUNNING, STARTABLE, STOPPABLE, SUSPENDED, name_of, shown
+from vmm.virt import domains
 from vmm.virt.domains import Dom, boot_dropping_saved_state, is_active_unless_gone, job_progress
 from vmm.virt.errors import LibvirtError, message
 
@@ -78,12 +79,16 @@ def still_running_after(doms: list[Dom], timeout: float) -> tuple[list[Dom], lis
         ) from None
 
 
-def shutdown(dom: Dom) -> str:
-    """Ask the guest to shut down (see perform.shutdown_and_wait to wait for it); a transient
-    VM ends with it, and the user is told so."""
+def shutdown(dom: Dom, *, mode: str = "acpi") -> str:
+    """Ask the guest to shut down, by its ACPI power button or (`mode="agent"`) through its
+    guest agent (see perform.shutdown_and_wait to wait for it); a transient VM ends with it,
+    and the user is told so."""
+    if mode not in domains.SHUTDOWN_MODES:
+        known = ", ".join(domains.SHUTDOWN_MODES)
+        raise InvalidInput(f"unknown shutdown mode {mode!r} (one of: {known})")
     _require(dom, STOPPABLE, "shut down")
     transient = not dom.isPersistent()
-    dom.shutdown()
+    domains.shutdown(dom, mode)
     if transient:
         return "shutdown requested (it is transient: it is gone once shut down)"
     return "shutdown requested"

@@ -59,6 +59,13 @@ def start_command(
     metavar="S",
     help="Force off what is still running after S seconds.",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["acpi", "agent"]),
+    default="acpi",
+    show_default=True,
+    help="Press the ACPI power button, or ask the QEMU guest agent in the guest.",
+)
 @pass_session
 def shutdown_command(
     session: Session,
@@ -67,23 +74,26 @@ def shutdown_command(
     wait: bool,
     timeout: float | None,
     force_after: float | None,
+    mode: str,
 ) -> None:
-    """Ask VMs to shut down (ACPI); the guest decides.
+    """Ask VMs to shut down (ACPI, or --mode agent); the guest decides.
 
     \b
     Examples:
       vmm shutdown --wait --force-after 60 /lab/k8s
+      vmm shutdown --mode agent --wait web
     """
     if timeout is not None and (not wait or force_after is not None):
         raise InvalidInput("--timeout is how long --wait waits (--force-after has its own)")
     if not wait and force_after is None:
-        act(session, vms, labels, "shutdown")
+        act(session, vms, labels, "shutdown", mode=mode)
         return
     from vmm.ops.perform import shutdown_and_wait
     from vmm.ops.selection import select
 
     chosen = select(session.host(), vms, labels)
-    report(shutdown_and_wait(chosen, 60 if timeout is None else timeout, force_after))
+    patience = 60 if timeout is None else timeout
+    report(shutdown_and_wait(chosen, patience, force_after, mode=mode))
 
 
 def _simple_command(action: str, help_text: str) -> None:
