@@ -1,8 +1,9 @@
 """vmm on a real operating system: a Debian 12 guest (tools/build-guest.sh) booted on the real
 hypervisor, driven only through the real `vmm` command.
 
-Two guests in all, each checked many times: the source (`vmm new`), booted once and kept up
-across the tests that need it running, and at the end a linked clone running beside it. The
+Three guests in all, each checked many times: the source (`vmm new`), booted once and kept up
+across the tests that need it running, then a linked clone running beside it, and a full copy
+running beside it. The
 tests run in file order; each puts the source into the state it needs (up, or shut off), so any
 one of them also runs alone.
 """
@@ -21,6 +22,7 @@ from conftest import require, vmm_exe
 from guestlab import BOOT_SECONDS, GuestLab, build_image, sha256, ssh_options, wait_for
 from kvmlab import QEMU_URI
 from lxml import etree
+from tmux import Terminal
 
 pytestmark = pytest.mark.hypervisor
 
@@ -187,17 +189,48 @@ def test_snapshot_revert_of_the_running_guest(lab: GuestLab, source: str) -> Non
     assert lab.conn.lookupByName(source).snapshotNum(0) == 0
 
 
-def test_shutdown_wait_returns_once_powered_off(lab: GuestLab, source: str) -> None:
+def test_console_attaches_to_the_serial_console(lab: GuestLab, source: str) -> None:
+    """`vmm console` in a terminal (tmux): Enter at the serial console, getty on ttyS0
+    answers with its login prompt; Ctrl-] leaves."""
     running(lab, source)
-    started = time.monotonic()
-    ok(vmm("shutdown", "--wait", source))
-    took = time.monotonic() - started
+    term = Terminal([vmm_exe(), "-c", QEMU_URI, "console", source], {"TERM": "xterm"})
+    try:
+        term.wait_for("Escape character is ^]", 30)
+        assert "login:" not in term.screen()
+        term.keys("Enter")
+        term.wait_for("vmmguest login:", 60)
+        term.keys("C-]")
+        assert term.exit_status(15) == 0
+    finally:
+        term.close()
+    assert lab.conn.lookupByName(source).isActive()  # leaving the console left the guest be
+
+
+IGNORE_POWER_KEY = (
+    "mkdir -p /run/systemd/logind.conf.d && printf '[Login]\\nHandlePowerKey=ignore\\n'"
+    " > /run/systemd/logind.conf.d/ignore-power-key.conf && systemctl kill -s HUP systemd-logind"
+)
+
+
+def test_shutdown_through_the_guest_agent(lab: GuestLab, source: str) -> None:
+    """--mode agent: the guest's logind ignores the power button first (a drop-in under /run,
+    gone at the next boot), so an ACPI request goes unanswered and only the guest agent can
+    power it off."""
+    running(lab, source)
+    run_in(lab, source, IGNORE_POWER_KEY)
+    time.sleep(2)  # logind rereads its configuration
     dom = lab.conn.lookupByName(source)
+    unanswered = vmm("shutdown", "--mode", "acpi", "--wait", "--timeout", "20", source)
+    assert unanswered.returncode == 1, unanswered.stdout + unanswered.stderr
+    assert "still running 20s after the shutdown request" in unanswered.stderr
+    assert dom.isActive()
+    started = time.monotonic()
+    ok(vmm("shutdown", "--mode", "agent", "--wait", source))
+    took = time.monotonic() - started
     assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
-    # the guest powered itself off (ACPI button -> logind), it was not forced
-    assert dom.state()[1] == libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN
-    assert took < 60, f"vmm shutdown --wait took {took:.0f} s"
-    print(f"guest tier: vmm shutdown --wait took {took:.1f} s")
+    assert dom.state()[1] == libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN  # the guest's own, not forced
+    assert took < 60, f"vmm shutdown --mode agent --wait took {took:.0f} s"
+    print(f"guest tier: vmm shutdown --mode agent --wait took {took:.1f} s")
 
 
 def disk_chain(path: str) -> list[str]:
@@ -250,3 +283,37 @@ def test_linked_clone_runs_beside_its_source(lab: GuestLab, source: str) -> None
 
     ok(vmm("shutdown", "--wait", source, clone))
     assert {path: sha256(path) for path in shared} == sums  # and after
+
+
+def test_full_clone_is_independent_of_its_source(lab: GuestLab, source: str) -> None:
+    shut_off(lab, source)
+    copy = lab.prefix + "copy"
+    ok(vmm("clone", "--full", "--pool", lab.pool.name(), source, copy, timeout=600))
+    lab.make_bootable(copy)
+    assert disk_of(lab, copy) != disk_of(lab, source)
+    assert disk_of(lab, source) not in disk_chain(disk_of(lab, copy))  # not its backing file
+
+    ok(vmm("start", source, copy))
+    wait_up(lab, copy)
+    wait_up(lab, source)
+    assert mac_of(lab, copy) != mac_of(lab, source)
+    run_in(lab, copy, "echo copy > /root/only-in-copy && sync")
+    run_in(lab, source, "echo source > /root/only-in-source && sync")
+    for vm, other in ((copy, "only-in-source"), (source, "only-in-copy")):
+        absent = guest_ssh(lab, vm, f"test -e /root/{other}")
+        assert absent.returncode == 1, (vm, absent.stderr)
+    assert run_in(lab, copy, "cat /root/only-in-copy") == "copy"
+    ok(vmm("shutdown", "--wait", copy))  # the last test has the CPUs to itself
+
+
+def test_shutdown_wait_returns_once_powered_off(lab: GuestLab, source: str) -> None:
+    running(lab, source)  # the full clone test leaves it running
+    started = time.monotonic()
+    ok(vmm("shutdown", "--wait", source))
+    took = time.monotonic() - started
+    dom = lab.conn.lookupByName(source)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    # the guest powered itself off (ACPI button -> logind), it was not forced
+    assert dom.state()[1] == libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN
+    assert took < 60, f"vmm shutdown --wait took {took:.0f} s"
+    print(f"guest tier: vmm shutdown --wait took {took:.1f} s")
