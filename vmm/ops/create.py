@@ -81,8 +81,8 @@ def guest_type(conn: Conn, arch: str = "x86_64") -> tuple[str, str]:
         for preferred in ("kvm", "qemu", "test"):
             if preferred in types:
                 return preferred, arch
-    if _emulates_nothing(caps) and offered:
-        return "test", offered[0]  # libvirt's test driver lists only i686 and runs nothing
+    if _emulates_nothing(caps):
+        return "test", arch  # libvirt's test driver lists only i686 but defines any, runs none
     can = ", ".join(sorted(set(offered))) or "none"
     raise InvalidInput(f"this host cannot run {arch} guests (it runs: {can}); see --arch")
 
