@@ -73,6 +73,26 @@ def assert_told_and_cleaned(state: Path) -> None:
     assert "cut short" not in vmm(state, "ls").stderr
 
 
+@pytest.mark.parametrize("point", ["clone.image-reserved", "clone.defined", "clone.images-made"])
+def test_a_full_clone_killed_at_any_step_is_told_of_and_cleaned(kvm, tmp_path, point):
+    """A full clone is defined before its disks are copied: killed between the two, the
+    definition and the half-made copy are both on record, and doctor removes both."""
+    source = kvm.vm("fullsrc")
+    before = {str(p) for p in kvm.dir.iterdir()}
+    name = kvm.prefix + "fullcopy"
+    killed = vmm(tmp_path, "clone", "--full", source.name(), name, faults=f"{point}:kill")
+    assert killed.returncode == -9, killed.stderr
+    assert "was cut short" in vmm(tmp_path, "ls").stderr  # (before the copy: nothing to see yet)
+    assert vmm(tmp_path, "doctor", "--clean").returncode == 0
+    assert "nothing was left behind" in vmm(tmp_path, "doctor").stdout
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(name)
+    kvm.pool.refresh(0)
+    assert {str(p) for p in kvm.dir.iterdir()} == before  # the copy went, the source stayed
+    source.create()
+    assert source.isActive()
+
+
 @pytest.mark.parametrize("point", CLONE_POINTS)
 def test_a_clone_killed_at_any_step_never_leaves_a_written_base(kvm, tmp_path, point):
     source = kvm.vm("src")
