@@ -7,6 +7,7 @@ between folders never waits on libvirt.
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -35,8 +36,14 @@ class HostLabel:
     several: bool
 
 
-# the status line, wrapped (fzf cuts a long header line) to fit the list's side of 80 columns
-STATUS_WIDTH, STATUS_LINES = 76, 4
+STATUS_LINES = 4  # at most, wrapped: fzf cuts a header line longer than the list is wide
+
+
+def list_width() -> int:
+    """How wide fzf draws the list: the whole terminal where the preview goes below it (under
+    100 columns, see menus.fzf), else the half beside the preview."""
+    columns = shutil.get_terminal_size((160, 40)).columns
+    return max(40, columns - 4 if columns < 100 else columns // 2 - 4)
 
 
 class Picker:
@@ -120,10 +127,11 @@ class Picker:
         where += self.listing.note()
         hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
         lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
+        width = list_width()
         if hints:
-            lines.append(hints)
+            lines += textwrap.wrap(hints, width)
         if self.status and not self._status_seen:
-            lines += textwrap.wrap(self.status, STATUS_WIDTH, max_lines=STATUS_LINES)
+            lines += textwrap.wrap(self.status, width, max_lines=STATUS_LINES)
         return "\n".join(lines)
 
     # -- the flow ----------------------------------------------------------------------------
