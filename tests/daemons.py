@@ -32,11 +32,16 @@ class PrivateDaemon:
     def __init__(self, user: str = USER) -> None:
         import pwd
 
+        self.user = user
         self.runtime = Path(tempfile.mkdtemp(prefix=f"{user}-xdg-"))
         entry = pwd.getpwnam(user)
         os.chown(self.runtime, entry.pw_uid, entry.pw_gid)
         self.runtime.chmod(0o700)
         self.socket = self.runtime / "libvirt" / "libvirt-sock"
+        self.start()
+
+    def start(self) -> None:
+        user = self.user
         self.process = subprocess.Popen(
             # the tests' own XDG directories are root's: the daemon keeps its user's
             [
@@ -79,6 +84,13 @@ class PrivateDaemon:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Killed and started again on the same socket: a client's connection is cut, and a
+        new one finds a daemon that knows nothing of the old one's test node."""
+        self.kill()
+        self.socket.unlink(missing_ok=True)
+        self.start()
 
     def stop(self) -> None:
         self.kill()

@@ -337,10 +337,10 @@ def test_a_full_clone_from_the_picker_goes_to_the_hosts_pool(kvm, tmp_path):
     import shutil
     import tempfile
 
-    from conftest import require, vmm_exe
+    from conftest import require_tmux_and_fzf, vmm_exe
     from tmux import Terminal
 
-    require(shutil.which("tmux") and shutil.which("fzf"), "tmux and fzf (make test installs them)")
+    require_tmux_and_fzf()
     other_dir = Path(tempfile.mkdtemp(prefix="vmm-kvm-picked-", dir="/var/tmp"))
     other_dir.chmod(0o755)
     pool = etree.Element("pool", type="dir")

@@ -98,6 +98,11 @@ class ScriptedMenu:
     steps: deque[Step]
     screens: list[Screen] = field(default_factory=list)
     live = False  # no cached first draft: every screen is drawn from the real host
+    follows = False  # FollowingMenu does
+    redrawn: list[Screen] = field(default_factory=list)
+
+    def redraw(self, screen: Screen) -> None:
+        self.redrawn.append(screen)
 
     def choose(self, screen: Screen) -> Choice:
         self.screens.append(screen)

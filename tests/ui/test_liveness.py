@@ -4,7 +4,6 @@ even while its main thread is held inside a libvirt call (real processes, real s
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -134,14 +133,13 @@ def test_the_picker_draws_the_last_listing_while_the_host_is_silent(
     silent_endpoint, tmp_path, monkeypatch
 ):
     import libvirt
-    from conftest import node_uri, require
+    from conftest import node_uri, require_tmux_and_fzf
     from tmux import Terminal
 
     from vmm.ui import cache
     from vmm.virt.host import Host
 
-    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
-    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    require_tmux_and_fzf()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     seen = Host(libvirt.open(node_uri()))
     cache.save(silent_endpoint, seen.domains())  # what the last run listed on that host

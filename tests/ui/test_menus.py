@@ -4,7 +4,7 @@ import pytest
 
 from vmm.ui.menus import Cell, MenuError, Row, Screen, backend
 from vmm.ui.menus.dmenu import plain_lines
-from vmm.ui.menus.fzf import FzfMenu, _render, lines_for, row_of
+from vmm.ui.menus.fzf import FzfMenu, Ids, Shown, _render
 from vmm.ui.menus.wofi import WofiMenu, markup
 
 
@@ -55,12 +55,27 @@ def test_the_preview_command_never_runs_a_vmm_from_the_working_directory(tmp_pat
     assert shown.stdout == "preview of row 0"
 
 
-def test_fzf_rows_go_out_by_index_whatever_their_keys_hold():
+def test_fzf_rows_go_out_by_a_number_whatever_their_keys_hold():
     screen = Screen("p", [Row.plain("s:a\tb", "a b"), Row.plain("s:a", "a")])
-    lines = lines_for(screen.rows)
+    shown = Shown(screen, "unused.sock")
+    lines = shown.show(screen, Ids())
     assert [line.split("\t", 1)[0] for line in lines] == ["0", "1"]
-    assert [row_of(screen, line).key for line in lines] == ["s:a\tb", "s:a"]
-    assert row_of(screen, "7\tx") is None and row_of(screen, "s:a\tb") is None
+    assert [shown.row_of(line).key for line in lines] == ["s:a\tb", "s:a"]
+    assert shown.row_of("7\tx") is None and shown.row_of("s:a\tb") is None
+
+
+def test_a_row_keeps_its_number_when_the_list_is_drawn_again_in_another_order():
+    """What lets fzf (--id-nth) keep the cursor and the selection on it across a reload."""
+    ids = Ids()
+    first = Screen("p", [Row.plain("vm:a", "a"), Row.plain("vm:b", "b")])
+    again = Screen(
+        "p", [Row.plain("vm:new", "new"), Row.plain("vm:b", "b ◐"), Row.plain("vm:a", "a")]
+    )
+    shown = Shown(first, "unused.sock")
+    before = dict(line.split("\t") for line in shown.show(first, ids))
+    after = dict(line.split("\t") for line in shown.show(again, ids))
+    assert after["0"] == "a" and after["1"] == "b ◐" and before["1"] == "b"
+    assert shown.row_of("2\tnew").key == "vm:new" and shown.row_of("1\tb").key == "vm:b"
 
 
 def test_wofi_without_a_display_is_an_error_not_a_silent_exit_0():

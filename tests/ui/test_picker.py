@@ -3,12 +3,11 @@ test node, checked through the test's own libvirt connection."""
 
 import contextlib
 import os
-import shutil
 import time
 
 import libvirt
 import pytest
-from conftest import SHARED_URI, require, vmm_exe, vmm_meta
+from conftest import SHARED_URI, require_tmux_and_fzf, vmm_exe, vmm_meta
 from tmux import Terminal
 
 from vmm.model.metadata import NAMESPACE
@@ -17,8 +16,7 @@ from vmm.ops.history import History
 
 @pytest.fixture
 def picker(shared, tmp_path):
-    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
-    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    require_tmux_and_fzf()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import require, vmm_exe
+from conftest import require, require_tmux_and_fzf, vmm_exe
 from tmux import Terminal
 
 from vmm.virt import reach
@@ -229,8 +229,7 @@ def readme_screenshot() -> list[str]:
 def test_the_picker_screenshot_is_what_the_picker_prints(tmp_path):
     """The README's picture is the real vmm --demo in a 150x18 terminal, drawn by the real fzf,
     in /lab/web with nginx highlighted (as the README says above it), preview and all."""
-    require(shutil.which("tmux") is not None, "tmux is not installed (make test installs it)")
-    require(shutil.which("fzf") is not None, "fzf is not installed (make test installs it)")
+    require_tmux_and_fzf()
     env = {
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),

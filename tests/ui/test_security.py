@@ -252,14 +252,14 @@ def test_printable_escapes_every_control_format_and_surrogate_character():
 def test_menu_rows_prompts_and_notifications_show_such_names_escaped(tmp_path):
     from vmm.ui.menus import Cancelled, Row, Screen
     from vmm.ui.menus.dmenu import DmenuMenu, plain_lines
-    from vmm.ui.menus.fzf import lines_for
+    from vmm.ui.menus.fzf import Ids, lines_for
     from vmm.ui.menus.wofi import WofiMenu, markup
     from vmm.ui.notify import Desktop
 
     name = f"invoice{RLO}fdp.exe{CSI}"
     row = Row.plain("vm:1", name, "running")
     screen = Screen(prompt=name, rows=[row])
-    shown = [*lines_for([row]), markup(row.cells[0]), *plain_lines(screen)]
+    shown = [*lines_for([row], Ids()), markup(row.cells[0]), *plain_lines(screen)]
     shown += WofiMenu().argv(screen)
     said = tmp_path / "said"
     record = f'printf "%s\\n" "$@" > {said}'  # a real program that records its arguments

@@ -57,9 +57,9 @@ def open_connection(
     about as long: a call waiting on it then fails instead of waiting for ever."""
     if uri:
         check_uri(uri)
+    start_event_loop()
     if timeout is None or in_process(uri):
         return _open(uri, readonly)
-    _start_event_loop()
     transport = (uri or "").split(":", 1)[0].partition("+")[2]
     deadline = max(timeout, _SSH_OPEN_SECONDS) if "ssh" in transport else timeout
     conn = _within(deadline, lambda: _open(uri, readonly), uri)
@@ -95,9 +95,9 @@ _event_loop = threading.Lock()
 _event_loop_running = False
 
 
-def _start_event_loop() -> None:
-    """libvirt's default event loop on a thread of its own: keepalive (and events) need one,
-    registered before a connection opens."""
+def start_event_loop() -> None:
+    """libvirt's default event loop on a thread of its own: keepalive and domain events (see
+    vmm.virt.events) need one, registered before a connection opens."""
     global _event_loop_running
     with _event_loop:
         if _event_loop_running:

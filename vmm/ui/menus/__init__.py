@@ -32,8 +32,15 @@ class MenuError(Exception):
 
 
 class Menu(Protocol):
+    follows: bool  # whether an open screen can be drawn again in place (see `redraw`)
+
     def choose(self, screen: Screen) -> Choice:
         """Show `screen`; raise Cancelled on Esc and KeyboardInterrupt on Ctrl-C."""
+        ...
+
+    def redraw(self, screen: Screen) -> None:
+        """Replace the screen being shown (called from another thread while `choose` waits),
+        keeping the cursor and the selection on the same rows; nothing when none is shown."""
         ...
 
 

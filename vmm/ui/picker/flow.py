@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from vmm.model import tree
 from vmm.model.domain import Domain
@@ -20,6 +21,7 @@ from vmm.ui.menus import Cancelled, Choice, Menu, Row, Screen
 from vmm.ui.notify import Notifier
 from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
 from vmm.ui.picker.listing import Listing
+from vmm.ui.picker.live import Follower
 from vmm.ui.picker.new_vm import new_vm
 from vmm.ui.picker.rows import folder_rows, label_rows, vm_row
 from vmm.ui.picker.vm_screens import VmScreens
@@ -70,6 +72,9 @@ class Picker:
         self._last_row: str | None = None  # the row the last choice was made on
         live = getattr(self.menu, "live", False)
         self.listing = Listing(host, self.where.cache_key, self.report, draft=live)
+        self.follower: Follower | None = None
+        self._following: Callable[[], Screen] | None = None  # builds the open screen anew
+        self._follow_lock = threading.Lock()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -85,25 +90,10 @@ class Picker:
 
     def refresh(self, keys: Iterable[str]) -> None:
         """Re-read only these VMs; one that is gone is dropped."""
-        for key in keys:
-            try:
-                fresh = self.host.find_key(key)
-            except VmmError:
-                self.vms.pop(key, None)
-                continue
-            old = self.vms.get(key)
-            self.vms[key] = replace(fresh, qualified=old.qualified) if old else fresh
+        self.listing.refresh(keys)
 
     def add(self, ref: str) -> None:
-        """Show a VM just made; a name it now shares with another host's VM becomes HOST:NAME
-        on both, as a fresh listing would show them."""
-        view = self.host.find(ref)
-        self.vms[view.key] = view
-        twins = [key for key, vm in self.vms.items() if vm.name == view.name]
-        if len(twins) > 1:
-            for key in twins:
-                vm = self.vms[key]
-                self.vms[key] = replace(vm, qualified=f"{vm.host}:{vm.name}")
+        self.listing.add(ref)
 
     def report(self, message: str, *, error: bool = False) -> None:
         self.status = ("error: " if error else "") + message
@@ -130,6 +120,8 @@ class Picker:
         width = list_width()
         if hints:
             lines += textwrap.wrap(hints, width)
+        for note in self.follower.notes() if self.follower is not None else []:
+            lines += textwrap.wrap(note, width)
         if self.status and not self._status_seen:
             lines += textwrap.wrap(self.status, width, max_lines=STATUS_LINES)
         return "\n".join(lines)
@@ -137,6 +129,17 @@ class Picker:
     # -- the flow ----------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.menu.follows:
+            self.follower = Follower(
+                self.host, self.listing, self.redraw, self.report, self.where.label
+            )
+        try:
+            self._run_from_root()
+        finally:
+            if self.follower is not None:
+                self.follower.stop()
+
+    def _run_from_root(self) -> None:
         path = tree.ROOT
         while True:
             try:
@@ -146,19 +149,28 @@ class Picker:
                     return
                 path = tree.parent(path)
 
+    def redraw(self) -> None:
+        """The open screen drawn again from what is known now: the hosts changed under it."""
+        with self._follow_lock:
+            if self._following is not None:
+                self.menu.redraw(self._following())
+
     def folder_screen(self, path: str) -> str:
         """Show one folder; returns the folder to show next."""
-        rows = folder_rows(path, list(self.vms.values()), with_host=self.several_hosts)
-        screen = Screen(
-            prompt=path,
-            rows=rows,
-            header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
-            keys=FOLDER_KEYS,
-            multi=True,
-            preview=self.preview,
-            cursor=self._cursor_on(rows),
-        )
-        choice = self._shown(screen)
+
+        def build() -> Screen:
+            rows = folder_rows(path, list(self.vms.values()), with_host=self.several_hosts)
+            return Screen(
+                prompt=path,
+                rows=rows,
+                header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
+                keys=FOLDER_KEYS,
+                multi=True,
+                preview=self.preview,
+                cursor=self._cursor_on(rows),
+            )
+
+        choice = self._shown(build)
         self._last_row = choice.rows[0] if choice.rows else None
         self.wait_for_listing()  # only the first screen may be the draft
         if choice.key == "ctrl-r":
@@ -228,18 +240,27 @@ class Picker:
         else:
             self.report("; ".join(done))
 
-    def choose(self, screen: Screen) -> Choice | None:
+    def choose(self, screen: Screen | Callable[[], Screen]) -> Choice | None:
         """The menu's answer, or None when the user backed out with Esc."""
         try:
             return self._shown(screen)
         except Cancelled:
             return None
 
-    def _shown(self, screen: Screen) -> Choice:
-        """The menu's answer; the status line it showed is not shown again on later screens."""
+    def _shown(self, screen: Screen | Callable[[], Screen]) -> Choice:
+        """The menu's answer; the status line it showed is not shown again on later screens.
+
+        A screen given as the function that builds it is built again, and drawn again in place,
+        whenever the hosts change while it is open (menus that can: fzf)."""
+        build = screen if callable(screen) else None
+        with self._follow_lock:
+            first = build() if build is not None else screen
+            self._following = build
         try:
-            return self.menu.choose(screen)
+            return self.menu.choose(first)
         finally:
+            with self._follow_lock:
+                self._following = None
             self._status_seen = bool(self.status)
 
     def confirm(self, question: str) -> bool:
@@ -272,17 +293,20 @@ class Picker:
         return typed or None
 
     def list_screen(self, title: str, wanted: Callable[[Domain], bool]) -> None:
-        while True:
+
+        def build() -> Screen:
             vms = sorted(
                 (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
             )
             rows = [vm_row(d, place=True, with_host=self.several_hosts) for d in vms]
             header = self.header(title, LIST_KEYS)
             cursor = self._cursor_on(rows)
-            screen = Screen(
+            return Screen(
                 title, rows, header, LIST_KEYS, multi=True, preview=self.preview, cursor=cursor
             )
-            choice = self.choose(screen)
+
+        while True:
+            choice = self.choose(build)
             if choice is None:
                 return
             self._last_row = choice.rows[0] if choice.rows else None
@@ -292,9 +316,13 @@ class Picker:
                 self.vm_screens.vm_screen(choice.rows[0].removeprefix("vm:"))
 
     def labels_screen(self) -> None:
-        while True:
+
+        def build() -> Screen:
             counts = tree.label_counts(self.vms.values())
-            choice = self.choose(Screen("Labels", label_rows(counts), self.header("labels", {})))
+            return Screen("Labels", label_rows(counts), self.header("labels", {}))
+
+        while True:
+            choice = self.choose(build)
             if choice is None:
                 return
             if choice.rows:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from vmm.model.domain import Domain
 from vmm.model.errors import VmmError
@@ -65,6 +66,11 @@ class Listing:
             cache.save(self.cache_key, list(fresh.values()))
         self._fresh.set()
 
+    def wait_fresh(self) -> None:
+        """Until the fresh listing is in (or failed), whatever the draft showed."""
+        self.start()
+        self._fresh.wait()
+
     def wait(self) -> None:
         """Before acting on anything: the fresh listing, not the cached draft. A host that
         cannot be listed leaves the draft on screen, with why on the status line (^r tries
@@ -82,10 +88,43 @@ class Listing:
         self._report_host_warnings()
 
     def reload(self) -> None:
-        self.vms = {d.key: d for d in self.host.domains()}
-        self._stale = False
-        cache.save(self.cache_key, list(self.vms.values()))
+        fresh = {d.key: d for d in self.host.domains()}
+        with self._lock:
+            self.vms = fresh
+            self._stale = False
+        cache.save(self.cache_key, list(fresh.values()))
         self._report_host_warnings()
+
+    # `vms` is replaced, never changed in place: the picker's thread reads it while the thread
+    # that follows the hosts' events (vmm.ui.picker.live) changes it
+
+    def refresh(self, keys: Iterable[str]) -> None:
+        """Re-read only these VMs; one that is gone is dropped."""
+        fresh: dict[str, Domain | None] = {}
+        for key in keys:
+            try:
+                fresh[key] = self.host.find_key(key)
+            except VmmError:
+                fresh[key] = None
+        with self._lock:
+            vms = dict(self.vms)
+            for key, view in fresh.items():
+                old = vms.pop(key, None)
+                if view is not None:
+                    vms[key] = replace(view, qualified=old.qualified) if old else view
+            self.vms = vms
+
+    def add(self, ref: str) -> None:
+        """Show a VM just made; a name it now shares with another host's VM becomes HOST:NAME
+        on both, as a fresh listing would show them."""
+        view = self.host.find(ref)
+        with self._lock:
+            vms = {**self.vms, view.key: view}
+            twins = [key for key, vm in vms.items() if vm.name == view.name]
+            if len(twins) > 1:
+                for key in twins:
+                    vms[key] = replace(vms[key], qualified=f"{vms[key].host}:{view.name}")
+            self.vms = vms
 
     def _report_host_warnings(self) -> None:
         warnings = self.host.warnings

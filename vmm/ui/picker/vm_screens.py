@@ -46,16 +46,24 @@ class VmScreens:
         self.p = picker
 
     def vm_screen(self, key: str) -> None:
-        while key in self.p.vms:
-            domain = self.p.vms[key]
-            rows = entries_for(domain)
+        name = self.p.vms[key].name if key in self.p.vms else ""
+
+        def build() -> Screen:
+            domain = self.p.vms.get(key)
+            if domain is None:  # undefined by someone else while its screen is open
+                header = self.p.header(f"{name}: this VM is gone (esc: back)", {})
+                return Screen(name, [], header)
             labels = " ".join(f"#{label}" for label in domain.labels)
             state = domain.shown.name
             header = self.p.header(f"{domain.place}  [{state}]  {labels}".rstrip(), {})
-            choice = self.p.choose(Screen(domain.name, rows, header, preview=self.preview(key)))
+            return Screen(domain.name, entries_for(domain), header, preview=self.preview(key))
+
+        while key in self.p.vms:
+            choice = self.p.choose(build)
             if choice is None:
                 return
-            if choice.rows:
+            domain = self.p.vms.get(key)  # as it is now: it may have changed meanwhile
+            if choice.rows and domain is not None:
                 self.run_action(domain, choice.rows[0])
 
     def preview(self, key: str):
