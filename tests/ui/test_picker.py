@@ -114,6 +114,7 @@ def test_at_80_columns_the_key_hints_and_the_preview_stay_readable(shared, tmp_p
     term = Terminal([vmm_exe(), "-c", SHARED_URI], env, width=80, height=30)
     try:
         enter_folder(term, p)
+        term.wait_for_prompt(f"/{p}lab")
         term.keys("Down")  # onto the VM, below ".."
         term.wait_for(f"name:        {vm.name()}")  # its preview, below the list
         screen = term.screen()

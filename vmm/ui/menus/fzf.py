@@ -83,11 +83,15 @@ class Shown:
     screen: Screen
     socket: str
     rows: dict[str, Row] = field(default_factory=dict)  # ID -> row
+    drawn: tuple[list[str], str] | None = None  # the lines and the header fzf was given
 
-    def show(self, screen: Screen, ids: Ids) -> list[str]:
+    def show(self, screen: Screen, ids: Ids) -> list[str] | None:
+        """The lines to give fzf for `screen`; None when it shows just that already."""
         self.screen = screen
         self.rows.update({str(ids.of(row.key)): row for row in screen.rows})
-        return lines_for(screen.rows, ids)
+        lines = lines_for(screen.rows, ids)
+        drawn, self.drawn = self.drawn, (lines, screen.header)
+        return None if drawn == self.drawn else lines
 
     def row_of(self, line: str) -> Row | None:
         """The row a line of fzf's output (or the preview's `{1}`) stands for."""
@@ -185,7 +189,7 @@ class FzfMenu:
         listen = self._private("fzf.sock")
         with self._lock:
             shown = self._shown = Shown(screen, listen)
-            lines = shown.show(screen, self._ids)
+            lines = shown.show(screen, self._ids) or []
         options = " ".join(shlex.quote(option) for option in self._options(screen, listen))
         self._serve(shown)
         try:
@@ -207,12 +211,17 @@ class FzfMenu:
 
     def redraw(self, screen: Screen) -> None:
         """The open fzf's rows, header and preview replaced (`reload-sync`: the old rows stay
-        until the new ones are all in, so nothing flickers and Enter never meets half a list)."""
+        until the new ones are all in, so nothing flickers and Enter never meets half a list).
+
+        Only when what it shows changes: while fzf looks for the cursor's row in a reloaded
+        list (--track), it drops the keys typed."""
         with self._lock:
             shown = self._shown
             if shown is None:
                 return
             lines = shown.show(screen, self._ids)
+            if lines is None:
+                return
             rows, header = self._private("reload"), self._private("header")
             _write(rows, "".join(f"{line}\n" for line in lines))
             _write(header, printable(screen.header, colours=False))

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from vmm.virt.hosts import Hosts
 
 SETTLE_SECONDS = 0.02  # a burst (a script starting fifty VMs) is one redraw, not fifty
+# and a host that never stops changing is redrawn at most this often: fzf drops what is typed
+# while it finds the cursor's row in the new list
+REDRAW_INTERVAL = 0.15
 
 
 class Follower:
@@ -72,16 +75,18 @@ class Follower:
         self.listing.start()
         self.listing.wait_fresh()  # what happened before the listing is in it
         self.ready.set()
-        while (burst := self._burst()) is not None:
+        redrawn = 0.0
+        while (burst := self._burst(redrawn + REDRAW_INTERVAL)) is not None:
             self._apply(burst)
             self.redraw()
+            redrawn = time.monotonic()
 
-    def _burst(self) -> list[Change] | None:
+    def _burst(self, not_before: float) -> list[Change] | None:
         first = self._changes.get()
         if first is None:
             return None
         burst = [first]
-        deadline = time.monotonic() + SETTLE_SECONDS
+        deadline = max(time.monotonic() + SETTLE_SECONDS, not_before)
         while (left := deadline - time.monotonic()) > 0:
             try:
                 change = self._changes.get(timeout=left)
