@@ -22,7 +22,9 @@ from fakemenu import (
     yes,
 )
 
+from vmm.ui.picker import header
 from vmm.ui.picker.flow import Picker
+from vmm.ui.picker.keys import FOLDER_KEYS, LIST_KEYS
 from vmm.virt.host import Host
 
 
@@ -57,12 +59,15 @@ def drive(host: Host):
     return run
 
 
-def said(header: str) -> str:
+def said(shown: str) -> str:
     """The status line a screen's header showed (wrapped over lines there), as one line."""
-    lines = header.splitlines()[2:]  # after where it is and the keys every screen has
-    if lines and " · " in lines[0] and "^" in lines[0]:
-        lines = lines[1:]  # the quick keys' hints
-    return " ".join(lines)
+    text = " ".join(shown.splitlines()[2:])  # after where it is and the keys every screen has
+    message = {header.MESSAGE_KEY: "message"}
+    for keys in ({"tab": "select", **FOLDER_KEYS}, LIST_KEYS):
+        for hint in (header.hints({**keys, **message}), header.hints(keys)):
+            if text.startswith(hint):
+                return text.removeprefix(hint).strip()
+    return text
 
 
 def dom(host: Host, name: str) -> libvirt.virDomain:
@@ -286,6 +291,24 @@ def test_a_quick_key_on_several_vms_reports_what_failed_and_what_worked(drive, h
     assert state(host, "delta one") == "running"  # alpha was running already
     assert run.status.startswith("error: ") and "delta one: started" in run.status
     assert "alpha" in run.status.split(";")[0]
+
+
+def test_a_long_outcome_is_cut_in_the_header_and_shown_whole_one_key_away(drive, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")  # fzf's list is 56 wide: four lines hold little
+    run = drive(
+        press("ctrl-v", "lab/", "broken", "gamma", on="/"),
+        press(header.MESSAGE_KEY, on="/"),
+        esc(on="last outcome"),
+    )
+    cut = run.menu.screens[1].header.splitlines()
+    assert cut[-1].endswith("… (^l all of it)") and len(cut[-1]) <= 56
+    whole = run.menu.texts("last outcome")
+    parts = run.status.split("; ")
+    assert len(parts) == 5  # the four shut-off VMs refuse; alpha is saved
+    for part in parts:
+        assert " ".join(part.split()) in " ".join(whole)
+    assert all(len(line) <= 56 for line in whole)
+    assert header.MESSAGE_KEY not in run.menu.screens[0].keys  # no outcome yet: no key
 
 
 # -- snapshots -------------------------------------------------------------------------------

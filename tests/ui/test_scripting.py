@@ -34,6 +34,7 @@ DOCUMENTED = {
     "clones": {"name", "image"},
     "ip": {"address", "prefix", "interface", "mac", "source"},
     "history": {"host", "uri", "vm", "uuid", "action", "detail", "before", "after", "time"},
+    "events": {"time", "host", "event", "name", "uuid", "vm", "why"},  # test_events checks
 }
 INFO_DISK = {"target", "device", "path", "format", "backing"}
 INFO_INTERFACE = {"mac", "source", "model", "addresses"}

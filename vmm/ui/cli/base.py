@@ -46,6 +46,7 @@ SUBCOMMANDS = {
     "vmm.ui.cli.clone": ("clone", "clones", "new"),
     "vmm.ui.cli.vm": ("info", "rm", "ip", "ssh", "console", "view", "history", "edit"),
     "vmm.ui.cli.doctor": ("doctor",),
+    "vmm.ui.cli.events": ("events",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in SUBCOMMANDS.items() for name in names}
 

@@ -7,8 +7,6 @@ between folders never waits on libvirt.
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from vmm.model.errors import VmmError
 from vmm.ops import organise
 from vmm.ui.menus import Cancelled, Choice, Menu, Row, Screen
 from vmm.ui.notify import Notifier
+from vmm.ui.picker import header
 from vmm.ui.picker.keys import CONFIRM_QUICK, FOLDER_KEYS, LIST_KEYS, QUICK_ACTIONS, chosen_vms
 from vmm.ui.picker.listing import Listing
 from vmm.ui.picker.live import Follower
@@ -36,16 +35,6 @@ class HostLabel:
     label: str
     cache_key: str
     several: bool
-
-
-STATUS_LINES = 4  # at most, wrapped: fzf cuts a header line longer than the list is wide
-
-
-def list_width() -> int:
-    """How wide fzf draws the list: the whole terminal where the preview goes below it (under
-    100 columns, see menus.fzf), else the half beside the preview."""
-    columns = shutil.get_terminal_size((160, 40)).columns
-    return max(40, columns - 4 if columns < 100 else columns // 2 - 4)
 
 
 class Picker:
@@ -114,17 +103,21 @@ class Picker:
         return True
 
     def header(self, where: str, keys: dict[str, str]) -> str:
-        where += self.listing.note()
-        hints = " · ".join(f"{key.replace('ctrl-', '^')} {what}" for key, what in keys.items())
-        lines = [f"vmm · {self.where.label} · {where}", "⏎ open · esc back · alt-⏎ typed text"]
-        width = list_width()
-        if hints:
-            lines += textwrap.wrap(hints, width)
-        for note in self.follower.notes() if self.follower is not None else []:
-            lines += textwrap.wrap(note, width)
-        if self.status and not self._status_seen:
-            lines += textwrap.wrap(self.status, width, max_lines=STATUS_LINES)
-        return "\n".join(lines)
+        first = f"vmm · {self.where.label} · {where}{self.listing.note()}"
+        notes = self.follower.notes() if self.follower is not None else []
+        status = self.status if not self._status_seen else ""
+        return header.compose(first, keys, notes, status)
+
+    def with_message_key(self, keys: dict[str, str]) -> dict[str, str]:
+        """`keys`, and the one that shows the whole last outcome while there is one."""
+        return {**keys, header.MESSAGE_KEY: "message"} if self.status else keys
+
+    def message_screen(self) -> None:
+        """The whole last outcome, however long: the header shows only its first lines."""
+        rows = [
+            Row.plain(f"line:{i}", line) for i, line in enumerate(header.message_lines(self.status))
+        ]
+        self.choose(Screen("last outcome", rows, header=self.header("last outcome", {})))
 
     # -- the flow ----------------------------------------------------------------------------
 
@@ -160,11 +153,12 @@ class Picker:
 
         def build() -> Screen:
             rows = folder_rows(path, list(self.vms.values()), with_host=self.several_hosts)
+            keys = self.with_message_key(FOLDER_KEYS)
             return Screen(
                 prompt=path,
                 rows=rows,
-                header=self.header(path, {"tab": "select", **FOLDER_KEYS}),
-                keys=FOLDER_KEYS,
+                header=self.header(path, {"tab": "select", **keys}),
+                keys=keys,
                 multi=True,
                 preview=self.preview,
                 cursor=self._cursor_on(rows),
@@ -175,6 +169,9 @@ class Picker:
         self.wait_for_listing()  # only the first screen may be the draft
         if choice.key == "ctrl-r":
             self.attempt(self.reload)
+            return path
+        if choice.key == header.MESSAGE_KEY:
+            self.message_screen()
             return path
         if choice.key in QUICK_ACTIONS:
             self.quick_action(choice)
@@ -299,10 +296,16 @@ class Picker:
                 (d for d in self.vms.values() if wanted(d)), key=lambda d: d.place.casefold()
             )
             rows = [vm_row(d, place=True, with_host=self.several_hosts) for d in vms]
-            header = self.header(title, LIST_KEYS)
+            keys = self.with_message_key(LIST_KEYS)
             cursor = self._cursor_on(rows)
             return Screen(
-                title, rows, header, LIST_KEYS, multi=True, preview=self.preview, cursor=cursor
+                title,
+                rows,
+                self.header(title, keys),
+                keys,
+                multi=True,
+                preview=self.preview,
+                cursor=cursor,
             )
 
         while True:
@@ -312,6 +315,8 @@ class Picker:
             self._last_row = choice.rows[0] if choice.rows else None
             if choice.key in QUICK_ACTIONS:
                 self.quick_action(choice)
+            elif choice.key == header.MESSAGE_KEY:
+                self.message_screen()
             elif choice.rows:
                 self.vm_screens.vm_screen(choice.rows[0].removeprefix("vm:"))
 

@@ -20,8 +20,9 @@ class Listing:
 
     Whatever is chosen on the draft waits for the fresh listing, and the next screen is drawn
     from it. The listing starts with the first preview, when fzf is up, so that its threads do
-    not slow the first draw. The draft is never swapped under the user's fingers: a list that
-    changes as Enter is pressed opens the wrong row.
+    not slow the first draw. A menu that follows the hosts (fzf) then draws the fresh listing
+    in place of the draft, the cursor and the selection kept on their rows (vmm.ui.picker.live);
+    other menus show it from the next screen on.
     """
 
     def __init__(self, host: Hosts, cache_key: str, report: Report, *, draft: bool) -> None:
@@ -66,10 +67,11 @@ class Listing:
             cache.save(self.cache_key, list(fresh.values()))
         self._fresh.set()
 
-    def wait_fresh(self) -> None:
-        """Until the fresh listing is in (or failed), whatever the draft showed."""
+    def wait_fresh(self) -> bool:
+        """Until the fresh listing is in: whether it is (not when listing failed)."""
         self.start()
         self._fresh.wait()
+        return self._error is None and not self._stale
 
     def wait(self) -> None:
         """Before acting on anything: the fresh listing, not the cached draft. A host that

@@ -73,7 +73,8 @@ class Follower:
             self._watch.close()
             return
         self.listing.start()
-        self.listing.wait_fresh()  # what happened before the listing is in it
+        if self.listing.wait_fresh():  # what happened before the listing is in it
+            self.redraw()  # the last run's listing on screen gives way to the fresh one
         self.ready.set()
         redrawn = 0.0
         while (burst := self._burst(redrawn + REDRAW_INTERVAL)) is not None:
