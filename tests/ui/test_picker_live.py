@@ -127,6 +127,27 @@ def test_a_vm_moved_by_another_client_leaves_the_folder_on_screen(host):
     assert host.find("alpha").path == "/elsewhere"
 
 
+def test_every_host_of_several_is_followed(history):
+    """Two hosts with the same VMs: a change on one host redraws only that host's row."""
+    from conftest import node_uri
+
+    from vmm.virt.fleet import Fleet
+
+    hosts = [Host(libvirt.open(node_uri()), name) for name in ("a", "b")]
+    fleet = Fleet(hosts, [], history)
+    gamma_on_b = hosts[1].conn.lookupByName("gamma")
+
+    def b_running(screen: Screen) -> bool:
+        return "● b:gamma  @b  running" in texts(screen)
+
+    try:
+        menu, _ = run(fleet, lambda m: behind_its_back(m, gamma_on_b.create, b_running, esc()))
+    finally:
+        fleet.close()
+    redrawn = texts(menu.redrawn[-1])
+    assert "○ a:gamma  @a  shutoff" in redrawn and "● b:gamma  @b  running" in redrawn
+
+
 def test_a_menu_that_cannot_redraw_is_not_followed(host):
     """wofi reads its rows once: nothing follows the host behind it, nothing is redrawn."""
     menu = ScriptedMenu(deque([esc(on="/")]))

@@ -78,8 +78,11 @@ class Follower:
         self.ready.set()
         redrawn = 0.0
         while (burst := self._burst(redrawn + REDRAW_INTERVAL)) is not None:
-            self._apply(burst)
-            self.redraw()
+            try:
+                self._apply(burst)
+                self.redraw()
+            except Exception as err:  # on this thread it would end following, unseen
+                self.report(f"cannot draw the host's changes: {err}", error=True)
             redrawn = time.monotonic()
 
     def _burst(self, not_before: float) -> list[Change] | None:
