@@ -24,6 +24,7 @@ class Config:
     hosts: tuple[HostConfig, ...] = ()
     all_hosts: bool = False  # use every configured host unless -c picks one
     timeout: float = 5.0  # seconds a host may take to connect or list
+    terminal: str | None = None  # wofi's SSH runs `TERMINAL -e ssh ...` (after $TERMINAL)
 
     def host(self, name: str) -> HostConfig | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -61,7 +62,7 @@ def _hosts(path: str, table: object) -> tuple[HostConfig, ...]:
     return tuple(hosts)
 
 
-KEYS = ("uri", "menu", "menu_command", "hosts", "all_hosts", "timeout")
+KEYS = ("uri", "menu", "menu_command", "hosts", "all_hosts", "timeout", "terminal")
 HOST_KEYS = ("uri", "pool")
 _told: set[str] = set()  # warnings already given by this process (the picker reads twice)
 
@@ -129,7 +130,7 @@ def load(path: str) -> Config:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInput(f"cannot read {path}: {err}") from None
     _warn_of_unknown_keys(path, raw.decode("utf-8"), data)
-    for key in ("uri", "menu", "menu_command"):
+    for key in ("uri", "menu", "menu_command", "terminal"):
         _expect(path, key, data.get(key), str)
     _expect(path, "all_hosts", data.get("all_hosts"), bool)
     timeout = data.get("timeout", 5.0)
@@ -144,7 +145,26 @@ def load(path: str) -> Config:
         hosts=_hosts(path, data.get("hosts")),
         all_hosts=bool(data.get("all_hosts", False)),
         timeout=float(timeout),
+        terminal=data.get("terminal") or None,
     )
+
+
+def terminal_argv(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The user's terminal emulator as argv (`-e COMMAND...` follows): $TERMINAL, else the
+    config's `terminal`; its words split as a shell would, never run through one."""
+    import shlex
+
+    chosen = env.get("TERMINAL") or load(config_path(env)).terminal
+    try:
+        words = shlex.split(chosen) if chosen else []
+    except ValueError as err:
+        raise InvalidInput(f"the terminal {chosen!r} cannot be read: {err}") from None
+    if not words:
+        raise InvalidInput(
+            'ssh needs a terminal: set $TERMINAL, or terminal = "foot" in the config file'
+            f" ({config_path(env)})"
+        )
+    return words
 
 
 def demo_uri() -> str:

@@ -44,7 +44,7 @@ SUBCOMMANDS = {
     ),
     "vmm.ui.cli.snapshot": ("snapshot",),
     "vmm.ui.cli.clone": ("clone", "clones", "new"),
-    "vmm.ui.cli.vm": ("info", "rm", "ip", "ssh", "console", "view", "history", "edit"),
+    "vmm.ui.cli.vm": ("info", "rm", "ip", "ssh", "exec", "console", "view", "history", "edit"),
     "vmm.ui.cli.doctor": ("doctor",),
     "vmm.ui.cli.events": ("events",),
 }  # fmt: skip

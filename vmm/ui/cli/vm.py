@@ -1,4 +1,4 @@
-"""One-VM subcommands: info, rm, ip, ssh, console, view, and the history of changes."""
+"""One-VM subcommands: info, rm, ip, ssh, exec, console, view, and the history of changes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vmm.model.errors import HostError, InvalidState
+from vmm.model.errors import HostError, InvalidInput, InvalidState
 from vmm.ui.cli.base import act, cli, targets
 from vmm.ui.cli.completion import complete_vms
 from vmm.ui.cli.output import echo, echo_json, warn
+from vmm.ui.cli.power import Seconds
 from vmm.ui.cli.session import Session, pass_session
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ def rm_command(
 def ip_command(session: Session, vm: str, as_json: bool, source: str | None) -> None:
     """VM's IP addresses (from the DHCP lease, the guest agent, or ARP).
 
+    Each line says where the address came from; on a remote host (qemu+ssh://...) it is on
+    that host's network, and the line says the host ssh goes through (`vmm ssh` does).
     Exits 1 when no address is known, with --json too (and prints nothing on stdout):
     a script can wait with `until vmm ip VM; do sleep 1; done`.
 
@@ -90,8 +93,9 @@ def ip_command(session: Session, vm: str, as_json: bool, source: str | None) -> 
     from vmm.virt import reach
     from vmm.virt.errors import as_vmm_errors
 
+    handle = session.host().vm(vm)
     with as_vmm_errors():
-        found = reach.addresses(session.host().vm(vm), source)
+        found = reach.addresses(handle, source)
     if not found:
         if source:
             raise HostError(f"no IP address for {vm!r} from the {source} (yet?)")
@@ -99,9 +103,14 @@ def ip_command(session: Session, vm: str, as_json: bool, source: str | None) -> 
     if as_json:
         echo_json([asdict(address) for address in found])
         return
+    jump = reach.jump_for(handle.host.uri)
+    through = f"  through {jump.spec}" if jump else ""  # on the remote host's own network
     for address in found:
-        where = f"{address.interface}  {address.mac}  ({address.source})"
+        where = f"{address.interface}  {address.mac}  from {_FROM[address.source]}{through}"
         echo(f"{address.address}/{address.prefix}  {where}")
+
+
+_FROM = {"lease": "the DHCP lease", "agent": "the guest agent", "arp": "the ARP table"}
 
 
 def _exec(argv: list[str]) -> None:
@@ -115,22 +124,77 @@ def _exec(argv: list[str]) -> None:
 @cli.command("ssh", context_settings={"ignore_unknown_options": True})
 @click.argument("vm", shell_complete=complete_vms)
 @click.option("-u", "--user", help="Log in as USER.")
+@click.option("--wait", is_flag=True, help="Wait until VM has an address and ssh answers.")
+@click.option("--timeout", type=Seconds(), metavar="S", help="Seconds --wait waits  [default: 120]")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @pass_session
-def ssh_command(session: Session, vm: str, user: str | None, args: tuple[str, ...]) -> None:
+def ssh_command(
+    session: Session,
+    vm: str,
+    user: str | None,
+    wait: bool,
+    timeout: float | None,
+    args: tuple[str, ...],
+) -> None:
     """ssh into VM at its first address; ARGS (after --) go to ssh.
+
+    On a remote host (qemu+ssh://user@host:port/...) ssh goes through that host (-J
+    user@host:port): the VM's address is on its network. With --wait, a VM still booting is
+    waited for until it has an address and its port 22 answers (through that host too).
 
     \b
     Examples:
       vmm ssh nginx -u root -- uptime
+      vmm start web && vmm ssh --wait --timeout 300 web -- hostname
     """
     from vmm.virt import reach
     from vmm.virt.errors import as_vmm_errors
 
+    if timeout is not None and not wait:
+        raise InvalidInput("--timeout is how long --wait waits")
+    handle = session.host().vm(vm)
+    jump = reach.jump_for(handle.host.uri)
     with as_vmm_errors():
-        address = reach.first_address(session.host().vm(vm))
+        if wait:
+            patience = 120 if timeout is None else timeout
+            address = reach.wait_for_ssh(handle, patience, jump, reach.config_file(args))
+        else:
+            address = reach.first_address(handle)
     session.close()
-    _exec(reach.ssh_argv(address, args, user))
+    _exec(reach.ssh_argv(address, args, user, jump))
+
+
+@cli.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("vm", shell_complete=complete_vms)
+@click.option(
+    "--timeout", type=Seconds(), default=60, show_default=True, metavar="S",
+    help="Seconds to wait for the command to end.",
+)  # fmt: skip
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_session
+def exec_command(session: Session, vm: str, timeout: float, command: tuple[str, ...]) -> None:
+    """Run COMMAND (after --) in VM through its QEMU guest agent: no network needed.
+
+    Its output is passed through once it has ended, and vmm exits with its exit status
+    (128+N when signal N ended it). No shell runs it: write `sh -c '...'` for one.
+
+    \b
+    Examples:
+      vmm exec web -- cat /etc/hostname
+      vmm exec --timeout 600 web -- apt-get -y upgrade
+    """
+    from vmm.virt import agent
+
+    finished = agent.run(session.host().vm(vm), list(command), timeout)
+    session.close()
+    for stream, data in ((sys.stdout, finished.stdout), (sys.stderr, finished.stderr)):
+        if data and stream is not None:
+            stream.flush()
+            stream.buffer.write(data)
+            stream.flush()
+    if finished.truncated:
+        warn("the guest agent cut the output short (it keeps at most 16 MiB of each stream)")
+    sys.exit(finished.status)
 
 
 def _exec_on(session: Session, vm: str, argv_for, *, running: bool = False) -> None:

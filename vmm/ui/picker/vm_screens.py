@@ -5,6 +5,7 @@ Every call into vmm.ops or libvirt runs through `Picker.attempt` or `act_on`, or
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from vmm.model import tree
@@ -207,24 +208,40 @@ class VmScreens:
         from vmm.virt import reach
 
         def addresses() -> str:
-            found = reach.addresses(self.p.host.vm_by_key(domain.key))
+            vm = self.p.host.vm_by_key(domain.key)
+            found = reach.addresses(vm)
             if not found:
                 raise InvalidState(f"{domain.name}: no known IP address (is DHCP done yet?)")
             shown = ", ".join(f"{a.address}/{a.prefix} ({a.source})" for a in found)
-            return f"{domain.name}: {shown}"
+            jump = reach.jump_for(vm.host.uri)
+            return f"{domain.name}: {shown}" + (f" through {jump.spec}" if jump else "")
 
         self.p.attempt(addresses)
 
     def ssh(self, domain: Domain) -> None:
+        """In a terminal (fzf) ssh runs in it; from a launcher (wofi) in a terminal window of
+        its own ($TERMINAL, or `terminal` in the config), never waited for."""
         from vmm.virt import reach
 
         try:
             with as_vmm_errors():
-                address = reach.first_address(self.p.host.vm_by_key(domain.key))
+                vm = self.p.host.vm_by_key(domain.key)
+                argv = reach.ssh_argv(reach.first_address(vm), (), jump=reach.jump_for(vm.host.uri))
         except VmmError as err:
             self.p.report(str(err), error=True)
             return
-        self._hand_terminal_to(reach.ssh_argv(address, ()))
+        if self.p.terminal:
+            self._hand_terminal_to(argv)
+            return
+
+        def launch() -> str:
+            from vmm.ui.config import terminal_argv
+
+            terminal = terminal_argv()
+            detach([*terminal, "-e", *argv])
+            return f"{domain.name}: ssh opened in {os.path.basename(terminal[0])}"
+
+        self.p.attempt(launch)
 
     def console(self, domain: Domain) -> None:
         from vmm.virt import reach
