@@ -51,7 +51,7 @@ class JumpHost:
             f"PidFile {where / 'sshd.pid'}\nAuthorizedKeysFile {where / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            "AllowTcpForwarding yes\n"
+            "AllowTcpForwarding yes\nLogLevel DEBUG1\n"
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
         self.log = where / "sshd.log"
