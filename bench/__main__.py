@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import clones, fleet, listing, picker, report, startup
 from bench.measure import fmt
+from bench.missed import missed_section
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("listing", "startup", "picker", "clones", "fleet")
@@ -221,47 +222,6 @@ def targets_section(results) -> list[str]:
             )
         )
     return [*lines, ""]
-
-
-WHY_MISSED = {
-    "listing": (
-        "Listing 1,000 VMs over 5 ms: vmm makes one round trip for the host-wide calls and one"
-        " XMLDesc per VM with 64 in flight, and reads each answer while the others travel. Past"
-        " that the run is bound by CPU: vmm, libvirtd and the delay proxy share this machine's two"
-        " cores, and some 0.15 s of the run is Python's start-up and imports."
-    ),
-    "startup": (
-        "`vmm ls` against the floor: vmm asks four host-wide questions (state, persistence, saved"
-        " states, snapshots) and reads each VM's definition, where the floor lists names only;"
-        " start-up times on this machine move by ±15% between runs."
-    ),
-    "fleet": (
-        "Three hosts at once: this machine cannot serve three hosts' listings in 1.2x the time"
-        " of one. The same three single-host listings started together as separate processes,"
-        " sharing no GIL, no thread and no connection, take {apart:.2f}x as long as one alone;"
-        " the floor, plain libvirt-python that only reads every definition, {bare:.2f}x. The"
-        " three daemons and their delay proxies run on the client's two cores (real hosts serve"
-        " from their own), so every answer costs this machine a daemon's, a proxy's and the"
-        " client's share of the same CPU. vmm's own share on top of the floor is reading the"
-        " 900 definitions (path, labels, size) and printing them."
-    ),
-}
-
-
-def missed_section(lines: list[str], results: dict) -> list[str]:
-    """Where a target is missed, say why (the verdicts are in the targets table)."""
-    missed = [row for row in lines if "**missed**" in row]
-    if not missed:
-        return []
-    out = ["## Where a target is missed, and why", ""]
-    for key, topic in (("listing", "virsh list"), ("startup", "vmm ls"), ("fleet", "three hosts")):
-        if any(topic in row for row in missed):
-            why = WHY_MISSED[key]
-            if key == "fleet":
-                fleet_times = results["fleet"]
-                why = why.format(apart=fleet_times.apart_ratio, bare=fleet_times.bare_ratio)
-            out += [f"- {why}", ""]
-    return out
 
 
 def main(argv: list[str]) -> None:
