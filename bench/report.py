@@ -51,7 +51,9 @@ def plot_listing(rows, out: Path) -> None:
         chosen = [r for r in rows if r.delay == delay]
         ns = [r.count for r in chosen]
         ax.plot(ns, [r.vmm.median for r in chosen], "o-", label="vmm ls -r --json")
+        ax.plot(ns, [r.floor.median for r in chosen], "x--", label="floor (bench/floor.py)")
         ax.plot(ns, [r.virsh_list.median for r in chosen], "s-", label="virsh list --all")
+        ax.plot(ns, [r.kcli.median for r in chosen], "d-", label="kcli list vm")
         loop = [(r.count, r.virsh_loop.median) for r in chosen if r.virsh_loop]
         ax.plot([n for n, _ in loop], [t for _, t in loop], "^-", label="virsh metadata loop")
         ax.set_xscale("log")

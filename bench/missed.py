@@ -1,0 +1,99 @@
+"""BENCHMARKS.md's "Where a target is missed, and why": a paragraph for each missed target,
+with the numbers of the run that missed it."""
+
+from __future__ import annotations
+
+from bench.measure import fmt
+
+
+def _far(results: dict) -> str:
+    rows = results["listing"]
+    far = next(r for r in rows if r.count == 1000 and r.delay > 0)
+    return (
+        f"vmm ls -r --json at N=1000 through the 5 ms proxy: {fmt(far.vmm.median)}, where the floor"
+        f" (bench/floor.py: one handshake, the host-wide calls at once, then the same 1,333 per-VM"
+        f" calls 64 in flight, no parsing, no event loop, no CLI) takes {fmt(far.floor.median)}:"
+        " 0.35 s is below what a libvirt-python client does on this machine. The client, libvirtd"
+        " and the delay proxy share two cores; the interpreter and `import libvirt` alone take"
+        " some 0.09 s. On top of the floor vmm pays its imports (click, lxml, its own modules:"
+        " about 0.1 s more), reading 1,000 definitions (about 0.08 s of one thread), and libvirt's"
+        " event loop, which vmm runs for keepalive (vmm/virt/connection.py): the loop wakes some"
+        " 8 times per call (10,900 times per listing of 1,000 VMs), taking the GIL each time; with"
+        " it stubbed out, vmm ran about 0.05 s faster locally and 0.13 s faster at 5 ms (these"
+        " last figures measured apart from this run, by hand, at N=1000)."
+    )
+
+
+def _local(results: dict) -> str:
+    rows = results["listing"]
+    near = next(r for r in rows if r.count == 1000 and r.delay == 0)
+    return (
+        f"N=1000 locally: vmm {fmt(near.vmm.median)} against virsh list --all's"
+        f" {fmt(near.virsh_list.median)}; the floor takes {fmt(near.floor.median)}. virsh is C:"
+        " no interpreter, no imports, and on a local socket its one call at a time costs it"
+        " little; it reads no definition and no metadata. Any Python client that asks what vmm"
+        " asks pays the floor (interpreter, libvirt's 28 ms shared library, 1,333 calls through"
+        " libvirt-python's threads); vmm adds its imports, the parsing and the event loop above."
+    )
+
+
+def _kcli(results: dict) -> str:
+    behind = [r for r in results["listing"] if r.vmm.median >= r.kcli.median]
+    cells = ", ".join(f"N={r.count} at {r.delay * 1000:.0f} ms" for r in behind)
+    return f"vmm is not ahead of kcli list vm at {cells}."
+
+
+def _ratio(_results: dict) -> str:
+    return (
+        "Listing 1,000 VMs over 5 ms against virsh: vmm makes one round trip for the host-wide"
+        " calls and its per-VM calls 64 in flight; past that the run is bound by CPU (client,"
+        " libvirtd and the proxy share two cores)."
+    )
+
+
+def _startup(_results: dict) -> str:
+    return (
+        "`vmm ls` against the floor: vmm asks four host-wide questions (state, persistence, saved"
+        " states, snapshots) and reads each VM's definition, where the floor lists names only;"
+        " start-up times on this machine move by ±15% between runs."
+    )
+
+
+def _fleet(results: dict) -> str:
+    f = results["fleet"]
+    return (
+        "Three hosts at once: this machine cannot serve three hosts' listings in 1.2x the time"
+        " of one. The same three single-host listings started together as separate processes,"
+        f" sharing no GIL, no thread and no connection, take {f.apart_ratio:.2f}x as long as one"
+        f" alone; the floor, plain libvirt-python that only reads every definition,"
+        f" {f.bare_ratio:.2f}x. The three daemons and their delay proxies run on the client's two"
+        " cores (real hosts serve from their own), so every answer costs this machine a daemon's,"
+        " a proxy's and the client's share of the same CPU. vmm's own share on top of the floor is"
+        " reading the 900 definitions (path, labels, size) and printing them."
+    )
+
+
+# a target row's telling words, and what says why it was missed
+REASONS = (
+    ("at most 0.35 s", _far),
+    ("no slower than virsh", _local),
+    ("ahead of kcli", _kcli),
+    ("0.05x virsh", _ratio),
+    ("metadata loop", _ratio),
+    ("vmm ls (demo)", _startup),
+    ("three hosts", _fleet),
+)
+
+
+def missed_section(lines: list[str], results: dict) -> list[str]:
+    """Where a target is missed, say why (the verdicts are in the targets table)."""
+    missed = [row for row in lines if "**missed**" in row]
+    if not missed:
+        return []
+    out = ["## Where a target is missed, and why", ""]
+    said = set()
+    for words, why in REASONS:
+        if why not in said and any(words in row for row in missed):
+            said.add(why)
+            out += [f"- {why(results)}", ""]
+    return out
