@@ -9,7 +9,7 @@ packages=(
   # a real libvirt daemon, QEMU and the tools the hypervisor tier uses as witnesses
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base ovmf
   # the picker and its terminal tests
-  fzf tmux openssh-client
+  fzf tmux openssh-client openssh-server
   # the shells whose completion is tested for real
   zsh fish
   # wofi mode and its desktop tests: a headless Sway, typing, screenshots, notifications

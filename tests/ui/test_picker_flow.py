@@ -671,11 +671,6 @@ def test_a_running_vms_addresses_are_one_key_away(drive, host):
     assert addresses and run.status == f"alpha: {addresses[0]}/24 (lease)"
 
 
-def test_ssh_from_the_picker_needs_a_terminal_and_says_so(drive):
-    run = drive(*open_alpha(pick("SSH")))
-    assert run.status == "error: ssh needs a terminal: run vmm in one"
-
-
 def test_after_a_quick_key_the_cursor_stays_on_the_row_it_acted_on(drive, host):
     run = drive(press("ctrl-s", "gamma", on="/"))
     first, again = [s for s in run.menu.screens if s.prompt == "/"][:2]

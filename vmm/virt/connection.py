@@ -57,8 +57,10 @@ def open_connection(
     about as long: a call waiting on it then fails instead of waiting for ever."""
     if uri:
         check_uri(uri)
+    if in_process(uri):  # nothing to keep alive; vmm.virt.events starts the loop if it is asked
+        return _open(uri, readonly)
     start_event_loop()
-    if timeout is None or in_process(uri):
+    if timeout is None:
         return _open(uri, readonly)
     transport = (uri or "").split(":", 1)[0].partition("+")[2]
     deadline = max(timeout, _SSH_OPEN_SECONDS) if "ssh" in transport else timeout
