@@ -19,6 +19,7 @@ from lxml import etree
 
 from bench import hosts
 from bench.measure import Timing
+from bench.picker import _screen, _until
 
 RUNS = 10
 LATENCY_COUNT = 1000
@@ -35,21 +36,6 @@ class LiveTimes:
     keys_shown: int
     reloads_while_typing: int
     typing_count: int
-
-
-def _screen(session: str) -> str:
-    return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
-    ).stdout
-
-
-def _until(session: str, done, timeout: float = 30) -> float:
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if done(_screen(session)):
-            return time.perf_counter()
-        time.sleep(0.002)
-    raise RuntimeError(f"live benchmark timed out:\n{_screen(session)}")
 
 
 def _target_xml() -> str:
