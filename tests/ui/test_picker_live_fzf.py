@@ -3,6 +3,9 @@ client (this test's own libvirt connection, as virsh would) changes the host und
 
 from __future__ import annotations
 
+import re
+import time
+
 import libvirt
 import pytest
 from conftest import SHARED_URI, domain_xml, require_tmux_and_fzf, vmm_exe, vmm_meta
@@ -39,6 +42,20 @@ def cursor_line(term: Terminal) -> str:
     return lines[0]
 
 
+def listed_rows(term: Terminal) -> int:
+    """The rows fzf holds, from its match counter ("< 2/5": 2 of 5 match the query)."""
+    found = re.search(r"< \d+/(\d+)", term.screen().splitlines()[0])
+    assert found, term.screen()
+    return int(found[1])
+
+
+def wait_until(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+
+
 def test_a_vm_started_by_another_client_turns_running_without_a_key(shared, terminal):
     p = shared.prefix
     vm = shared("live1", meta=vmm_meta(f"/{p}live"))
@@ -69,6 +86,34 @@ def test_the_cursor_stays_on_its_vm_when_a_vm_appears_above_it(shared, terminal)
     assert target.name() in cursor_line(term)
     term.keys("Enter")
     term.wait_for_prompt(target.name())
+
+
+def test_typing_after_a_redraw_takes_the_cursor_to_the_best_match(shared, terminal):
+    """The cursor is tracked through a reload, not afterwards: on web-a's row, whose label
+    holds a `b`, typing "web-b" must land on web-b (with fzf's --track it stayed on web-a)."""
+    p = shared.prefix
+    first = shared("web-a", meta=vmm_meta(f"/{p}live", "lab"))
+    wanted = shared("web-b", meta=vmm_meta(f"/{p}live"))
+    term = terminal()
+    term.pick("/", f"{p}live/")
+    term.wait_for_prompt(f"/{p}live")
+    term.keys("Down")
+    term.wait_for(f"> ○ {first.name()}")
+    shared("new-vm", meta=vmm_meta(f"/{p}live"))  # a redraw, the cursor tracked through it
+    term.wait_for(f"○ {p}new-vm  shutoff", timeout=5)
+    assert first.name() in cursor_line(term)
+    term.search("web-b")
+    assert wanted.name() in cursor_line(term)
+    term.keys("C-u")
+    term.search("web-")  # web-a first again (ties go by row order), the cursor on it
+    assert first.name() in cursor_line(term)
+    rows = listed_rows(term)
+    shared("old-vm", meta=vmm_meta(f"/{p}live"))  # a redraw while typing: web-a tracked
+    wait_until(lambda: listed_rows(term) == rows + 1)
+    term.search("b")  # the query now reads "web-b"
+    assert wanted.name() in cursor_line(term)
+    term.keys("Enter")
+    term.wait_for_prompt(wanted.name())
 
 
 def test_a_selection_survives_a_redraw_and_the_quick_key_acts_on_it(shared, terminal):

@@ -8,8 +8,14 @@ always prints a first line, and an empty output can only mean fzf itself failed.
 Each line is `ID<TAB>text`, ID a number this menu gives each row key for good, with only the
 text shown (`--with-nth 2..`): the chosen line's ID says which row it was, whatever the row's
 key holds (a snapshot's name may hold a tab), and the preview command gets it as fzf's quoted
-`{1}`. Because a row keeps its ID, fzf (`--track --id-nth 1`) keeps the cursor and the
-selection on the same rows when `redraw` reloads the list through fzf's `--listen` socket.
+`{1}`. Because a row keeps its ID, fzf (`--id-nth 1`, `track-current`) keeps the cursor and
+the selection on the same rows when `redraw` reloads the list through fzf's `--listen` socket.
+
+The cursor is tracked for one reload only, never with `--track`: fzf then also keeps the cursor on
+its row while the user types, as long as the row still matches ("web-b" typed on web-a's row, a
+row holding a `b` further on, chose web-a). fzf keeps the cursor's place when the query changes;
+`change:untrack-current+first` takes it to the best match, as a user typing a name expects (also
+when a reload came while the user typed: `first` alone on the first row ends no tracking).
 """
 
 from __future__ import annotations
@@ -161,8 +167,8 @@ class FzfMenu:
             "--ansi", "--delimiter=\t", "--with-nth=2..", "--print-query", f"--expect={expect}",
             "--layout=reverse", "--tiebreak=index", "--info=inline", "--no-mouse",
             "--pointer=>", "--marker=+", "--gutter= ",  # legible in any terminal's colours
-            f"--prompt={_one_line(screen.prompt)}> ", f"--listen={listen}", "--track",
-            "--id-nth=1",
+            f"--prompt={_one_line(screen.prompt)}> ", f"--listen={listen}",
+            "--id-nth=1", "--bind=change:untrack-current+first",
         ]  # fmt: skip
         if screen.header:
             options.append(f"--header={printable(screen.header, colours=False)}")
@@ -214,7 +220,7 @@ class FzfMenu:
         until the new ones are all in, so nothing flickers and Enter never meets half a list).
 
         Only when what it shows changes: while fzf looks for the cursor's row in a reloaded
-        list (--track), it drops the keys typed."""
+        list (track-current), it drops the keys typed."""
         with self._lock:
             shown = self._shown
             if shown is None:
@@ -226,7 +232,7 @@ class FzfMenu:
             _write(rows, "".join(f"{line}\n" for line in lines))
             _write(header, printable(screen.header, colours=False))
         # reload-sync last: fzf drops what is chained after it
-        actions = f"transform-header(cat {shlex.quote(header)})"
+        actions = f"track-current+transform-header(cat {shlex.quote(header)})"
         if screen.preview is not None:
             actions += "+refresh-preview"
         actions += f"+reload-sync(cat {shlex.quote(rows)})"
