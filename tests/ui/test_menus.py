@@ -1,10 +1,14 @@
 """Menu backends' encoding, without a screen: what reaches fzf, wofi and dmenu launchers."""
 
-import pytest
+import shlex
 
-from vmm.ui.menus import Cell, MenuError, Row, Screen, backend
+import pytest
+from conftest import require_tmux_and_fzf
+from tmux import Terminal
+
+from vmm.ui.menus import Cell, MenuError, Row, Screen, backend, fzf_binary
 from vmm.ui.menus.dmenu import plain_lines
-from vmm.ui.menus.fzf import FzfMenu, Ids, Shown, _render
+from vmm.ui.menus.fzf import FzfMenu, Ids, Shown, _render, _state, needs_tracking
 from vmm.ui.menus.wofi import WofiMenu, markup
 
 
@@ -89,3 +93,41 @@ def test_wofi_without_a_display_is_an_error_not_a_silent_exit_0():
     result = run_vmm("--demo", "--menu", "wofi", env=env)
     assert result.returncode == 1
     assert "wofi cannot open a display" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("reordered", "state", "tracked"),
+    [
+        (True, {"query": "", "position": 0}, True),  # rows moved: the cursor's row may have
+        (False, {"query": "", "position": 3}, False),  # same order, no query: same place, row
+        (False, {"query": "web", "position": 0}, False),  # on the best match: stays on it
+        (False, {"query": "web", "position": 2}, True),  # moved off it: scores may reorder
+        (False, None, True),  # fzf could not say
+    ],
+)
+def test_a_reload_tracks_the_cursor_only_where_it_could_land_elsewhere(reordered, state, tracked):
+    """fzf drops the keys typed while it tracks a row through a reload."""
+    assert needs_tracking(reordered, state) is tracked
+
+
+def test_the_query_and_cursor_are_read_from_the_open_fzf(tmp_path):
+    """What needs_tracking is given: the real fzf's answer on its --listen socket."""
+    require_tmux_and_fzf()
+    sock = tmp_path / "fzf.sock"
+    (tmp_path / "rows").write_text("web-a\nweb-b\ndb\n")
+    options = ["--layout=reverse", "--info=inline", "--prompt=q> ", "--pointer=>"]
+    fzf = shlex.join([fzf_binary.find()[0], f"--listen={sock}", *options])
+    term = Terminal(["sh", "-c", f"exec {fzf} < rows"], {}, cwd=str(tmp_path))
+    try:
+        term.wait_for_prompt("q")
+        assert (_state(str(sock))["query"], _state(str(sock))["position"]) == ("", 0)
+        term.keys("Down", "Down")
+        term.wait_for("> db")
+        assert (_state(str(sock))["query"], _state(str(sock))["position"]) == ("", 2)
+        term.search("web")
+        state = _state(str(sock))
+        # fzf's own way, which the picker's change:first undoes: the cursor keeps its place
+        assert (state["query"], state["position"], state["current"]["text"]) == ("web", 1, "web-b")
+    finally:
+        term.close()
+    assert _state(str(sock)) is None  # fzf gone: the reload is tracked, to be safe

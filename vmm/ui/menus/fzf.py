@@ -13,14 +13,19 @@ the selection on the same rows when `redraw` reloads the list through fzf's `--l
 
 The cursor is tracked for one reload only, never with `--track`: fzf then also keeps the cursor on
 its row while the user types, as long as the row still matches ("web-b" typed on web-a's row, a
-row holding a `b` further on, chose web-a). fzf keeps the cursor's place when the query changes;
+row holding a `b` further on, chose web-a). And only when it could land elsewhere: while fzf
+looks for the tracked row in the new list it drops every key typed, so a reload that keeps the
+rows in their order (a VM changed state) is not tracked when no query is typed or the cursor is
+on the best match (see `needs_tracking`). fzf keeps the cursor's place when the query changes;
 `change:untrack-current+first` takes it to the best match, as a user typing a name expects (also
 when a reload came while the user typed: `first` alone on the first row ends no tracking).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -90,6 +95,10 @@ class Shown:
     socket: str
     rows: dict[str, Row] = field(default_factory=dict)  # ID -> row
     drawn: tuple[list[str], str] | None = None  # the lines and the header fzf was given
+
+    def order(self) -> list[str]:
+        """The IDs of the rows fzf was given last, in their order."""
+        return [line.split("\t", 1)[0] for line in self.drawn[0]] if self.drawn else []
 
     def show(self, screen: Screen, ids: Ids) -> list[str] | None:
         """The lines to give fzf for `screen`; None when it shows just that already."""
@@ -225,14 +234,18 @@ class FzfMenu:
             shown = self._shown
             if shown is None:
                 return
+            order = shown.order()
             lines = shown.show(screen, self._ids)
             if lines is None:
                 return
+            reordered = order != shown.order()
             rows, header = self._private("reload"), self._private("header")
             _write(rows, "".join(f"{line}\n" for line in lines))
             _write(header, printable(screen.header, colours=False))
         # reload-sync last: fzf drops what is chained after it
-        actions = f"track-current+transform-header(cat {shlex.quote(header)})"
+        actions = f"transform-header(cat {shlex.quote(header)})"
+        if needs_tracking(reordered, _state(shown.socket)):
+            actions = f"track-current+{actions}"
         if screen.preview is not None:
             actions += "+refresh-preview"
         actions += f"+reload-sync(cat {shlex.quote(rows)})"
@@ -244,6 +257,37 @@ def _write(path: str, text: str) -> None:
     with open(path + ".new", "w") as out:
         out.write(text)
     os.replace(path + ".new", path)
+
+
+def needs_tracking(reordered: bool, state: dict | None) -> bool:
+    """Whether a reload must track the cursor's row to keep the cursor on it. Not when the rows
+    keep their order and no query is typed (the cursor keeps its place, so its row), nor when
+    the cursor is on the first match of a query (it stays on the best match, as when typing)."""
+    if reordered or state is None:
+        return True
+    return bool(state.get("query")) and state.get("position", 0) > 0
+
+
+def _state(path: str) -> dict | None:
+    """fzf's query and cursor position (GET on its --listen socket), None if it cannot say."""
+    request = b"GET /?limit=0 HTTP/1.1\r\nHost: localhost\r\n"
+    if key := os.environ.get("FZF_API_KEY"):
+        request += b"x-api-key: " + key.encode() + b"\r\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(REDRAW_WAIT_SECONDS)
+            conn.connect(path)
+            conn.sendall(request + b"\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+                head, _, body = answer.partition(b"\r\n\r\n")
+                length = re.search(rb"Content-Length: (\d+)", head, re.IGNORECASE)
+                if length and len(body) >= int(length[1]):
+                    return json.loads(body[: int(length[1])])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _post(path: str, actions: str, still_open) -> None:
