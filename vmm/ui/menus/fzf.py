@@ -15,10 +15,11 @@ The cursor is tracked for one reload only, never with `--track`: fzf then also k
 its row while the user types, as long as the row still matches ("web-b" typed on web-a's row, a
 row holding a `b` further on, chose web-a). And only when it could land elsewhere: while fzf
 looks for the tracked row in the new list it drops every key typed, so a reload that keeps the
-rows in their order (a VM changed state) is not tracked when no query is typed or the cursor is
-on the best match (see `needs_tracking`). fzf keeps the cursor's place when the query changes;
-`change:untrack-current+first` takes it to the best match, as a user typing a name expects (also
-when a reload came while the user typed: `first` alone on the first row ends no tracking).
+rows in their order (a VM changed state) is not tracked when no query is typed, nor any reload
+while the cursor is on a query's best match (see `needs_tracking`). fzf keeps the cursor's place
+when the query changes; `change:untrack-current+first` takes it to the best match, as a user
+typing a name expects (also when a reload came while the user typed: `first` alone on the first
+row ends no tracking).
 """
 
 from __future__ import annotations
@@ -260,12 +261,16 @@ def _write(path: str, text: str) -> None:
 
 
 def needs_tracking(reordered: bool, state: dict | None) -> bool:
-    """Whether a reload must track the cursor's row to keep the cursor on it. Not when the rows
-    keep their order and no query is typed (the cursor keeps its place, so its row), nor when
-    the cursor is on the first match of a query (it stays on the best match, as when typing)."""
-    if reordered or state is None:
+    """Whether a reload must track the cursor's row to keep the cursor on it. Not when the cursor
+    is on the first match of a query (it stays on the best match, as when typing, whatever the
+    new rows), nor when the rows keep their order and no query is typed (the cursor keeps its
+    place, so its row)."""
+    if state is None:
         return True
-    return bool(state.get("query")) and state.get("position", 0) > 0
+    query, position = bool(state.get("query")), state.get("position", 0)
+    if query and position == 0:
+        return False
+    return reordered or query
 
 
 def _state(path: str) -> dict | None:
