@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import libvirt
@@ -182,3 +182,24 @@ def ssh_options(key: Path) -> list[str]:
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
         "-o", "LogLevel=ERROR",
     ]  # fmt: skip
+
+
+_verdict: tuple[str, str] | None = None  # KVM or TCG, probed once per run
+
+
+def open_lab(conn: libvirt.virConnect, require: Callable[[bool, str], None]) -> Iterator[GuestLab]:
+    """A guest tier module's lab (its `lab` fixture yields from this): the image, a scratch
+    pool, the default network up, KVM or TCG as probed once per run; all removed after."""
+    global _verdict
+    for tool in ("mmdebstrap", "genisoimage", "ssh", "ssh-keygen", "qemu-img"):
+        require(shutil.which(tool) is not None, f"{tool} is missing (make test installs it)")
+    lab = GuestLab(conn, build_image())
+    try:
+        lab.ensure_network()
+        if _verdict is None:
+            _verdict = lab.probe_kvm()
+        lab.domain_type, lab.why = _verdict
+        print(f"guest tier: domain type {lab.domain_type}: {lab.why}")
+        yield lab
+    finally:
+        lab.cleanup()

@@ -16,6 +16,8 @@ packages=(
   sway wofi wtype grim mako-notifier libnotify-bin dbus-daemon dbus-bin
   # the real-guest tier: a Debian guest built from Debian's packages, its cloud-init seed
   mmdebstrap genisoimage
+  # witnesses of the seeds vmm writes itself (a FAT file system): fsck.fat, mtype
+  dosfstools mtools
 )
 packages+=("$@")
 

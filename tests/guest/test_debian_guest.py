@@ -11,7 +11,6 @@ one of them also runs alone.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,14 +18,17 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 from conftest import require, vmm_exe
-from guestlab import BOOT_SECONDS, GuestLab, build_image, sha256, ssh_options, wait_for
+from guestlab import BOOT_SECONDS, GuestLab, open_lab, sha256, ssh_options, wait_for
 from kvmlab import QEMU_URI
 from lxml import etree
 from tmux import Terminal
 
 pytestmark = pytest.mark.hypervisor
 
-_verdict: tuple[str, str] | None = None  # KVM or TCG, probed once per run
+
+@pytest.fixture(scope="module")
+def lab(qemu_conn: libvirt.virConnect) -> Iterator[GuestLab]:
+    yield from open_lab(qemu_conn, require)
 
 
 def vmm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -42,23 +44,6 @@ def vmm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, f"{result.args}: {result.stderr}{result.stdout}"
     return result.stdout
-
-
-@pytest.fixture(scope="module")
-def lab(qemu_conn: libvirt.virConnect) -> Iterator[GuestLab]:
-    global _verdict
-    for tool in ("mmdebstrap", "genisoimage", "ssh", "ssh-keygen", "qemu-img"):
-        require(shutil.which(tool) is not None, f"{tool} is missing (make test installs it)")
-    lab = GuestLab(qemu_conn, build_image())
-    try:
-        lab.ensure_network()
-        if _verdict is None:
-            _verdict = lab.probe_kvm()
-        lab.domain_type, lab.why = _verdict
-        print(f"guest tier: domain type {lab.domain_type}: {lab.why}")
-        yield lab
-    finally:
-        lab.cleanup()
 
 
 def guest_ssh(lab: GuestLab, name: str, command: str, timeout: float = 60):

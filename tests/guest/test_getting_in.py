@@ -8,7 +8,6 @@ The tests run in file order and each leaves the guest running.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import libvirt
 import pytest
 import sshlab
 from conftest import require, vmm_exe
-from guestlab import BOOT_SECONDS, GuestLab, build_image, ssh_options, wait_for
+from guestlab import BOOT_SECONDS, GuestLab, open_lab, ssh_options, wait_for
 from kvmlab import QEMU_URI
 from sshlab import JumpHost
 
@@ -25,6 +24,11 @@ pytestmark = pytest.mark.hypervisor
 
 HOSTNAME = "vmmguest"  # the test seed's (guestlab)
 timings: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def lab(qemu_conn: libvirt.virConnect) -> Iterator[GuestLab]:
+    yield from open_lab(qemu_conn, require)
 
 
 def vmm(*args: str, uri: str = QEMU_URI, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -40,20 +44,6 @@ def vmm(*args: str, uri: str = QEMU_URI, timeout: float = 120) -> subprocess.Com
 def ok(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 0, f"{result.args}: {result.stderr}{result.stdout}"
     return result.stdout
-
-
-@pytest.fixture(scope="module")
-def lab(qemu_conn: libvirt.virConnect) -> Iterator[GuestLab]:
-    for tool in ("mmdebstrap", "genisoimage", "ssh", "ssh-keygen", "qemu-img"):
-        require(shutil.which(tool) is not None, f"{tool} is missing (make test installs it)")
-    lab = GuestLab(qemu_conn, build_image())
-    try:
-        lab.ensure_network()
-        lab.domain_type, lab.why = lab.probe_kvm()
-        print(f"guest tier: domain type {lab.domain_type}: {lab.why}")
-        yield lab
-    finally:
-        lab.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from lxml import etree
 from vmm.model.definition import Definition
 from vmm.model.metadata import Metadata
 from vmm.ops import clone, create
-from vmm.virt import domains, images
+from vmm.virt import domains, images, seeds
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 REGENERATE = os.environ.get("VMM_REGEN_GOLDEN") == "1"
@@ -116,6 +116,36 @@ def test_the_new_vm_xml_vmm_sends(shost):
     kind = create.guest_type(shost.conn)
     xml = create.domain_xml("fresh", "/pool/fresh.qcow2", shape, kind, "default", Metadata("/g"))
     assert_golden("new-vm-sent.xml", xml)
+
+
+def test_the_new_vm_xml_vmm_sends_with_a_seed(shost):
+    """`vmm new --image`: the cloud-init seed as a read-only virtio disk, recorded as vmm's."""
+    shape = create.Shape(256, 2, "default")
+    kind = create.guest_type(shost.conn)
+    meta = Metadata("/g", ("web",))
+    xml = create.domain_xml(
+        "fresh", "/pool/fresh.qcow2", shape, kind, "default", meta, "/pool/fresh-seed.img"
+    )
+    assert_golden("new-vm-seed-sent.xml", xml)
+
+
+def test_the_clone_xml_vmm_sends_for_a_seeded_source(shost):
+    shape = create.Shape(256, 2, "default")
+    kind = create.guest_type(shost.conn)
+    source_xml = create.domain_xml(
+        "fresh", "/pool/fresh.qcow2", shape, kind, None, Metadata("/g"), "/pool/fresh-seed.img"
+    )
+    view = Definition.from_xml(source_xml)
+    paths = {"vda": "/pool/twin-vda.qcow2"}
+    xml = clone.clone_xml(view, "twin", paths, Metadata("/golden", ("g",)), "/pool/twin-seed.img")
+    assert_golden("seeded-clone-sent.xml", xml)
+
+
+def test_the_seed_volume_xml(shost):
+    xml = seeds.raw_volume_xml("fresh-seed.img", 65536)
+    made = shost.conn.storagePoolLookupByName("pool").createXML(xml, 0)  # libvirt takes it
+    assert made.path() == "/pool/fresh-seed.img"
+    assert_golden("seed-volume.xml", xml)
 
 
 @pytest.mark.parametrize("base", ["/pool/lone.qcow2", "/pool/installer.iso", "loose"])

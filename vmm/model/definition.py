@@ -8,12 +8,13 @@ returns a new one, so the source a clone starts from stays as it was for the und
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
 from vmm.model import metadata
 from vmm.model.metadata import Metadata
+from vmm.model.seed import point_seed, seed_element, seed_of
 
 # For a definition that is not well-formed (libvirt keeps another application's undefined
 # entities as they are): its devices are still read, so that no disk goes unseen by a check.
@@ -219,6 +220,15 @@ class Definition:
 
         return self._edited(set_nvram)
 
+    @property
+    def seed(self) -> str | None:
+        """The cloud-init seed image vmm made for this VM, if it made one."""
+        return seed_of(self.root)
+
+    def with_seed_at(self, old: str, new: str) -> Definition:
+        """The seed disk on the image `old` moved to `new`, and recorded as vmm's seed."""
+        return self._edited(lambda root: point_seed(root, old, new))
+
     def with_metadata(self, meta: Metadata) -> Definition:
         """`meta` in place of vmm's element; other applications' metadata stays."""
         return self._edited(lambda root: metadata.replace_in_domain(root, meta))
@@ -244,13 +254,19 @@ def new_domain(
     disk: str,
     network: str | None,
     meta: Metadata,
+    seed: str | None = None,
 ) -> Definition:
     """A new VM's definition: one virtio qcow2 disk at `disk`, a virtio NIC on `network`
     when given, a serial console, the guest agent's channel and VNC on localhost; `kind` is
-    (domain type, arch). No machine type: the host's default for the architecture."""
+    (domain type, arch). No machine type: the host's default for the architecture.
+
+    `seed`: a cloud-init seed image, attached read-only as a virtio disk (Debian's cloud
+    kernel sees no SATA cdrom) and recorded in vmm's metadata (see vmm.model.cloudinit)."""
     dom_type, arch = kind
     root = etree.Element("domain", type=dom_type)
     etree.SubElement(root, "name").text = name
+    if seed is not None:
+        meta = replace(meta, extra=(*meta.extra, seed_element(seed)))
     if not meta.is_default:
         etree.SubElement(root, "metadata").append(metadata.to_element(meta, namespaced=True))
     etree.SubElement(root, "memory", unit="MiB").text = str(memory_mib)
@@ -264,6 +280,12 @@ def new_domain(
     etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
     etree.SubElement(disk_el, "source", file=disk)
     etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
+    if seed is not None:
+        seed_el = etree.SubElement(devices, "disk", type="file", device="disk")
+        etree.SubElement(seed_el, "driver", name="qemu", type="raw")
+        etree.SubElement(seed_el, "source", file=seed)
+        etree.SubElement(seed_el, "target", dev="vdb", bus="virtio")
+        etree.SubElement(seed_el, "readonly")
     if network:
         iface = etree.SubElement(devices, "interface", type="network")
         etree.SubElement(iface, "source", network=network)

@@ -26,7 +26,7 @@ from vmm.ops.transaction import (
     reserve_image,
     track_image,
 )
-from vmm.virt import domains, images, storage
+from vmm.virt import domains, images, seeds, storage
 from vmm.virt.domains import Conn, Dom
 from vmm.virt.errors import LibvirtError, message
 from vmm.virt.images import Destination, Image, Progress
@@ -77,12 +77,19 @@ def plan_disks(conn: Conn, source: Definition) -> list[DiskPlan]:
     ]
 
 
-def clone_xml(source: Definition, name: str, disks: dict[str, str], meta: Metadata | None) -> str:
+def clone_xml(
+    source: Definition,
+    name: str,
+    disks: dict[str, str],
+    meta: Metadata | None,
+    seed: str | None = None,
+) -> str:
     """The new domain's XML: new name and disks, no UUID or MACs (new ones are made: the UUID
-    by `define_new`, the MACs by libvirt); libvirt makes the clone's own UEFI variables file
-    from the template (see copy_nvram)."""
+    by `define_new`, the MACs by libvirt), its own seed when given; libvirt makes the clone's
+    own UEFI variables file from the template (see copy_nvram)."""
     new = source.renamed(name).without_identity().with_disks_at(disks).with_nvram(None)
-    return (new.with_metadata(meta) if meta is not None else new).to_xml()
+    new = new.with_metadata(meta) if meta is not None else new
+    return (new.with_seed_at(source.seed, seed) if seed and source.seed else new).to_xml()
 
 
 def copy_nvram(source: Definition, new: Dom, rollback: Rollback) -> str:
@@ -150,17 +157,44 @@ def clone(
                 check_still_shut_off(dom, plans)
             places = _reserve(conn, plans, name, linked, rollback, target_pool)
             planned = {target: where.path for target, where in places.items()}
-            new = define_new(conn, clone_xml(source, name, planned, meta), rollback)
+            seed = _reserve_seed(conn, source, name, rollback)
+            xml = clone_xml(source, name, planned, meta, seed)
+            new = define_new(conn, xml, rollback)
             faults.point("clone.defined")
             made = _make_images(plans, places, linked, progress)
             faults.point("clone.images-made")
+            if seed is not None:
+                _write_seed(conn, source, name, seed)
             if made != planned:  # libvirt put an image elsewhere than its pool's directory
                 domains.define(conn, _inactive(new).with_disks_at(made).to_xml())
             if not linked:
                 check_still_shut_off(dom, plans)  # a copy of a disk in use is no copy
             note = copy_nvram(source, new, rollback)
             faults.point("clone.done")
-    return f"{kind} {new.name()!r} created ({len(plans)} disk(s){note})"
+    identity = (
+        "; its own cloud-init seed gives it its own hostname and SSH host keys"
+        if seed is not None
+        else "; the guest's identity (hostname, SSH host keys) is its source's"
+    )
+    return f"{kind} {new.name()!r} created ({len(plans)} disk(s){note}){identity}"
+
+
+def _reserve_seed(conn: Conn, source: Definition, name: str, rollback: Rollback) -> str | None:
+    """A place for the clone's own seed, beside its source's, when vmm made the source's."""
+    if source.seed is None or source.seed not in {disk.path for disk in source.disks}:
+        return None
+    path = seeds.seed_path(seeds.pool_of(conn, source.seed), images.safe_stem(name))
+    return track_image(conn, path, rollback, f"the cloud-init seed of the clone {name!r}")
+
+
+def _write_seed(conn: Conn, source: Definition, name: str, path: str) -> None:
+    """The source's user-data (its user and keys) under a new instance-id and the clone's
+    hostname: cloud-init then sets the hostname and makes new SSH host keys."""
+    from vmm.model import cloudinit
+
+    image = cloudinit.reseeded(seeds.read_seed(conn, source.seed), cloudinit.hostname_for(name))
+    seeds.write_seed(seeds.pool_of(conn, source.seed), path, image)
+    faults.point("clone.seed-made")
 
 
 def _reserve(

@@ -7,13 +7,20 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from vmm.model import metadata
+from vmm.model import cloudinit, metadata
+from vmm.model.cloudinit import Identity
 from vmm.model.definition import new_domain
 from vmm.model.errors import InvalidInput, InvalidState, NotFound, VmmError
 from vmm.model.metadata import Metadata
 from vmm.ops import faults
-from vmm.ops.transaction import all_or_nothing, check_name_free, define_new, reserve_image
-from vmm.virt import images, storage
+from vmm.ops.transaction import (
+    all_or_nothing,
+    check_name_free,
+    define_new,
+    reserve_image,
+    track_image,
+)
+from vmm.virt import images, seeds, storage
 from vmm.virt.domains import Conn
 from vmm.virt.errors import LibvirtError, as_vmm_errors
 from vmm.virt.hosts import Hosts
@@ -32,19 +39,36 @@ class Shape:
     vcpus: int = 1
     network: str | None = None  # None: the host's 'default' network when it has one
     arch: str = "x86_64"  # what the image was built for
+    disk_gib: int | None = None  # None: the base image's size
 
 
 def find_base(conn: Conn, ref: str) -> Image:
-    """A base image named by absolute path, or as POOL/VOLUME."""
+    """A base image named by absolute path, as POOL/VOLUME, or by a volume name that one
+    active pool of the host holds."""
     if ref.startswith("/"):
         return images.image_at(conn, ref, None)
     pool_name, _, volume_name = ref.partition("/")
     if not volume_name:
-        raise InvalidInput(f"base {ref!r}: give an absolute path or POOL/VOLUME")
+        return images.image_at(conn, _volume_named(conn, ref), None)
     volume = storage.volume_in_pool(conn, pool_name, volume_name)
     if volume is None:
         raise NotFound(f"no base image {ref!r}")
     return images.image_at(conn, volume.path(), None)
+
+
+def _volume_named(conn: Conn, name: str) -> str:
+    pools = [pool for pool in conn.listAllStoragePools(0) if pool.isActive()]
+    found = [
+        f"{pool.name()}/{name}"
+        for pool in pools
+        if name in pool.listVolumes()  # listVolumes: names, one call per pool
+    ]
+    if not found:
+        raise NotFound(f"no image {name!r} in any storage pool: give a path or POOL/VOLUME")
+    if len(found) > 1:
+        raise InvalidInput(f"{name!r} is in more than one pool: name one ({', '.join(found)})")
+    pool_name = found[0].partition("/")[0]
+    return conn.storagePoolLookupByName(pool_name).storageVolLookupByName(name).path()
 
 
 def check_disk_image(image: Image) -> None:
@@ -138,7 +162,13 @@ def pool_names(hosts: Hosts) -> list[str]:
 
 
 def domain_xml(
-    name: str, disk: str, shape: Shape, kind: tuple[str, str], network: str | None, meta: Metadata
+    name: str,
+    disk: str,
+    shape: Shape,
+    kind: tuple[str, str],
+    network: str | None,
+    meta: Metadata,
+    seed: str | None = None,
 ) -> str:
     return new_domain(
         name,
@@ -148,6 +178,7 @@ def domain_xml(
         disk=disk,
         network=network,
         meta=meta,
+        seed=seed,
     ).to_xml()
 
 
@@ -176,11 +207,13 @@ def new_vm_journalled(
     shape: Shape = Shape(),
     folder: str | None = None,
     pool: str | None = None,
+    identity: Identity | None = None,
+    labels: tuple[str, ...] = (),
 ) -> str:
     """`new_vm` where new VMs go (one host, or a Fleet's first), its pool by default the
     host's configured one; the journal records it, whoever asked (CLI or picker)."""
     home = hosts.home
-    message = new_vm(home.conn, name, base_ref, shape, folder, pool or home.pool)
+    message = new_vm(home.conn, name, base_ref, shape, folder, pool or home.pool, identity, labels)
     home.vm(name).record("new", message)
     return message
 
@@ -192,11 +225,13 @@ def new_vm(
     shape: Shape = Shape(),
     folder: str | None = None,
     pool: str | None = None,
+    identity: Identity | None = None,
+    labels: tuple[str, ...] = (),
 ) -> str:
-    """Define `name` on a fresh overlay of the base, in `pool` or the base's own; nothing is
-    left behind if a step fails."""
+    """Define `name` on a fresh overlay of the base, in `pool` or the base's own, with a
+    cloud-init seed for `identity` when given; nothing is left behind if a step fails."""
     with as_vmm_errors():
-        return _new_vm(conn, name, base_ref, shape, folder, pool)
+        return _new_vm(conn, name, base_ref, shape, folder, pool, identity, labels)
 
 
 def _new_vm(
@@ -206,13 +241,17 @@ def _new_vm(
     shape: Shape,
     folder: str | None,
     pool_name: str | None,
+    identity: Identity | None,
+    labels: tuple[str, ...],
 ) -> str:
     check_name_free(conn, name)
     if shape.memory_mib < 1 or shape.vcpus < 1:
         raise InvalidInput("memory and vcpus must be at least 1")
-    meta = Metadata(metadata.normalise_path(folder)) if folder else Metadata()
+    path = metadata.normalise_path(folder) if folder else metadata.ROOT
+    meta = Metadata(path, metadata.normalise_labels(labels))
     base = find_base(conn, base_ref)
     check_disk_image(base)
+    capacity = _capacity(base, shape.disk_gib)
     pool = _pool(conn, pool_name) if pool_name else None
     if pool is None and base.pool is None:
         raise InvalidInput(
@@ -232,8 +271,38 @@ def _new_vm(
     with all_or_nothing(f"new VM {name!r}", conn.getURI()) as rollback:
         note = f"the disk of the new VM {name!r}"
         where = reserve_image(conn, base, images.safe_stem(name), rollback, note, pool)
-        disk = images.create_overlay(base, where)
+        disk = images.create_overlay(base, where, capacity)
         faults.point("new.image-made")
-        define_new(conn, domain_xml(name, disk, shape, kind, network, meta), rollback)
+        seed = _seed(conn, where.pool, name, identity, rollback) if identity else None
+        define_new(conn, domain_xml(name, disk, shape, kind, network, meta, seed), rollback)
     nic = f", on network {network!r}{network_note}" if network else ", with no network"
-    return f"created on an overlay of {base.path}{nic}"
+    login = f"; cloud-init lets {identity.user} in with {_keys(identity)}" if identity else ""
+    return f"created on an overlay of {base.path}{nic}{login}"
+
+
+def _keys(identity: Identity) -> str:
+    count = len(identity.keys)
+    return "1 SSH key" if count == 1 else f"{count} SSH keys"
+
+
+def _capacity(base: Image, disk_gib: int | None) -> int | None:
+    if disk_gib is None:
+        return None
+    capacity = disk_gib * 2**30
+    if capacity < base.capacity:
+        raise InvalidInput(
+            f"a {disk_gib} GiB disk is smaller than the image ({base.capacity / 2**30:.1f} GiB):"
+            " a disk can grow on its image, not shrink"
+        )
+    return capacity
+
+
+def _seed(conn: Conn, pool, name: str, identity: Identity, rollback) -> str:
+    """The new VM's cloud-init seed, written in the pool of its disk; its removal registered
+    before a byte is written."""
+    path = seeds.seed_path(pool, images.safe_stem(name))
+    track_image(conn, path, rollback, f"the cloud-init seed of the new VM {name!r}")
+    image = cloudinit.seed_image(cloudinit.hostname_for(name), cloudinit.user_data(identity))
+    written = seeds.write_seed(pool, path, image)
+    faults.point("new.seed-made")
+    return written

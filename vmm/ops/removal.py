@@ -8,6 +8,7 @@ from lxml import etree
 
 from vmm.model.definition import Definition, disks_of, parse_definition
 from vmm.model.errors import InvalidState
+from vmm.model.seed import seed_of
 from vmm.ops import faults
 from vmm.ops.intents import Intent, Leftover
 from vmm.virt import storage
@@ -84,9 +85,13 @@ def delete(dom: Dom, *, with_storage: bool = False, force: bool = False) -> str:
     refuse_shared_bases(dom, conn, plan.delete)
     paths = [volume.path() for volume in plan.delete]
     beneath = [base for path in paths for base in storage.backing_chain(conn, path)[:1]]
-    intent = Intent(f"deletion of {name!r}", conn.getURI()) if paths else None
+    seed = own_seed(dom, conn, xml)
+    gone = [*paths, *([seed.path()] if seed is not None else [])]
+    intent = Intent(f"deletion of {name!r}", conn.getURI()) if gone else None
     for path in paths:
         intent.add(Leftover("volume", path, f"a disk of the deleted VM {name!r}"))
+    if seed is not None:
+        intent.add(Leftover("volume", seed.path(), f"the cloud-init seed of the deleted {name!r}"))
     if dom.isActive():
         dom.destroy()
     if persistent:
@@ -94,9 +99,23 @@ def delete(dom: Dom, *, with_storage: bool = False, force: bool = False) -> str:
     faults.point("rm.undefined")
     for volume in plan.delete:
         volume.delete(0)
+    if seed is not None:
+        seed.delete(0)
     if intent is not None:
         intent.done()
-    return _deletion_message(paths, plan.kept, unused_bases(conn, beneath))
+    kept = [(path, why) for path, why in plan.kept if path not in gone]
+    return _deletion_message(gone, kept, unused_bases(conn, beneath))
+
+
+def own_seed(dom: Dom, conn: Conn, xml: etree._Element) -> Volume | None:
+    """The cloud-init seed vmm made for the VM: deleted with it (with --storage or not), as
+    it is of no use to anything else; kept if another VM has it as a disk after all."""
+    path = seed_of(xml)
+    if path is None or path not in {disk.path for disk in disks_of(xml)}:
+        return None
+    if storage.owners(conn, [path], besides=dom):
+        return None
+    return storage.volume_at(conn, path)
 
 
 def _deletion_message(deleted: list[str], kept: list[tuple[str, str]], unused: list[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vmm.model.errors import InvalidInput
 
@@ -25,6 +25,7 @@ class Config:
     all_hosts: bool = False  # use every configured host unless -c picks one
     timeout: float = 5.0  # seconds a host may take to connect or list
     terminal: str | None = None  # wofi's SSH runs `TERMINAL -e ssh ...` (after $TERMINAL)
+    profiles: Mapping[str, object] = field(default_factory=dict)  # vmm.model.profiles reads them
 
     def host(self, name: str) -> HostConfig | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -62,7 +63,7 @@ def _hosts(path: str, table: object) -> tuple[HostConfig, ...]:
     return tuple(hosts)
 
 
-KEYS = ("uri", "menu", "menu_command", "hosts", "all_hosts", "timeout", "terminal")
+KEYS = ("uri", "menu", "menu_command", "hosts", "all_hosts", "timeout", "terminal", "profiles")
 HOST_KEYS = ("uri", "pool")
 _told: set[str] = set()  # warnings already given by this process (the picker reads twice)
 
@@ -133,6 +134,7 @@ def load(path: str) -> Config:
     for key in ("uri", "menu", "menu_command", "terminal"):
         _expect(path, key, data.get(key), str)
     _expect(path, "all_hosts", data.get("all_hosts"), bool)
+    _expect(path, "profiles", data.get("profiles"), dict)
     timeout = data.get("timeout", 5.0)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < 3600:
         raise InvalidInput(f"{path}: 'timeout' must be a number of seconds, above 0 and below 3600")
@@ -146,6 +148,7 @@ def load(path: str) -> Config:
         all_hosts=bool(data.get("all_hosts", False)),
         timeout=float(timeout),
         terminal=data.get("terminal") or None,
+        profiles=data.get("profiles") or {},
     )
 
 

@@ -122,7 +122,9 @@ def pool_directory(pool: libvirt.virStoragePool) -> str:
     return parse_definition(pool.XMLDesc(0)).findtext("target/path") or ""
 
 
-def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: str) -> str:
+def free_volume_name(
+    pool: libvirt.virStoragePool | None, directory: str, stem: str, suffix: str = ".qcow2"
+) -> str:
     """`stem.qcow2`, or `stem-2.qcow2`, ... whichever neither the pool nor (where it is on this
     machine) the directory holds: qemu-img would overwrite a file the pool has not seen yet."""
     taken = set(pool.listVolumes()) if pool is not None else set()
@@ -135,10 +137,10 @@ def free_volume_name(pool: libvirt.virStoragePool | None, directory: str, stem: 
             # a pool's directory a user may not list (Debian's images pool is 0711): the
             # pool's word is all there is
 
-    candidate, n = f"{stem}.qcow2", 1
+    candidate, n = f"{stem}{suffix}", 1
     while candidate in taken:
         n += 1
-        candidate = f"{stem}-{n}.qcow2"
+        candidate = f"{stem}-{n}{suffix}"
     return candidate
 
 
@@ -150,19 +152,21 @@ def _volume_xml(name: str, capacity: int) -> etree._Element:
     return root
 
 
-def overlay_xml(name: str, base: Image) -> str:
-    root = _volume_xml(name, base.capacity)
+def overlay_xml(name: str, base: Image, capacity: int | None = None) -> str:
+    root = _volume_xml(name, capacity or base.capacity)
     backing = etree.SubElement(root, "backingStore")
     etree.SubElement(backing, "path").text = base.path
     etree.SubElement(backing, "format", type=base.format)  # never leave it to probing
     return etree.tostring(root, encoding="unicode")
 
 
-def create_overlay(base: Image, where: Destination) -> str:
-    """A new empty qcow2 image whose reads fall through to `base`; returns its path."""
+def create_overlay(base: Image, where: Destination, capacity: int | None = None) -> str:
+    """A new empty qcow2 image whose reads fall through to `base`, of `capacity` bytes (the
+    base's size by default); returns its path."""
     if where.pool is not None:
-        return where.pool.createXML(overlay_xml(where.name, base), 0).path()
-    _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, where.path)
+        return where.pool.createXML(overlay_xml(where.name, base, capacity), 0).path()
+    size = [str(capacity)] if capacity else []
+    _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, where.path, *size)
     return where.path
 
 

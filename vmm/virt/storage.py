@@ -96,11 +96,15 @@ def owners(
     return found
 
 
+def stored_definition(dom: libvirt.virDomain) -> etree._Element:
+    """The definition that stays: the persistent one, or a transient VM's live one."""
+    return definition(dom, libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0)
+
+
 def images_of(conn: libvirt.virConnect, dom: libvirt.virDomain) -> set[str]:
     """Every image `dom` reads: its writable disks and everything beneath them."""
-    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
     images: set[str] = set()
-    for disk in disks_of(definition(dom, flags)):
+    for disk in disks_of(stored_definition(dom)):
         if disk.writable and disk.path:
             images.add(disk.path)
             images.update(backing_chain(conn, disk.path))

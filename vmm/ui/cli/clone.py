@@ -1,4 +1,4 @@
-"""`vmm clone`, `vmm clones` and `vmm new`: VMs made from other VMs and from base images."""
+"""`vmm clone` and `vmm clones`: VMs made from other VMs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import click
 from vmm.model.errors import InvalidInput
 from vmm.ui.cli.base import cli
 from vmm.ui.cli.completion import (
-    complete_base_images,
     complete_folders,
     complete_labels,
     complete_pools,
@@ -112,51 +111,3 @@ def clones_command(session: Session, vm: str, as_json: bool) -> None:
         return
     for name, image in sharing:
         echo(f"{name}  (through {image})")
-
-
-@cli.command("new")
-@click.argument("name")
-@click.option(
-    "--base",
-    required=True,
-    metavar="IMAGE",
-    help="Base image: /absolute/path or POOL/VOLUME.",
-    shell_complete=complete_base_images,
-)
-@click.option("--memory", type=click.IntRange(min=1), default=1024, show_default=True, help="MiB.")
-@click.option("--vcpus", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--network", help="libvirt network (default: 'default' when the host has it).")
-@click.option(
-    "--to", "folder", metavar="PATH", shell_complete=complete_folders, help="Folder of the new VM."
-)
-@click.option(
-    "--pool",
-    help="Storage pool for the VM's disk (default: the base image's pool).",
-    shell_complete=complete_pools,
-)
-@click.option(
-    "--arch", default="x86_64", show_default=True, help="The architecture the image is built for."
-)
-@pass_session
-def new_command(
-    session: Session,
-    name: str,
-    base: str,
-    memory: int,
-    vcpus: int,
-    network: str | None,
-    folder: str | None,
-    pool: str | None,
-    arch: str,
-) -> None:
-    """Define NAME with a disk that is a qcow2 overlay of a base image.
-
-    \b
-    Examples:
-      vmm new box1 --base default/debian-12.qcow2 --memory 2048 --vcpus 2 --to /lab
-    """
-    from vmm.ops import create
-
-    shape = create.Shape(memory, vcpus, network, arch)
-    message = create.new_vm_journalled(session.host(), name, base, shape, folder, pool)
-    echo(f"{name}: {message}")

@@ -1,0 +1,261 @@
+"""`vmm new --image` and its seed on the real libvirtd (the test driver has no volume upload):
+the seed's bytes as mtools and fsck.fat read them, the definition (golden), a clone's own
+seed, the seed deleted with its VM, a kill at each new step, and bad input.
+
+The real guest reading these seeds is tests/guest/test_cloud_init.py.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import libvirt
+import pytest
+import yaml
+from conftest import require, vmm_exe
+from lxml import etree
+from test_crash_kvm import assert_told_and_cleaned
+
+pytestmark = pytest.mark.hypervisor
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEiK5q2PAp1SVVpHU5ecGzwvSqAMx1Z8mnxSKbr3i1bF test@vmm"
+
+
+def vmm(*args: str, state: Path | None = None, faults: str = "", home: Path | None = None):
+    env = {**os.environ, "VMM_FAULTS": faults}
+    if state is not None:
+        env["XDG_STATE_HOME"] = str(state)
+    if home is not None:
+        env.update(HOME=str(home), SSH_AUTH_SOCK="")
+    return subprocess.run(
+        [vmm_exe(), "-c", "qemu:///system", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def tools():
+    for tool in ("mtype", "fsck.fat"):
+        require(shutil.which(tool) is not None, f"{tool} is missing (make test installs it)")
+
+
+@pytest.fixture
+def image(kvm) -> str:
+    """A qcow2 image in the scratch pool, as `--image POOL/VOLUME` names it."""
+    volume = kvm.volume(f"{kvm.prefix}cloud.qcow2")
+    return f"{kvm.pool.name()}/{volume.name()}"
+
+
+@pytest.fixture
+def key(tmp_path) -> Path:
+    path = tmp_path / "id.pub"
+    path.write_text(KEY + "\n")
+    return path
+
+
+def seed_file(image: str, name: str) -> str:
+    """A file of the seed image, as mtools (not vmm) reads it."""
+    return subprocess.run(
+        ["mtype", "-i", image, f"::{name}"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def definition(kvm, name: str) -> etree._Element:
+    dom = kvm.conn.lookupByName(name)
+    return etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+
+
+def seed_of(kvm, name: str) -> str:
+    [source] = [
+        disk.find("source").get("file")
+        for disk in definition(kvm, name).iterfind("devices/disk")
+        if disk.find("target").get("dev") == "vdb"
+    ]
+    return source
+
+
+def pool_files(kvm) -> set[str]:
+    kvm.pool.refresh(0)
+    return set(kvm.pool.listVolumes())
+
+
+def test_a_new_vm_gets_a_seed_cloud_init_reads(kvm, image, key, tools):
+    name = kvm.prefix + "web 1"
+    result = vmm("new", name, "--image", image, "--ssh-key", str(key), "--user", "ana")
+    assert result.returncode == 0, result.stderr
+    assert "cloud-init lets ana in with 1 SSH key" in result.stdout
+    seed = seed_of(kvm, name)
+    assert seed == str(kvm.dir / f"{kvm.prefix}web-1-seed.img")
+    assert subprocess.run(["fsck.fat", "-n", seed], capture_output=True).returncode == 0
+    label = subprocess.run(["blkid", "-o", "value", "-s", "LABEL", seed], capture_output=True)
+    assert label.stdout.decode().strip() == "CIDATA"
+    meta = yaml.safe_load(seed_file(seed, "meta-data"))
+    assert meta["local-hostname"] == f"{kvm.prefix}web-1"
+    assert meta["instance-id"].startswith("vmm-")
+    user_data = seed_file(seed, "user-data")
+    assert user_data.startswith("#cloud-config\n")
+    [user] = yaml.safe_load(user_data)["users"]
+    assert (user["name"], user["ssh_authorized_keys"]) == ("ana", [KEY])
+    [disk] = [
+        d for d in definition(kvm, name).iterfind("devices/disk") if d.find("readonly") is not None
+    ]
+    assert (disk.get("device"), disk.find("target").get("bus")) == ("disk", "virtio")
+    assert disk.find("driver").get("type") == "raw"
+
+
+def test_the_users_own_keys_and_user_data_are_taken(kvm, image, tmp_path, tools):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519.pub").write_text(KEY + "\n")
+    (home / ".ssh" / "stray.pub").write_text("not a key\n")  # ignored, as ssh ignores it
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("#cloud-config\npackages: [nginx]\nusers:\n  - name: ops\n")
+    name = kvm.prefix + "own"
+    result = vmm("new", name, "--image", image, "--user-data", str(extra), home=home)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(seed_file(seed_of(kvm, name), "user-data"))
+    assert config["packages"] == ["nginx"]
+    me = getpass.getuser()
+    if me == "root":  # root logs in with the keys itself; the extra user is added
+        assert (config["disable_root"], config["ssh_authorized_keys"]) == (False, [KEY])
+        assert [u["name"] for u in config["users"]] == ["ops"]
+    else:
+        assert [u["name"] for u in config["users"]] == [me, "ops"]
+        assert config["users"][0]["ssh_authorized_keys"] == [KEY]
+
+
+def test_a_clone_gets_a_seed_of_its_own(kvm, image, key, tools):
+    source, clone = kvm.prefix + "src", kvm.prefix + "twin"
+    assert vmm("new", source, "--image", image, "--ssh-key", str(key)).returncode == 0
+    before = Path(seed_of(kvm, source)).read_bytes()
+    result = vmm("clone", source, clone)
+    assert result.returncode == 0, result.stderr
+    assert "its own cloud-init seed" in result.stdout
+    theirs = seed_of(kvm, clone)
+    assert theirs != seed_of(kvm, source)
+    assert Path(seed_of(kvm, source)).read_bytes() == before  # the source's seed untouched
+    ours_meta = yaml.safe_load(seed_file(seed_of(kvm, source), "meta-data"))
+    their_meta = yaml.safe_load(seed_file(theirs, "meta-data"))
+    assert their_meta["local-hostname"] == clone
+    assert their_meta["instance-id"] != ours_meta["instance-id"]
+    assert seed_file(theirs, "user-data") == seed_file(seed_of(kvm, source), "user-data")
+    record = definition(kvm, clone).findtext(
+        "metadata/{http://calebstew.art/xmlns/vmm}vmm/{http://calebstew.art/xmlns/vmm}seed"
+    )
+    assert record == theirs
+
+
+def test_a_clone_of_a_vm_without_a_seed_says_its_identity_was_copied(kvm):
+    source = kvm.vm("plain")
+    result = vmm("clone", source.name(), kvm.prefix + "plain2")
+    assert result.returncode == 0, result.stderr
+    assert "the guest's identity (hostname, SSH host keys) is its source's" in result.stdout
+
+
+def test_the_seed_goes_with_its_vm(kvm, image, key):
+    name = kvm.prefix + "gone"
+    assert vmm("new", name, "--image", image, "--ssh-key", str(key)).returncode == 0
+    seed = seed_of(kvm, name)
+    result = vmm("rm", "-y", name)  # without --storage: the disk stays, the seed goes
+    assert result.returncode == 0, result.stderr
+    assert f"deleted with {seed}" in result.stdout
+    assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2", f"{kvm.prefix}gone.qcow2"}
+
+
+def test_images_lists_bases_with_their_vms_and_no_seed(kvm, image, key):
+    import json
+
+    for name in ("a", "b"):
+        assert (
+            vmm("new", kvm.prefix + name, "--image", image, "--ssh-key", str(key)).returncode == 0
+        )
+    listed = vmm("images", "--json")
+    assert listed.returncode == 0, listed.stderr
+    ours = [entry for entry in json.loads(listed.stdout) if entry["pool"] == kvm.pool.name()]
+    assert [(Path(e["path"]).name, e["vms"]) for e in ours] == [
+        (f"{kvm.prefix}cloud.qcow2", [kvm.prefix + "a", kvm.prefix + "b"])
+    ]
+    text = vmm("images").stdout
+    assert f"{kvm.prefix}cloud.qcow2  qcow2  0.1 GiB" in text and "2 VMs:" in text
+
+
+@pytest.mark.parametrize("point", ["new.image-made", "new.seed-made"])
+def test_a_new_vm_killed_at_each_step_leaves_nothing_after_doctor(kvm, image, key, tmp_path, point):
+    name = kvm.prefix + "cut"
+    killed = vmm("new", name, "--image", image, "--ssh-key", str(key), state=tmp_path,
+                 faults=f"{point}:kill")  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert_told_and_cleaned(tmp_path)
+    assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(name)
+
+
+def test_a_clone_killed_after_its_seed_leaves_nothing_after_doctor(kvm, image, key, tmp_path):
+    source = kvm.prefix + "s"
+    assert vmm("new", source, "--image", image, "--ssh-key", str(key)).returncode == 0
+    before = pool_files(kvm)
+    killed = vmm("clone", "--full", source, kvm.prefix + "c", state=tmp_path,
+                 faults="clone.seed-made:kill")  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert_told_and_cleaned(tmp_path)
+    assert pool_files(kvm) == before
+
+
+def _bad_inputs(tmp_path: Path, key: Path, image: str) -> list[tuple[list[str], str]]:
+    private = tmp_path / "id"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n")
+    not_yaml = tmp_path / "bad.yaml"
+    not_yaml.write_text("#cloud-config\npackages: [nginx\n")
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("#cloud-config\n- a\n- b\n")
+    k = ["--ssh-key", str(key)]
+    return [
+        (["--image", "/etc/passwd", *k], "/etc/passwd does not look like a disk image"),
+        (["--image", image, "--ssh-key", str(tmp_path / "nope.pub")], "nope.pub: no such file"),
+        (["--image", image, "--ssh-key", str(private)], "is a private key: give the public one"),
+        (
+            ["--image", image, *k, "--user-data", str(not_yaml)],
+            "bad.yaml is not valid YAML at line",
+        ),
+        (["--image", image, *k, "--user-data", str(script)], "script.sh is no cloud-config"),
+        (["--image", image, *k, "--user-data", str(listed)], "must be a YAML mapping"),
+        (["--image", image, *k, "--user", "Bad User"], "cannot be a user name in the guest"),
+        (["--image", image, *k, "--disk-size", "0"], "--disk-size"),
+        (["--image", image, "--no-cloud-init", *k], "--no-cloud-init makes no seed"),
+        (["--image", image, "--base", image], "give --image (a cloud image) or --base"),
+        (["--image", "nosuch.qcow2", *k], "no image 'nosuch.qcow2' in any storage pool"),
+    ]
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(kvm, image, key, tmp_path):
+    name = kvm.prefix + "bad"
+    before = pool_files(kvm)
+    for args, expected in _bad_inputs(tmp_path, key, image):
+        result = vmm("new", name, *args)
+        assert result.returncode != 0, args
+        [line] = result.stderr.splitlines()
+        assert expected in line, (args, line)
+        assert "Traceback" not in result.stderr
+    with pytest.raises(libvirt.libvirtError):
+        kvm.conn.lookupByName(name)
+    assert pool_files(kvm) == before
+
+
+def test_no_key_anywhere_is_refused_before_anything_is_made(kvm, image, tmp_path):
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    result = vmm("new", kvm.prefix + "nokey", "--image", image, home=home)
+    assert result.returncode == 1
+    assert "no SSH public key to let you in" in result.stderr
+    assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
