@@ -8,6 +8,7 @@ reader for the images this module writes (a clone's seed is made from its source
 
 from __future__ import annotations
 
+import re
 import struct
 
 from vmm.model.errors import InvalidInput
@@ -68,8 +69,12 @@ def _entry(short: bytes, attr: int, cluster: int, size: int) -> bytes:
     return short + struct.pack("<BBBHHHHHHHI", attr, 0, 0, 0, DATE, DATE, 0, 0, DATE, cluster, size)
 
 
+_FORBIDDEN = re.compile('[/\\\\:*?"<>|\x00-\x1f\ud800-\udfff\uffff]')
+
+
 def _check_name(name: str) -> None:
-    if not name or len(name) > 255 or any(c in name for c in '/\\:*?"<>|\x00'):
+    """What a long FAT name can hold and Linux gives back as it was."""
+    if not name or len(name) > 255 or _FORBIDDEN.search(name) or name[-1] in " .":
         raise InvalidInput(f"{name!r} cannot be a file name on a FAT file system")
 
 
@@ -77,6 +82,8 @@ def image(files: dict[str, bytes], label: str) -> bytes:
     """A FAT12 file system image holding `files` in its root directory."""
     for name in files:
         _check_name(name)
+    if len({name.casefold() for name in files}) < len(files):
+        raise InvalidInput("two file names differ only in case: FAT tells them not apart")
     clusters_needed = sum(_sectors(len(data)) for data in files.values())
     if clusters_needed > MAX_CLUSTERS - 8:
         kib = clusters_needed * SECTOR // 1024
