@@ -8,6 +8,7 @@ The real guest reading these seeds is tests/guest/test_cloud_init.py.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import subprocess
@@ -25,8 +26,14 @@ pytestmark = pytest.mark.hypervisor
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEiK5q2PAp1SVVpHU5ecGzwvSqAMx1Z8mnxSKbr3i1bF test@vmm"
 
 
-def vmm(*args: str, state: Path | None = None, faults: str = "", home: Path | None = None):
-    env = {**os.environ, "VMM_FAULTS": faults}
+def vmm(
+    *args: str,
+    state: Path | None = None,
+    faults: str = "",
+    home: Path | None = None,
+    env: dict[str, str] | None = None,
+):
+    env = {**os.environ, "VMM_FAULTS": faults, **(env or {})}
     if state is not None:
         env["XDG_STATE_HOME"] = str(state)
     if home is not None:
@@ -171,8 +178,6 @@ def test_the_seed_goes_with_its_vm(kvm, image, key):
 
 
 def test_images_lists_bases_with_their_vms_and_no_seed(kvm, image, key):
-    import json
-
     for name in ("a", "b"):
         assert (
             vmm("new", kvm.prefix + name, "--image", image, "--ssh-key", str(key)).returncode == 0
@@ -258,4 +263,60 @@ def test_no_key_anywhere_is_refused_before_anything_is_made(kvm, image, tmp_path
     result = vmm("new", kvm.prefix + "nokey", "--image", image, home=home)
     assert result.returncode == 1
     assert "no SSH public key to let you in" in result.stderr
+    assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
+
+
+def _with_profiles(tmp_path: Path, text: str) -> dict[str, str]:
+    (tmp_path / "vmm").mkdir(exist_ok=True)
+    (tmp_path / "vmm" / "config.toml").write_text(text)
+    return {"XDG_CONFIG_HOME": str(tmp_path)}
+
+
+def profile_config(image: str) -> str:
+    return f"""
+[profiles.small]
+image = "{image}"
+memory = 512
+labels = ["lab"]
+folder = "/lab"
+
+[profiles.web]
+base = "small"
+vcpus = 2
+labels = ["web"]
+
+[profiles.plain]
+base = "small"
+cloud_init = false
+
+[profiles.loop-a]
+base = "loop-b"
+
+[profiles.loop-b]
+base = "loop-a"
+"""
+
+
+def test_a_profile_with_a_base_makes_the_vm_the_command_line_winning(kvm, image, key, tmp_path):
+    env = _with_profiles(tmp_path, profile_config(image))
+    name = kvm.prefix + "p"
+    made = vmm("new", name, "-p", "web", "--ssh-key", str(key), "--memory", "768", env=env)
+    assert made.returncode == 0, made.stderr
+    dom = kvm.conn.lookupByName(name)
+    assert dom.maxMemory() == 768 * 1024 and dom.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_CONFIG) == 2
+    listed = vmm("ls", "-r", "--json", env=env)
+    [entry] = [e for e in json.loads(listed.stdout) if e["name"] == name]
+    assert (entry["path"], entry["labels"]) == ("/lab", ["lab", "web"])
+    assert seed_of(kvm, name).endswith(f"{kvm.prefix}p-seed.img")
+    plain = vmm("new", kvm.prefix + "q", "-p", "plain", env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert "cloud-init" not in plain.stdout
+    assert all(d.find("readonly") is None for d in definition(kvm, kvm.prefix + "q").iter("disk"))
+
+
+def test_a_profile_cycle_is_one_line_and_makes_nothing(kvm, image, key, tmp_path):
+    env = _with_profiles(tmp_path, profile_config(image))
+    result = vmm("new", kvm.prefix + "c", "-p", "loop-a", "--ssh-key", str(key), env=env)
+    assert result.returncode == 1
+    assert result.stderr == "vmm: error: profiles inherit in a circle: loop-a -> loop-b -> loop-a\n"
     assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}

@@ -59,7 +59,8 @@ def _checked(name: str, table: object) -> dict:
 
 
 def resolve(tables: dict, name: str) -> Profile:
-    """Profile `name`, with what its `base` chain sets beneath its own settings."""
+    """Profile `name`, with what its `base` chain sets beneath its own settings (labels are
+    added to the base's, not put in their place)."""
     chain: list[str] = []
     current: str | None = name
     while current is not None:
@@ -73,9 +74,10 @@ def resolve(tables: dict, name: str) -> Profile:
         chain.append(current)
         current = _checked(current, tables[current]).get("base")
     settings: dict = {}
+    labels: list[str] = []  # these add up along the chain, base first; the rest is replaced
     for link in reversed(chain):
         settings.update({k: v for k, v in tables[link].items() if k != "base"})
-    if "labels" in settings:
-        settings["labels"] = tuple(settings["labels"])
+        labels += tables[link].get("labels", [])
+    settings["labels"] = tuple(dict.fromkeys(labels))
     known = {f.name for f in fields(Profile)}
     return Profile(**{k: v for k, v in settings.items() if k in known})

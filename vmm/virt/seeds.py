@@ -8,7 +8,8 @@ import contextlib
 import libvirt
 from lxml import etree
 
-from vmm.model.errors import NotFound
+from vmm.model.errors import HostError, NotFound
+from vmm.virt.errors import is_unsupported
 from vmm.virt.images import free_volume_name, pool_directory
 from vmm.virt.storage import volume_at
 
@@ -49,6 +50,14 @@ def write_seed(pool: libvirt.virStoragePool, path: str, data: bytes) -> str:
         for start in range(0, len(data), CHUNK):
             stream.send(data[start : start + CHUNK])
         stream.finish()
+    except libvirt.libvirtError as err:
+        _abort(stream)
+        if is_unsupported(err):
+            raise HostError(
+                "this host takes no upload into its pools, so no cloud-init seed:"
+                " make the VM with --no-cloud-init (or --base)"
+            ) from None
+        raise
     except BaseException:
         _abort(stream)
         raise
