@@ -342,7 +342,7 @@ def test_new_vm_from_the_picker(shared, picker, daemon):
         enter_folder(term, p)
         term.pick(f"/{p}lab", "New VM")
         term.pick("new VM name", name, key="M-Enter")
-        term.pick("base image", base.path())
+        term.pick("profile or base image", base.path())
         term.wait_for(f"{name}: created on an overlay of")  # the header cuts the rest
         new = daemon.lookupByName(name)
         disk = new.XMLDesc(0).split("<source file='")[1].split("'")[0]

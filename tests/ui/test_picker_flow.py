@@ -462,7 +462,7 @@ def test_a_typed_new_name_wins_over_a_suggestion_it_matches(sdrive, shost):
 
 
 def test_an_existing_base_image_is_found_by_typing(sdrive, shost):
-    sdrive(pick("⋯ New VM"), type_in("fresh"), type_then_enter("templ", on="base image"))
+    sdrive(pick("⋯ New VM"), type_in("fresh"), type_then_enter("templ", on="profile or base image"))
     assert backing_of(shost, "fresh") == "/pool/template.qcow2"
 
 
@@ -514,15 +514,47 @@ def test_new_vm_from_a_base_image(sdrive, shost):
     run = sdrive(
         pick("⋯ New VM", on="/"),
         type_in("fresh", on="new VM name"),
-        pick("/pool/template.qcow2", on="base image"),
+        pick("/pool/template.qcow2", on="profile or base image"),
     )
     assert backing_of(shost, "fresh") == "/pool/template.qcow2"
     assert placed(shost, "fresh") == ("/", ())
     assert run.status == "fresh: created on an overlay of /pool/template.qcow2, with no network"
     # base-vm writes base.qcow2: `new` would refuse it, so it is not offered
-    assert "/pool/template.qcow2" in run.rows("base image")
-    assert "/pool/base.qcow2" not in run.rows("base image")
+    assert "/pool/template.qcow2" in run.rows("profile or base image")
+    assert "/pool/base.qcow2" not in run.rows("profile or base image")
     assert "○ fresh  shutoff" in run.rows("/")
+
+
+PROFILES = """
+[profiles.small]
+image = "/pool/template.qcow2"
+memory = 256
+labels = ["lab"]
+cloud_init = false  # libvirt's test driver takes no upload, so no seed here (see ops tests)
+
+[profiles.web]
+base = "small"
+vcpus = 2
+labels = ["web"]
+"""
+
+
+def test_new_vm_from_a_profile_offered_before_the_images(sdrive, shost, tmp_path, monkeypatch):
+    (tmp_path / "vmm").mkdir()
+    (tmp_path / "vmm" / "config.toml").write_text(PROFILES)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    run = sdrive(
+        pick("⋯ New VM", on="/"),
+        type_in("fresh", on="new VM name"),
+        pick("profile: web", on="profile or base image"),
+    )
+    offered = run.rows("profile or base image")
+    assert offered[:2] == ["profile: small", "profile: web"] and "/pool/template.qcow2" in offered
+    assert backing_of(shost, "fresh") == "/pool/template.qcow2"
+    fresh = dom(shost, "fresh")
+    assert fresh.maxMemory() == 256 * 1024 and fresh.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_CONFIG) == 2
+    assert placed(shost, "fresh") == ("/", ("lab", "web"))
+    assert run.status.startswith("fresh: created on an overlay of /pool/template.qcow2")
 
 
 def test_a_new_vm_from_the_picker_is_journalled_as_vmm_new_does(sdrive, shost, history):

@@ -306,3 +306,24 @@ def _seed(conn: Conn, pool, name: str, identity: Identity, rollback) -> str:
     written = seeds.write_seed(pool, path, image)
     faults.point("new.seed-made")
     return written
+
+
+def new_from_profile(
+    hosts: Hosts, name: str, tables: dict, profile_name: str, folder: str | None = None
+) -> str:
+    """`vmm new NAME -p PROFILE` with nothing else given (the picker's way): the profile's
+    image, shape, place and labels, and a seed for the user's keys unless it says no."""
+    from vmm.model.profiles import resolve
+    from vmm.ops.identity import identity
+
+    profile = resolve(tables, profile_name)
+    if profile.image is None:
+        raise InvalidInput(f"profile {profile_name!r} names no image")
+    who = identity(profile.user, (), profile.user_data) if profile.cloud_init is not False else None
+    shape = Shape(
+        profile.memory or 1024, profile.vcpus or 1, profile.network, disk_gib=profile.disk
+    )
+    return new_vm_journalled(
+        hosts, name, profile.image, shape, folder or profile.folder, profile.pool, who,
+        profile.labels,
+    )  # fmt: skip
