@@ -111,6 +111,18 @@ ON_THE_DEMO = {
         "a base in no pool is a file on the machine vmm runs on; the demo host has none "
         "(the README says so below the example)",
     ),
+    "vmm new web9 --image default/debian-12.qcow2 --disk-size 10": (
+        1,
+        "vmm: error: this host takes no upload into its pools, so no cloud-init seed:"
+        " make the VM with --no-cloud-init (or --base)",
+        "the demo is libvirt's test driver, which has no volume upload (the README says so);"
+        " tests/ops/test_cloud_init_kvm.py makes seeds on the real hypervisor",
+    ),
+    "vmm new web8 -p web --label new": (
+        1,
+        "vmm: error: no profile 'web'; profiles: none in the config",
+        "the demo runs with an empty config (the README says so below the example)",
+    ),
 }
 
 # What an example must print where exit 0 alone would not show it did what its comment says
@@ -119,11 +131,13 @@ SHOWS = {
     "vmm start mariadb": "mariadb: restored from saved state",
     "vmm start /desktop/": "Jeux rétro 🎮: started",
     "vmm ip nginx": "192.0.2.3/24",
+    "vmm images": "/var/lib/libvirt/images/debian-12.qcow2  qcow2  2.0 GiB",
     "vmm clones api-01": "api-02  (through /var/lib/libvirt/images/debian-12.qcow2)",
     "vmm snapshot ls postgres-main": "pg-15 *",
     "vmm shutdown --force-after 30 /lab/db/replicas": "pg-replica-2: shut down",
 }
 
+DEMO_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEiK5q2PAp1SVVpHU5ecGzwvSqAMx1Z8mnxSKbr3i1bF demo"
 ALL = examples(README.read_text(encoding="utf-8"))
 RUN = [e for e in ALL if not_run(e) is None and e.argv[1] != "ssh"]
 SSH = [e for e in ALL if not_run(e) is None and e.argv[1] == "ssh"]
@@ -138,6 +152,11 @@ def run_on_demo(argv: list[str], tmp_path: Path, timeout: float = 60):
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
     env.pop("LIBVIRT_DEFAULT_URI", None)
+    env.pop("SSH_AUTH_SOCK", None)
+    home = tmp_path / "home"  # the keys `vmm new --image` lets in: one, the same everywhere
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    (home / ".ssh" / "id_ed25519.pub").write_text(DEMO_KEY + "\n")
+    env["HOME"] = str(home)
     controller, terminal = pty.openpty()
     try:
         os.write(controller, b"y\n")
