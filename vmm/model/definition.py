@@ -205,6 +205,20 @@ class Definition:
             view = view.with_disk_at(target, path)
         return view
 
+    def with_disk_files(self, paths: dict[str, str]) -> Definition:
+        """Each disk `target` of `paths` on the file there, its format and all else kept."""
+
+        def point(root: etree._Element) -> None:
+            for disk in root.iterfind("devices/disk"):
+                path = paths.get(_attr(disk, "target", "dev") or "")
+                source = disk.find("source")
+                if path is not None and source is not None:
+                    source.attrib.clear()
+                    source.set("file", path)
+                    disk.set("type", "file")
+
+        return self._edited(point)
+
     def with_nvram(self, path: str | None) -> Definition:
         """UEFI variables at `path`; None leaves the file for libvirt to name (from the
         template) when the definition has variables at all."""

@@ -219,7 +219,7 @@ class _watch_allocation:
 
 
 @contextlib.contextmanager
-def _pool_over(conn: libvirt.virConnect, directory: str) -> Iterator[libvirt.virStoragePool]:
+def pool_over(conn: libvirt.virConnect, directory: str) -> Iterator[libvirt.virStoragePool]:
     """The active pool whose directory is `directory`, else a transient one over it for the
     block: how libvirtd itself reads and writes files vmm has no pool (or no access) for."""
     for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
@@ -241,14 +241,14 @@ def file_exists(conn: libvirt.virConnect, path: str) -> bool:
     """Whether the host has a file at `path` (asked of libvirtd when it is remote)."""
     if is_local(conn):
         return os.path.lexists(path)
-    with _pool_over(conn, os.path.dirname(path)) as pool:
+    with pool_over(conn, os.path.dirname(path)) as pool:
         return os.path.basename(path) in pool.listVolumes()
 
 
 def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
     """Copy a small file (UEFI variables) on the host, by libvirtd, as a 0600 raw volume."""
     source_dir, target_dir = os.path.dirname(source), os.path.dirname(target)
-    with _pool_over(conn, source_dir) as source_pool:
+    with pool_over(conn, source_dir) as source_pool:
         volume = source_pool.storageVolLookupByName(os.path.basename(source))
         kind, capacity, _ = volume.info()
         if kind != libvirt.VIR_STORAGE_VOL_FILE:
@@ -261,7 +261,7 @@ def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
         if target_dir.rstrip("/") == source_dir.rstrip("/"):
             source_pool.createXMLFrom(xml, volume, 0)
             return
-        with _pool_over(conn, target_dir) as target_pool:
+        with pool_over(conn, target_dir) as target_pool:
             target_pool.createXMLFrom(xml, volume, 0)
 
 

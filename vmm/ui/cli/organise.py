@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vmm.model.errors import InvalidInput
 from vmm.ui.cli.base import CONTEXT, cli, targets
 from vmm.ui.cli.completion import (
     complete_folders,
@@ -35,21 +36,43 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 @cli.command("mv")
 @click.argument("sources", nargs=-1, required=True, shell_complete=complete_vms_and_folders)
 @click.argument("dest", shell_complete=complete_folders)
+@click.option("--pool", help="With DEST HOST:, the target's storage pool for the disks.")
 @pass_session
-def mv_command(session: Session, sources: tuple[str, ...], dest: str) -> None:
-    """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`.
+def mv_command(session: Session, sources: tuple[str, ...], dest: str, pool: str | None) -> None:
+    """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`; or to another host:
+    `vmm mv VM HOST:`.
 
     A SOURCE is a VM name or UUID; a SOURCE holding a '/' (`/lab/web`, `lab/web`) is a folder
-    and moves every VM under it, keeping their sub-folders.
+    and moves every VM under it, keeping their sub-folders. A DEST `HOST:` (a host of the
+    config's [hosts.NAME] tables, and the colon) moves shut-off VMs there: their disks are
+    streamed through both hosts' storage APIs and checked, and the VM keeps its UUID, MACs,
+    folder and labels; the source goes only once all of it is on the target.
 
     \b
     Examples:
       vmm mv nginx haproxy /lab/web
+      vmm mv -c lab1 nginx lab2:
     """
     from vmm.ops import organise
 
+    host_name, colon, rest = dest.partition(":")
+    if colon and "/" not in host_name and (target := session.other_host(host_name)):
+        if rest:
+            raise InvalidInput(f"{dest!r}: a move to another host takes HOST: alone")
+        _move_to_host(session, sources, target, pool)
+        return
+    if pool:
+        raise InvalidInput("--pool goes with a move to another host (DEST HOST:)")
     moves = organise.plan_moves(session.host(), sources, dest, listing=session.domains)
     _report(organise.move_all(moves))
+
+
+def _move_to_host(session: Session, sources: tuple[str, ...], target, pool: str | None) -> None:
+    from vmm.ops import move
+
+    for ref in sources:
+        vm = session.host().vm(ref)
+        echo(f"{vm.dom.name()}: {move.move(vm, target, pool)}")
 
 
 @cli.group("label", context_settings=CONTEXT)

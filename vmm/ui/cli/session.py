@@ -23,6 +23,7 @@ class Session:
     all_hosts: bool = False
     _host: Hosts | None = field(default=None, repr=False)
     _owns_host: bool = True
+    _others: list = field(default_factory=list, repr=False)  # hosts opened by other_host
 
     @classmethod
     def borrowing(cls, host: Hosts) -> Session:
@@ -53,6 +54,26 @@ class Session:
 
             faults.point("session.opened")
         return self._host
+
+    def other_host(self, name: str):
+        """The configured host `name` (one of the open Fleet's, or opened now); None if no
+        host of the config has that name."""
+        for host in self.host().hosts:
+            if host.name == name:
+                return host
+        from vmm.ops.history import History, default_path
+        from vmm.ui.config import config_path, load
+        from vmm.virt.host import Host
+
+        config = load(config_path())
+        chosen = config.host(name)
+        if chosen is None:
+            return None
+        history = self.host().home.history or History(default_path())
+        opened = Host.open(chosen.uri, chosen.name, history, config.timeout)
+        opened.pool = chosen.pool
+        self._others.append(opened)
+        return opened
 
     @property
     def configured(self) -> bool:
@@ -88,6 +109,9 @@ class Session:
         if self._host is not None and self._owns_host:
             self._host.close()
             self._host = None
+        for other in self._others:
+            other.close()
+        self._others.clear()
 
 
 pass_session = click.make_pass_decorator(Session)

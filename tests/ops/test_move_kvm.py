@@ -1,0 +1,243 @@
+"""`vmm mv VM HOST:` between two real QEMU hosts on one machine: the system libvirtd, and a
+second libvirtd run by the unprivileged user vmmtest (its own qemu:///session, its own pool).
+The disks travel through both hosts' storage APIs; the VM starts on the target; a kill at each
+step leaves the source as it was and, after `vmm doctor --clean`, the target clean."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import libvirt
+import pytest
+from conftest import require, vmm_exe
+from daemons import PrivateDaemon, user_exists
+from kvmlab import domain_xml
+from lxml import etree
+
+pytestmark = pytest.mark.hypervisor
+
+MAC = "52:54:00:12:34:56"
+NS = "http://calebstew.art/xmlns/vmm"
+
+
+class Target:
+    """vmmtest's libvirtd: a QEMU host of its own, with a scratch pool vmmtest owns."""
+
+    def __init__(self) -> None:
+        self.daemon = PrivateDaemon()
+        self.uri = f"qemu+unix:///session?socket={self.daemon.socket}"
+        self.conn = libvirt.open(self.uri)
+        self.dir = Path(tempfile.mkdtemp(prefix="vmm-move-", dir="/var/tmp"))
+        entry = pwd.getpwnam(self.daemon.user)
+        os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        root = etree.Element("pool", type="dir")
+        etree.SubElement(root, "name").text = "moved"
+        etree.SubElement(etree.SubElement(root, "target"), "path").text = str(self.dir)
+        self.pool = self.conn.storagePoolCreateXML(etree.tostring(root, encoding="unicode"), 0)
+
+    def files(self) -> set[str]:
+        self.pool.refresh(0)
+        return set(self.pool.listVolumes())
+
+    def names(self) -> list[str]:
+        return [dom.name() for dom in self.conn.listAllDomains(0)]
+
+    def close(self) -> None:
+        for dom in self.conn.listAllDomains(0):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        self.conn.close()
+        self.daemon.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    require(user_exists(), "no user vmmtest (make test makes it)")
+    made = Target()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def config(tmp_path, target) -> dict[str, str]:
+    (tmp_path / "config" / "vmm").mkdir(parents=True)
+    (tmp_path / "config" / "vmm" / "config.toml").write_text(
+        f'[hosts.here]\nuri = "qemu:///system"\n\n[hosts.there]\nuri = "{target.uri}"\n'
+    )
+    return {
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+
+
+def vmm(env: dict[str, str], *args: str, faults: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [vmm_exe(), "-c", "here", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "VMM_FAULTS": faults},
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def source_vm(kvm, name: str = "mover") -> libvirt.virDomain:
+    """A VM with a qcow2 disk holding data (qemu-io), a MAC, a folder and a label."""
+    full = kvm.prefix + name
+    disk = kvm.volume(f"{full}.qcow2", mib=64)
+    subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1M 3M", "-c", "write -P 0x5c 40M 1M",
+         disk.path()],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    xml = etree.fromstring(domain_xml(full, disk.path()))
+    xml.set("type", "qemu")  # vmmtest's QEMU may not open /dev/kvm
+    nic = etree.SubElement(xml.find("devices"), "interface", type="user")
+    etree.SubElement(nic, "mac", address=MAC)
+    meta = etree.SubElement(xml, "metadata")
+    vmm_el = etree.SubElement(meta, f"{{{NS}}}vmm", nsmap={"vmm": NS})
+    etree.SubElement(vmm_el, f"{{{NS}}}path").text = "/lab/moving"
+    etree.SubElement(vmm_el, f"{{{NS}}}label").text = "web"
+    return kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+
+
+def test_a_shut_off_vm_moves_with_its_identity_and_bytes(kvm, target, config):
+    dom = source_vm(kvm)
+    name, uuid = dom.name(), dom.UUIDString()
+    disk = f"{kvm.dir}/{name}.qcow2"
+    before = sha256(disk)
+    result = vmm(config, "mv", name, "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{name}: moved to there (1 disk(s), each checked)\n"
+    assert name not in [d.name() for d in kvm.conn.listAllDomains(0)]  # the source is gone
+    assert not os.path.exists(disk)
+    moved = target.conn.lookupByName(name)
+    xml = etree.fromstring(moved.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert moved.UUIDString() == uuid
+    assert xml.find("devices/interface/mac").get("address") == MAC
+    assert xml.findtext(f"metadata/{{{NS}}}vmm/{{{NS}}}path") == "/lab/moving"
+    assert xml.findtext(f"metadata/{{{NS}}}vmm/{{{NS}}}label") == "web"
+    new_disk = xml.find("devices/disk/source").get("file")
+    assert new_disk == f"{target.dir}/{name}.qcow2"
+    assert sha256(new_disk) == before  # every byte, holes and all
+    allocated = os.stat(new_disk).st_blocks * 512
+    assert allocated < 16 * 2**20  # 4 MiB written of 64: the holes stayed holes
+    moved.create()  # it runs on the target
+    assert moved.isActive()
+    history = vmm(config, "history", "--json")
+    assert '"action": "move"' in history.stdout
+
+
+@pytest.mark.parametrize(
+    "point", ["move.volume-made", "move.streamed", "move.defined", "move.verified"]
+)
+def test_a_move_killed_at_any_step_leaves_the_source_and_a_clean_target(kvm, target, config, point):
+    dom = source_vm(kvm, "cut")
+    disk = f"{kvm.dir}/{dom.name()}.qcow2"
+    before = sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    killed = vmm(config, "mv", dom.name(), "there:", "--pool", "moved", faults=f"{point}:kill")
+    assert killed.returncode == -9, killed.stderr
+    assert (sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) == before
+    told = vmm(config, "ls")
+    assert "was cut short" in told.stderr
+    cleaned = vmm(config, "doctor", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert target.files() == set() and target.names() == []
+    assert "nothing was left behind" in vmm(config, "doctor").stdout
+    dom.create()  # the source still runs
+    assert dom.isActive()
+
+
+def test_what_cannot_move_is_refused_and_nothing_is_made(kvm, target, config):
+    running = source_vm(kvm, "running")
+    running.create()
+    result = vmm(config, "mv", running.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1
+    assert "is running: shut it down first" in result.stderr
+    linked = source_vm(kvm, "snapped")
+    linked.snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>", 0)
+    result = vmm(config, "mv", linked.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1 and "has snapshots, which cannot cross hosts" in result.stderr
+    linked.snapshotLookupByName("s1").delete(0)
+    result = vmm(config, "mv", linked.name(), "there:", "--pool", "nosuch")
+    assert (
+        result.returncode == 1 and "no active storage pool 'nosuch' on the target" in result.stderr
+    )
+    result = vmm(config, "mv", linked.name(), "there:/x")
+    assert result.returncode == 1 and "takes HOST: alone" in result.stderr
+    assert target.files() == set() and target.names() == []
+
+
+def guest_view(image: str, scratch: Path) -> str:
+    """The SHA-256 of what a guest reads from `image` (its chain resolved), by qemu-img."""
+    raw = scratch / "view.raw"
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", image, str(raw)], check=True)
+    digest = sha256(raw)
+    raw.unlink()
+    return digest
+
+
+def test_a_linked_clone_moves_flattened_and_its_base_stays(kvm, target, config, tmp_path):
+    source = source_vm(kvm, "base")
+    clone = kvm.prefix + "linked"
+    assert vmm(config, "clone", source.name(), clone).returncode == 0
+    seen = guest_view(f"{kvm.dir}/{clone}-vda.qcow2", tmp_path)
+    result = vmm(config, "mv", clone, "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    assert "1 linked clone chain(s) flattened" in result.stdout
+    moved = target.conn.lookupByName(clone)
+    path = etree.fromstring(moved.XMLDesc(0)).find("devices/disk/source").get("file")
+    info = kvm.image_info(path)
+    assert "backing-filename" not in info and info["format"] == "qcow2"
+    assert guest_view(path, tmp_path) == seen  # what the guest sees, byte for byte
+    kvm.pool.refresh(0)
+    left = set(kvm.pool.listVolumes())
+    assert not any("flat" in name for name in left)  # the flat copy went
+    assert f"{clone}-vda.qcow2" not in left  # the clone's overlay went with it
+    source.create()  # the source (on the shared base) still runs
+    moved.create()
+
+
+def test_a_move_killed_after_flattening_leaves_no_flat_copy_after_doctor(kvm, target, config):
+    source = source_vm(kvm, "fbase")
+    clone = kvm.prefix + "flinked"
+    assert vmm(config, "clone", source.name(), clone).returncode == 0
+    kvm.pool.refresh(0)
+    before = set(kvm.pool.listVolumes())
+    killed = vmm(config, "mv", clone, "there:", "--pool", "moved", faults="move.flattened:kill")
+    assert killed.returncode == -9, killed.stderr
+    kvm.pool.refresh(0)
+    assert any("flat" in name for name in kvm.pool.listVolumes())  # made, then the kill
+    cleaned = vmm(config, "doctor", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    kvm.pool.refresh(0)
+    assert set(kvm.pool.listVolumes()) == before
+    assert target.files() == set() and target.names() == []
+    assert kvm.conn.lookupByName(clone).info()  # the clone is still here, whole
+
+
+def test_uefi_variables_go_along(kvm, target, config, tmp_path):
+    dom = source_vm(kvm, "uefi")
+    nvram = kvm.loose / f"{dom.name()}_VARS.fd"
+    nvram.write_bytes(os.urandom(128 * 1024))  # the variables: what the VM set, byte for byte
+    kvm.give_uefi(dom, nvram)
+    before = sha256(nvram)
+    result = vmm(config, "mv", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    moved = target.conn.lookupByName(dom.name())
+    path = etree.fromstring(moved.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext("os/nvram")
+    assert path and path != str(nvram)
+    assert sha256(path) == before

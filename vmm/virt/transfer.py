@@ -1,0 +1,137 @@
+"""Streaming a volume's bytes from one host's pool into another's, through libvirt's storage API:
+no shared storage and no ssh between the hosts, only vmm's two connections. Holes are sent as
+holes (sparse streams), and every byte is hashed on its way, so the copy can be checked."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+
+import libvirt
+from lxml import etree
+
+from vmm.model.definition import parse_definition
+from vmm.virt.images import pool_over
+
+CHUNK = 1 << 20
+_HOLE = -3  # what virStreamRecvFlags returns at a hole with STOP_AT_HOLE
+
+
+@dataclass(frozen=True)
+class Streamed:
+    length: int  # bytes of the file, holes included
+    data: int  # bytes sent as data (the rest were holes)
+    sha256: str  # of the whole file, holes read as zeros
+
+
+def volume_format(volume: libvirt.virStorageVol) -> str:
+    found = parse_definition(volume.XMLDesc(0)).find("target/format")
+    return found.get("type", "raw") if found is not None else "raw"
+
+
+def new_volume_xml(name: str, capacity: int, fmt: str) -> str:
+    root = etree.Element("volume")
+    etree.SubElement(root, "name").text = name
+    etree.SubElement(root, "capacity", unit="bytes").text = str(capacity)
+    etree.SubElement(etree.SubElement(root, "target"), "format", type=fmt)
+    return etree.tostring(root, encoding="unicode")
+
+
+class _Hasher:
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.length = 0
+        self.data = 0
+
+    def bytes(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.length += len(chunk)
+        self.data += len(chunk)
+
+    def hole(self, length: int) -> None:
+        zeros = bytes(min(length, CHUNK))
+        left = length
+        while left:
+            step = min(left, CHUNK)
+            self.digest.update(zeros[:step])
+            left -= step
+        self.length += length
+
+    def result(self) -> Streamed:
+        return Streamed(self.length, self.data, self.digest.hexdigest())
+
+
+def copy(source: libvirt.virStorageVol, target: libvirt.virStorageVol) -> Streamed:
+    """Every byte of `source`'s file into `target`'s, holes as holes; returns what was sent."""
+    src = source.connect().newStream(0)
+    dst = target.connect().newStream(0)
+    hasher = _Hasher()
+    try:
+        source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
+        target.upload(dst, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+        while True:
+            got = src.recvFlags(CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
+            if got == _HOLE:
+                length = src.recvHole(0)
+                dst.sendHole(length, 0)
+                hasher.hole(length)
+            elif isinstance(got, int):
+                raise libvirt.libvirtError(f"the download stream said {got}")
+            elif got:
+                dst.send(got)
+                hasher.bytes(got)
+            else:
+                break  # the end of the file
+        src.finish()
+        dst.finish()
+    except BaseException:
+        _abort(src, dst)
+        raise
+    return hasher.result()
+
+
+def checksum(volume: libvirt.virStorageVol) -> Streamed:
+    """The file of `volume` read back through its host, hashed as `copy` hashes."""
+    stream = volume.connect().newStream(0)
+    hasher = _Hasher()
+    try:
+        volume.download(stream, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
+        while True:
+            got = stream.recvFlags(CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
+            if got == _HOLE:
+                hasher.hole(stream.recvHole(0))
+            elif isinstance(got, int):
+                raise libvirt.libvirtError(f"the download stream said {got}")
+            elif got:
+                hasher.bytes(got)
+            else:
+                break
+        stream.finish()
+    except BaseException:
+        _abort(stream)
+        raise
+    return hasher.result()
+
+
+def _abort(*streams: libvirt.virStream) -> None:
+    for stream in streams:
+        with contextlib.suppress(libvirt.libvirtError):  # finished or broken already
+            stream.abort()
+
+
+def copy_file_between(
+    src_conn: libvirt.virConnect, source: str, dst_conn: libvirt.virConnect, target: str
+) -> None:
+    """A small file (UEFI variables) from one host to a path on another, by both libvirtds
+    (transient pools over the two directories where no pool holds them), at mode 0600."""
+    with pool_over(src_conn, os.path.dirname(source)) as src_pool:
+        volume = src_pool.storageVolLookupByName(os.path.basename(source))
+        size = volume.info()[1]
+        with pool_over(dst_conn, os.path.dirname(target)) as dst_pool:
+            root = etree.fromstring(new_volume_xml(os.path.basename(target), size, "raw"))
+            mode = etree.SubElement(etree.SubElement(root.find("target"), "permissions"), "mode")
+            mode.text = "0600"
+            made = dst_pool.createXML(etree.tostring(root, encoding="unicode"), 0)
+            copy(volume, made)
