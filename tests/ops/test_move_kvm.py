@@ -166,7 +166,7 @@ def test_what_cannot_move_is_refused_and_nothing_is_made(kvm, target, config):
     running.create()
     result = vmm(config, "mv", running.name(), "there:", "--pool", "moved")
     assert result.returncode == 1
-    assert "is running: shut it down first" in result.stderr
+    assert "is running: shut it down first, or move it with --stop" in result.stderr
     linked = source_vm(kvm, "snapped")
     linked.snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>", 0)
     result = vmm(config, "mv", linked.name(), "there:", "--pool", "moved")
@@ -241,3 +241,28 @@ def test_uefi_variables_go_along(kvm, target, config, tmp_path):
     path = etree.fromstring(moved.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext("os/nvram")
     assert path and path != str(nvram)
     assert sha256(path) == before
+
+
+def test_a_saved_state_is_refused_unless_discarded(kvm, target, config):
+    dom = source_vm(kvm, "saved")
+    dom.create()
+    dom.managedSave(0)
+    result = vmm(config, "mv", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1 and "or move it with --discard-save" in result.stderr
+    assert target.names() == []
+    result = vmm(config, "mv", dom.name(), "there:", "--pool", "moved", "--discard-save")
+    assert result.returncode == 0, result.stderr
+    assert target.names() == [dom.name()]
+    assert not target.conn.lookupByName(dom.name()).hasManagedSaveImage()
+
+
+def test_a_network_the_target_lacks_is_refused_before_a_byte_moves(kvm, target, config):
+    dom = source_vm(kvm, "netted")
+    xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    nic = etree.SubElement(xml.find("devices"), "interface", type="network")
+    etree.SubElement(nic, "source", network="default")
+    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    result = vmm(config, "mv", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1
+    assert "there has no network 'default', which" in result.stderr
+    assert target.files() == set() and target.names() == []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from vmm.model.definition import Definition
 from vmm.model.errors import HostError, InvalidInput, InvalidState, NotFound
-from vmm.ops import faults
+from vmm.ops import faults, power
 from vmm.ops.transaction import all_or_nothing, define_new, track_image
 from vmm.virt import domains, images, storage, transfer
 from vmm.virt.domains import Conn, Dom
@@ -37,11 +37,11 @@ class DiskMove:
 def check_movable(dom: Dom, source: Definition) -> None:
     name = dom.name()
     if dom.isActive():
-        raise InvalidState(f"{name!r} is running: shut it down first (live moves: not yet)")
+        raise InvalidState(f"{name!r} is running: shut it down first, or move it with --stop")
     if dom.hasManagedSaveImage():
         raise InvalidState(
             f"{name!r} has a saved state, which cannot cross hosts: start it and shut it down,"
-            f" or discard it (vmm discard-save {name})"
+            " or move it with --discard-save"
         )
     if dom.snapshotNum(0):
         raise InvalidState(f"{name!r} has snapshots, which cannot cross hosts: delete them first")
@@ -50,6 +50,17 @@ def check_movable(dom: Dom, source: Definition) -> None:
             continue
         if not disk.path:
             raise InvalidInput(f"cannot move {name!r}: its disk {disk.target} is no file")
+
+
+def check_networks(conn: Conn, source: Definition, where: str) -> None:
+    """The VM's libvirt networks must be on the target, or it would not start there."""
+    have = set(conn.listNetworks()) | set(conn.listDefinedNetworks())
+    missing = sorted({i.network for i in source.interfaces if i.network and i.network not in have})
+    if missing:
+        raise InvalidInput(
+            f"{where} has no network {', '.join(map(repr, missing))}, which {source.name!r} is"
+            f" plugged into: define it there, or change the VM's interface (vmm edit)"
+        )
 
 
 def _target_pool(conn: Conn, wanted: str | None, source_pools: set[str]):
@@ -84,17 +95,46 @@ def plan(src_conn: Conn, source: Definition) -> tuple[list[DiskMove], set[str]]:
     return moves, pools
 
 
-def move(vm, target: Host, pool: str | None = None) -> str:
-    """Move the shut-off VM `vm` (a handle on its host) to `target`."""
+STOP_SECONDS = 120
+
+
+def stop_first(dom: Dom, timeout: float = STOP_SECONDS) -> None:
+    """`--stop`: ask a running VM to shut down and wait for it (never forced off)."""
+    if not dom.isActive():
+        return
+    power.shutdown(dom)
+    still, _ = power.still_running_after([dom], timeout)
+    if still:
+        raise InvalidState(
+            f"{dom.name()!r} did not shut down within {timeout:.0f} s: nothing was moved"
+            f" (vmm off {dom.name()} forces it, then move it)"
+        )
+
+
+def move(
+    vm,
+    target: Host,
+    pool: str | None = None,
+    *,
+    stop: bool = False,
+    discard_save: bool = False,
+) -> str:
+    """Move the VM `vm` (a handle on its host) to `target`; with `stop`, a running VM is
+    shut down first; with `discard_save`, its saved state is dropped (it cannot cross)."""
     dom, src_conn, dst_conn = vm.dom, vm.dom.connect(), target.conn
     name = dom.name()
     with as_vmm_errors(), vm_lock(dom.UUIDString(), name):
         if src_conn.getURI() == dst_conn.getURI() and vm.host.name == target.name:
             raise InvalidInput(f"{name!r} is on {target.label} already")
         source = Definition.from_xml(domains.persistent_xml(dom))
+        if stop:
+            stop_first(dom)
+        if discard_save and dom.hasManagedSaveImage():
+            dom.managedSaveRemove(0)
         check_movable(dom, source)
         if domains.by_name(dst_conn, name) or domains.by_uuid(dst_conn, source.uuid):
             raise InvalidInput(f"{target.label} has a VM named {name!r} or with its UUID already")
+        check_networks(dst_conn, source, target.label)
         moves, pools = plan(src_conn, source)
         dst_pool = _target_pool(dst_conn, pool or target.pool, pools)
         faults.point("move.checked")

@@ -37,8 +37,19 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 @click.argument("sources", nargs=-1, required=True, shell_complete=complete_vms_and_folders)
 @click.argument("dest", shell_complete=complete_folders)
 @click.option("--pool", help="With DEST HOST:, the target's storage pool for the disks.")
+@click.option("--stop", is_flag=True, help="With DEST HOST:, shut running VMs down first.")
+@click.option(
+    "--discard-save", is_flag=True, help="With DEST HOST:, drop a saved state (it cannot cross)."
+)
 @pass_session
-def mv_command(session: Session, sources: tuple[str, ...], dest: str, pool: str | None) -> None:
+def mv_command(
+    session: Session,
+    sources: tuple[str, ...],
+    dest: str,
+    pool: str | None,
+    stop: bool,
+    discard_save: bool,
+) -> None:
     """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`; or to another host:
     `vmm mv VM HOST:`.
 
@@ -59,20 +70,22 @@ def mv_command(session: Session, sources: tuple[str, ...], dest: str, pool: str 
     if colon and "/" not in host_name and (target := session.other_host(host_name)):
         if rest:
             raise InvalidInput(f"{dest!r}: a move to another host takes HOST: alone")
-        _move_to_host(session, sources, target, pool)
+        _move_to_host(session, sources, target, pool, stop=stop, discard_save=discard_save)
         return
-    if pool:
-        raise InvalidInput("--pool goes with a move to another host (DEST HOST:)")
+    if pool or stop or discard_save:
+        raise InvalidInput("--pool, --stop and --discard-save go with a move to a host (HOST:)")
     moves = organise.plan_moves(session.host(), sources, dest, listing=session.domains)
     _report(organise.move_all(moves))
 
 
-def _move_to_host(session: Session, sources: tuple[str, ...], target, pool: str | None) -> None:
+def _move_to_host(
+    session: Session, sources: tuple[str, ...], target, pool: str | None, **how: bool
+) -> None:
     from vmm.ops import move
 
     for ref in sources:
         vm = session.host().vm(ref)
-        echo(f"{vm.dom.name()}: {move.move(vm, target, pool)}")
+        echo(f"{vm.dom.name()}: {move.move(vm, target, pool, **how)}")
 
 
 @cli.group("label", context_settings=CONTEXT)
