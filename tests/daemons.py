@@ -6,6 +6,7 @@ Killing one is how a test makes libvirtd go away in the middle of vmm's work.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import libvirt
+from lxml import etree
 
 USER = "vmmtest"
 
@@ -95,3 +97,36 @@ class PrivateDaemon:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+class QemuSessionHost:
+    """A second QEMU host: vmmtest's libvirtd (qemu:///session), with a scratch pool named
+    "moved" that vmmtest owns; what it holds is removed with it."""
+
+    def __init__(self) -> None:
+        self.daemon = PrivateDaemon()
+        self.uri = f"qemu+unix:///session?socket={self.daemon.socket}"
+        self.conn = libvirt.open(self.uri)
+        self.dir = Path(tempfile.mkdtemp(prefix="vmm-move-", dir="/var/tmp"))
+        entry = pwd.getpwnam(self.daemon.user)
+        os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        root = etree.Element("pool", type="dir")
+        etree.SubElement(root, "name").text = "moved"
+        etree.SubElement(etree.SubElement(root, "target"), "path").text = str(self.dir)
+        self.pool = self.conn.storagePoolCreateXML(etree.tostring(root, encoding="unicode"), 0)
+
+    def files(self) -> set[str]:
+        self.pool.refresh(0)
+        return set(self.pool.listVolumes())
+
+    def names(self) -> list[str]:
+        return [dom.name() for dom in self.conn.listAllDomains(0)]
+
+    def close(self) -> None:
+        for dom in self.conn.listAllDomains(0):
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        self.conn.close()
+        self.daemon.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

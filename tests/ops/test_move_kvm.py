@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pwd
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
 from conftest import require, vmm_exe
-from daemons import PrivateDaemon, user_exists
+from daemons import QemuSessionHost, user_exists
 from kvmlab import domain_xml
 from lxml import etree
 
@@ -27,42 +24,10 @@ MAC = "52:54:00:12:34:56"
 NS = "http://calebstew.art/xmlns/vmm"
 
 
-class Target:
-    """vmmtest's libvirtd: a QEMU host of its own, with a scratch pool vmmtest owns."""
-
-    def __init__(self) -> None:
-        self.daemon = PrivateDaemon()
-        self.uri = f"qemu+unix:///session?socket={self.daemon.socket}"
-        self.conn = libvirt.open(self.uri)
-        self.dir = Path(tempfile.mkdtemp(prefix="vmm-move-", dir="/var/tmp"))
-        entry = pwd.getpwnam(self.daemon.user)
-        os.chown(self.dir, entry.pw_uid, entry.pw_gid)
-        root = etree.Element("pool", type="dir")
-        etree.SubElement(root, "name").text = "moved"
-        etree.SubElement(etree.SubElement(root, "target"), "path").text = str(self.dir)
-        self.pool = self.conn.storagePoolCreateXML(etree.tostring(root, encoding="unicode"), 0)
-
-    def files(self) -> set[str]:
-        self.pool.refresh(0)
-        return set(self.pool.listVolumes())
-
-    def names(self) -> list[str]:
-        return [dom.name() for dom in self.conn.listAllDomains(0)]
-
-    def close(self) -> None:
-        for dom in self.conn.listAllDomains(0):
-            if dom.isActive():
-                dom.destroy()
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
-        self.conn.close()
-        self.daemon.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture
-def target() -> Iterator[Target]:
+def target() -> Iterator[QemuSessionHost]:
     require(user_exists(), "no user vmmtest (make test makes it)")
-    made = Target()
+    made = QemuSessionHost()
     yield made
     made.close()
 
@@ -197,7 +162,7 @@ def test_a_linked_clone_moves_flattened_and_its_base_stays(kvm, target, config, 
     seen = guest_view(f"{kvm.dir}/{clone}-vda.qcow2", tmp_path)
     result = vmm(config, "mv", clone, "there:", "--pool", "moved")
     assert result.returncode == 0, result.stderr
-    assert "1 linked clone chain(s) flattened" in result.stdout
+    assert "1 overlay(s) flattened" in result.stdout
     moved = target.conn.lookupByName(clone)
     path = etree.fromstring(moved.XMLDesc(0)).find("devices/disk/source").get("file")
     info = kvm.image_info(path)

@@ -721,3 +721,39 @@ def test_an_outcome_is_shown_on_the_next_screen_only_and_whole(drive, host):
     again, lab = [s for s in run.menu.screens if s.prompt == "/"][1], run.menu.last("/lab")
     assert said(again.header) == run.status
     assert run.status not in lab.header and said(lab.header) == ""  # it does not outlive it
+
+
+# -- several hosts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_hosts(history):
+    from conftest import node_uri
+
+    from vmm.virt.fleet import Fleet
+
+    hosts = [Host(libvirt.open(node_uri("storage")), "a"), Host(libvirt.open(node_uri()), "b")]
+    yield Fleet(hosts, [], history)
+    for host in hosts:
+        host.close()
+
+
+def test_move_to_host_is_offered_over_several_hosts_only(drive, two_hosts, shost):
+    run = drive(pick("lone-vm", on="/"), pick("Labels…"), on=two_hosts)
+    assert "Move to host…" in run.rows("lone-vm")
+    run = drive(pick("lone-vm", on="/"), pick("Labels…"), on=shost)
+    assert "Move to host…" not in run.rows("lone-vm")
+
+
+def test_a_move_the_target_cannot_take_is_reported_and_moves_nothing(drive, two_hosts):
+    """Host b has no storage pool for the disk: the picker says so, and the VM stays whole
+    where it was (the real move between two QEMU hosts: tests/ops/test_move_kvm.py)."""
+    a, b = two_hosts.hosts
+    before = a.conn.lookupByName("lone-vm").XMLDesc(0)
+    run = drive(pick("lone-vm", on="/"), pick("Move to host…"), pick("b"), on=two_hosts)
+    assert run.status == (
+        "error: the target has no pool named as the source's (pool): name one with --pool"
+        " (the target's: none)"
+    )
+    assert a.conn.lookupByName("lone-vm").XMLDesc(0) == before
+    assert "lone-vm" not in [dom.name() for dom in b.conn.listAllDomains(0)]

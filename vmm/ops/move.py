@@ -165,7 +165,7 @@ def move(
             disk.source.delete(0)
         target.record(new, "move", f"from {vm.host.label}")
     flat = sum(disk.flatten for disk in moves)
-    chains = f", {flat} linked clone chain(s) flattened" if flat else ""
+    chains = f", {flat} overlay(s) flattened" if flat else ""
     return f"moved to {target.label} ({sent} disk(s), each checked{chains})"
 
 

@@ -25,6 +25,7 @@ _SCREENS = {
     "viewer": ("Viewer", ""),
     "snapshots": ("Snapshots…", ""),
     "move": ("Move to…", ""),
+    "move_host": ("Move to host…", ""),
     "labels": ("Labels…", ""),
     "clone": ("Clone…", ""),
     "edit": ("Edit XML", ""),
@@ -32,13 +33,15 @@ _SCREENS = {
 }
 
 
-def entries_for(domain: Domain) -> list[Row]:
+def entries_for(domain: Domain, several_hosts: bool = False) -> list[Row]:
     """Only what makes sense in the VM's current state: the registry's actions for it, a way
-    in while it runs (ssh and its addresses, console, viewer), then the screens every VM has."""
+    in while it runs (ssh and its addresses, console, viewer), then the screens every VM has
+    (and, over several hosts, a move to another)."""
     actions = [Row.plain(a.name, a.label, a.style) for a in registry.offered(domain.shown.name)]
     screens = ["ssh", "ip"] if domain.shown.name in RUNNING else []
     screens += ["console", "viewer"] if domain.active else []
-    screens += ["snapshots", "move", "labels", "clone", "edit", "delete"]
+    screens += ["snapshots", "move", *(["move_host"] if several_hosts else []), "labels"]
+    screens += ["clone", "edit", "delete"]
     return [*actions, *(Row.plain(name, *_SCREENS[name]) for name in screens)]
 
 
@@ -57,7 +60,8 @@ class VmScreens:
             labels = " ".join(f"#{label}" for label in domain.labels)
             state = domain.shown.name
             header = self.p.header(f"{domain.place}  [{state}]  {labels}".rstrip(), {})
-            return Screen(domain.name, entries_for(domain), header, preview=self.preview(key))
+            rows = entries_for(domain, self.p.host.several)
+            return Screen(domain.name, rows, header, preview=self.preview(key))
 
         while key in self.p.vms:
             choice = self.p.choose(build)
@@ -170,6 +174,11 @@ class VmScreens:
             )
 
         self.p.attempt(work)
+
+    def move_host(self, domain: Domain) -> None:
+        from vmm.ui.picker.move_host import move_to_host
+
+        move_to_host(self.p, domain)
 
     def clone(self, domain: Domain) -> None:
         from vmm.ops.perform import perform
