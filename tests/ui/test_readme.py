@@ -118,6 +118,11 @@ ON_THE_DEMO = {
         "the demo is libvirt's test driver, which has no volume upload (the README says so);"
         " tests/ops/test_cloud_init_kvm.py makes seeds on the real hypervisor",
     ),
+    "vmm mv --stop nginx lab:": (
+        1,
+        "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",
+        "the demo runs with an empty config: no second host (the README says so)",
+    ),
     "vmm new web8 -p web --label new": (
         1,
         "vmm: error: no profile 'web'; profiles: none in the config",

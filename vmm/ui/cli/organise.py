@@ -67,7 +67,10 @@ def mv_command(
     from vmm.ops import organise
 
     host_name, colon, rest = dest.partition(":")
-    if colon and "/" not in host_name and (target := session.other_host(host_name)):
+    target = session.other_host(host_name) if colon and "/" not in host_name else None
+    if target is None and colon and not rest and "/" not in host_name:
+        raise InvalidInput(f"{dest!r}: no host {host_name!r} in the config ([hosts.NAME] tables)")
+    if target is not None:
         if rest:
             raise InvalidInput(f"{dest!r}: a move to another host takes HOST: alone")
         _move_to_host(session, sources, target, pool, stop=stop, discard_save=discard_save)
