@@ -127,6 +127,8 @@ class QemuSessionHost:
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        for network in self.conn.listAllNetworks(0):
+            network.undefine()
         self.conn.close()
         self.daemon.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
