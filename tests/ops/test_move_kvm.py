@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pty
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +88,11 @@ def test_a_shut_off_vm_moves_with_its_identity_and_bytes(kvm, target, config):
     before = sha256(disk)
     result = vmm(config, "mv", name, "there:", "--pool", "moved")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{name}: moved to there (1 disk(s), each checked)\n"
+    said = re.fullmatch(
+        rf"{name}: moved to there \(1 disk\(s\), each checked; (\d+) MiB of data sent\)\n",
+        result.stdout,
+    )
+    assert said and 4 <= int(said[1]) <= 5, result.stdout  # 4 MiB written, and qcow2's tables
     assert name not in [d.name() for d in kvm.conn.listAllDomains(0)]  # the source is gone
     assert not os.path.exists(disk)
     moved = target.conn.lookupByName(name)
@@ -231,3 +237,21 @@ def test_a_network_the_target_lacks_is_refused_before_a_byte_moves(kvm, target, 
     assert result.returncode == 1
     assert "there has no network 'default', which" in result.stderr
     assert target.files() == set() and target.names() == []
+
+
+def test_a_terminal_is_shown_each_disks_progress(kvm, target, config):
+    dom = source_vm(kvm, "shown")
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [vmm_exe(), "-c", "here", "mv", dom.name(), "there:", "--pool", "moved"],
+            stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120,
+            env={**os.environ, **config}, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.set_blocking(controller, False)
+        shown = os.read(controller, 65536).decode(errors="replace")
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0, shown
+    assert f"\r{dom.name()}: vda: 100%" in shown

@@ -12,6 +12,7 @@ the VM on both hosts, never on neither.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vmm.model.definition import Definition
@@ -22,6 +23,7 @@ from vmm.virt import domains, images, storage, transfer
 from vmm.virt.domains import Conn, Dom
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
+from vmm.virt.images import Progress
 from vmm.virt.locks import vm_lock
 
 
@@ -118,9 +120,11 @@ def move(
     *,
     stop: bool = False,
     discard_save: bool = False,
+    progress: Callable[[str], Progress | None] | None = None,
 ) -> str:
     """Move the VM `vm` (a handle on its host) to `target`; with `stop`, a running VM is
-    shut down first; with `discard_save`, its saved state is dropped (it cannot cross)."""
+    shut down first; with `discard_save`, its saved state is dropped (it cannot cross).
+    `progress(disk)` gives the progress callback for streaming that disk (or None)."""
     dom, src_conn, dst_conn = vm.dom, vm.dom.connect(), target.conn
     name = dom.name()
     with as_vmm_errors(), vm_lock(dom.UUIDString(), name):
@@ -138,7 +142,7 @@ def move(
         moves, pools = plan(src_conn, source)
         dst_pool = _target_pool(dst_conn, pool or target.pool, pools)
         faults.point("move.checked")
-        sent = 0
+        sent = data = 0
         operation = f"move of {name!r} to {target.label}"
         with (
             all_or_nothing(operation, dst_conn.getURI()) as rollback,
@@ -147,11 +151,13 @@ def move(
             paths = {}
             for disk in moves:
                 sending = _flattened(src_conn, disk, name, scratch) if disk.flatten else disk
-                path = _copy_disk(dst_conn, dst_pool, sending, name, rollback)
+                told = progress(f"{name}: {disk.target}") if progress else None
+                path, streamed = _copy_disk(dst_conn, dst_pool, sending, name, rollback, told)
                 if sending is not disk:
                     sending.source.delete(0)
                 paths[disk.target] = path
                 sent += 1
+                data += streamed.data
             new_xml = source.with_disk_files(paths).with_nvram(None).to_xml()
             new = define_new(dst_conn, new_xml, rollback, f"the moved {name!r}")
             faults.point("move.defined")
@@ -166,7 +172,8 @@ def move(
         target.record(new, "move", f"from {vm.host.label}")
     flat = sum(disk.flatten for disk in moves)
     chains = f", {flat} overlay(s) flattened" if flat else ""
-    return f"moved to {target.label} ({sent} disk(s), each checked{chains})"
+    amount = f"{data / 2**30:.2f} GiB" if data >= 2**30 else f"{data / 2**20:.0f} MiB"
+    return f"moved to {target.label} ({sent} disk(s), each checked{chains}; {amount} of data sent)"
 
 
 def _flattened(src_conn: Conn, disk: DiskMove, vm_name: str, scratch) -> DiskMove:
@@ -182,7 +189,9 @@ def _flattened(src_conn: Conn, disk: DiskMove, vm_name: str, scratch) -> DiskMov
     return DiskMove(disk.target, storage.volume_at(src_conn, flat), disk.name, "qcow2")
 
 
-def _copy_disk(dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback) -> str:
+def _copy_disk(
+    dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback, progress: Progress | None
+) -> tuple[str, transfer.Streamed]:
     directory = images.pool_directory(dst_pool)
     stem, suffix = os.path.splitext(disk.name)
     free = images.free_volume_name(dst_pool, directory, stem, suffix)
@@ -191,7 +200,7 @@ def _copy_disk(dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback)
     capacity = disk.source.info()[1]
     made = dst_pool.createXML(transfer.new_volume_xml(free, capacity, disk.fmt), 0)
     faults.point("move.volume-made")
-    streamed = transfer.copy(disk.source, made)
+    streamed = transfer.copy(disk.source, made, progress)
     faults.point("move.streamed")
     landed = transfer.checksum(made)
     if (landed.length, landed.sha256) != (streamed.length, streamed.sha256):
@@ -200,7 +209,7 @@ def _copy_disk(dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback)
             f" ({landed.length} bytes, sha256 {landed.sha256[:12]}..., sent {streamed.length},"
             f" {streamed.sha256[:12]}...): nothing was moved"
         )
-    return made.path()
+    return made.path(), streamed
 
 
 def _copy_nvram(src_conn: Conn, source: Definition, new: Dom, rollback) -> None:

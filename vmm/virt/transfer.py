@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 
 import libvirt
 from lxml import etree
 
 from vmm.model.definition import parse_definition
-from vmm.virt.images import pool_over
+from vmm.virt.images import PROGRESS_SECONDS, Progress, pool_over
 
 CHUNK = 1 << 20
 _HOLE = -3  # what virStreamRecvFlags returns at a hole with STOP_AT_HOLE
@@ -63,11 +64,16 @@ class _Hasher:
         return Streamed(self.length, self.data, self.digest.hexdigest())
 
 
-def copy(source: libvirt.virStorageVol, target: libvirt.virStorageVol) -> Streamed:
-    """Every byte of `source`'s file into `target`'s, holes as holes; returns what was sent."""
+def copy(
+    source: libvirt.virStorageVol, target: libvirt.virStorageVol, progress: Progress | None = None
+) -> Streamed:
+    """Every byte of `source`'s file into `target`'s, holes as holes; returns what was sent.
+    `progress(done, total)` is told how far into the file it is, every quarter second."""
     src = source.connect().newStream(0)
     dst = target.connect().newStream(0)
     hasher = _Hasher()
+    total = source.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2] if progress else 0
+    told = time.monotonic()
     try:
         source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
         target.upload(dst, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
@@ -84,8 +90,13 @@ def copy(source: libvirt.virStorageVol, target: libvirt.virStorageVol) -> Stream
                 hasher.bytes(got)
             else:
                 break  # the end of the file
+            if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
+                progress(min(hasher.length, total), total)
+                told = time.monotonic()
         src.finish()
         dst.finish()
+        if progress is not None:
+            progress(total, total)
     except BaseException:
         _abort(src, dst)
         raise

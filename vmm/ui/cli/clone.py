@@ -14,19 +14,20 @@ from vmm.ui.cli.completion import (
     complete_pools,
     complete_vms,
 )
-from vmm.ui.cli.output import echo, echo_json
+from vmm.ui.cli.output import echo, echo_json, write
 from vmm.ui.cli.session import Session, pass_session
 
 
-def _progress_line(target: str):
+def progress_line(target: str):
     """A one-line progress display on stderr, redrawn in place; silent when not a terminal."""
     if not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int) -> None:
         percent = 100 * done // total if total else 100
+        write("\r", nl=False, err=True)  # back to the line's start: a control vmm means
         echo(
-            f"\r{target}: {percent:3d}%  {done / 2**30:.1f}/{total / 2**30:.1f} GiB",
+            f"{target}: {percent:3d}%  {done / 2**30:.1f}/{total / 2**30:.1f} GiB",
             nl=False,
             err=True,
         )
@@ -83,7 +84,7 @@ def clone_command(
         raise InvalidInput("--pool is for --full clones: a linked clone stays beside its base")
     pool = pool or (None if linked else vm.host.pool)
     options = {"linked": linked, "folder": folder, "labels": labels or None, "pool": pool}
-    message = perform(vm, "clone", name, progress=_progress_line(name), **options)
+    message = perform(vm, "clone", name, progress=progress_line(name), **options)
     echo(f"{vm.name}: {message}")
     if start:
         echo(f"{name}: {perform(vm.host.vm(name), 'start')}")

@@ -85,10 +85,11 @@ def _move_to_host(
     session: Session, sources: tuple[str, ...], target, pool: str | None, **how: bool
 ) -> None:
     from vmm.ops import move
+    from vmm.ui.cli.clone import progress_line
 
     for ref in sources:
         vm = session.host().vm(ref)
-        echo(f"{vm.dom.name()}: {move.move(vm, target, pool, **how)}")
+        echo(f"{vm.dom.name()}: {move.move(vm, target, pool, progress=progress_line, **how)}")
 
 
 @cli.group("label", context_settings=CONTEXT)
