@@ -1,6 +1,7 @@
 """Menu backends' encoding, without a screen: what reaches fzf, wofi and dmenu launchers."""
 
 import shlex
+import time
 
 import pytest
 from conftest import require_tmux_and_fzf
@@ -131,4 +132,7 @@ def test_the_query_and_cursor_are_read_from_the_open_fzf(tmp_path):
         assert (state["query"], state["position"], state["current"]["text"]) == ("web", 1, "web-b")
     finally:
         term.close()
+    deadline = time.monotonic() + 10  # the terminal is closed; fzf ends a moment later
+    while _state(str(sock)) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _state(str(sock)) is None  # fzf gone: the reload is tracked, to be safe

@@ -66,9 +66,14 @@ def dependants(conn: libvirt.virConnect, paths: Iterable[str]) -> dict[str, list
     wanted = set(paths)
     found: dict[str, list[str]] = {}
     for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
-        pool.refresh(0)  # pick up images made outside libvirt (qemu-img)
-        for volume in pool.listAllVolumes(0):
-            backing = backing_of(volume)
+        try:
+            pool.refresh(0)  # pick up images made outside libvirt (qemu-img)
+            volumes = [(volume, backing_of(volume)) for volume in pool.listAllVolumes(0)]
+        except libvirt.libvirtError as err:
+            if is_missing(err):
+                continue  # a pool (or volume) someone removed since the listing: none of ours
+            raise
+        for volume, backing in volumes:
             if backing in wanted:
                 found.setdefault(backing, []).append(volume.path())
     return found
@@ -89,8 +94,13 @@ def owners(
     for dom in conn.listAllDomains(0):
         if dom.UUIDString() == skip:
             continue
-        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dom.isPersistent() else 0
-        for disk in disks_of(definition(dom, flags)):
+        try:
+            xml = stored_definition(dom)
+        except libvirt.libvirtError as err:
+            if is_missing(err):
+                continue  # undefined since the listing
+            raise
+        for disk in disks_of(xml):
             if disk.path in wanted and (disk.writable or not writing):
                 found[disk.path] = dom.name()
     return found
