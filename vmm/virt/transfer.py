@@ -7,16 +7,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
+import threading
 import time
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libvirt
 from lxml import etree
 
 from vmm.model.definition import parse_definition
-from vmm.virt.images import PROGRESS_SECONDS, Progress, pool_over
+from vmm.virt.images import PROGRESS_SECONDS, Progress, is_local, pool_over
 
 CHUNK = 1 << 20
+READ_AHEAD = 8  # pieces received before they are used: at most 8 MiB held
 _HOLE = -3  # what virStreamRecvFlags returns at a hole with STOP_AT_HOLE
 
 
@@ -41,32 +46,35 @@ def new_volume_xml(name: str, capacity: int, fmt: str) -> str:
 
 
 BLOCK = 4096
+ZERO_BLOCK = bytes(BLOCK)
 
 
 class ContentHash:
     """A SHA-256 of a file's content that depends neither on where the holes are nor on how
-    the stream cuts the data: each 4 KiB block that holds a non-zero byte is hashed with its
-    offset, zero blocks (holes, or zeros a file system stored) not at all, and the length ends
-    it. A hole costs nothing, and a copy whose file system lays out its holes otherwise still
-    hashes the same."""
+    the stream cuts the data: the 4 KiB blocks that hold a non-zero byte are hashed in order,
+    their offsets apart, zero blocks (holes, or zeros a file system stored) not at all, and the
+    length ends it. A hole costs nothing, and a copy whose file system lays out its holes
+    otherwise still hashes the same."""
 
     def __init__(self) -> None:
-        self.digest = hashlib.sha256()
+        self.blocks = hashlib.sha256()  # the non-zero blocks, one after the other
+        self.offsets = hashlib.sha256()  # where each of them is
         self.length = 0  # bytes of the file so far, holes included
         self.data = 0  # bytes that came as data
         self.pending = b""  # the start of the block `length` is in
 
     def _blocks(self, chunk: bytes, start: int) -> None:
-        """Hash the whole blocks of `chunk`, which begins at the block boundary `start`: each
-        non-zero one with its offset (runs of them would hash as the stream cut them)."""
+        """Hash the whole blocks of `chunk`, which begins at the block boundary `start`."""
+        if chunk.find(ZERO_BLOCK) < 0:  # no zero block can be in it: all of it, at once
+            self.blocks.update(chunk)
+            self.offsets.update(array("Q", range(start, start + len(chunk), BLOCK)).tobytes())
+            return
         view = memoryview(chunk)
-        zero = bytes(BLOCK)
-        update = self.digest.update
         for offset in range(0, len(chunk), BLOCK):
             block = view[offset : offset + BLOCK]
-            if block != zero:
-                update((start + offset).to_bytes(8, "little"))
-                update(block)
+            if block != ZERO_BLOCK:
+                self.blocks.update(block)
+                self.offsets.update((start + offset).to_bytes(8, "little"))
 
     def bytes(self, chunk: bytes) -> None:
         self.data += len(chunk)
@@ -92,10 +100,50 @@ class ContentHash:
 
     def result(self) -> Streamed:
         if self.pending.strip(b"\0"):  # the last, partial block
-            self.digest.update((self.length - len(self.pending)).to_bytes(8, "little"))
-            self.digest.update(self.pending)
-        self.digest.update(b"length" + self.length.to_bytes(8, "little"))
-        return Streamed(self.length, self.data, self.digest.hexdigest())
+            self.blocks.update(self.pending)
+            self.offsets.update((self.length - len(self.pending)).to_bytes(8, "little"))
+        whole = hashlib.sha256(self.blocks.digest() + self.offsets.digest())
+        whole.update(b"length" + self.length.to_bytes(8, "little"))
+        return Streamed(self.length, self.data, whole.hexdigest())
+
+
+def _pieces(stream: libvirt.virStream) -> Iterator[bytes | int]:
+    """What a sparse download stream brings: data (bytes) and holes (their length)."""
+    while True:
+        got = stream.recvFlags(CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
+        if got == _HOLE:
+            yield stream.recvHole(0)
+        elif isinstance(got, int):
+            raise libvirt.libvirtError(f"the download stream said {got}")
+        elif got:
+            yield got
+        else:
+            return  # the end of the file
+
+
+_END = object()
+
+
+def _read_ahead(stream: libvirt.virStream, hasher: ContentHash) -> Iterator[bytes | int]:
+    """`_pieces(stream)`, received and hashed by a thread of its own a few pieces ahead:
+    libvirt and hashlib let go of the GIL while they work, so receiving and hashing overlap
+    with what the caller does with each piece (sending it on to the other host)."""
+    ahead: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+
+    def receive() -> None:
+        try:
+            for piece in _pieces(stream):
+                (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
+                ahead.put(piece)
+            ahead.put(_END)
+        except BaseException as err:  # to the caller, who raises it
+            ahead.put(err)
+
+    threading.Thread(target=receive, daemon=True, name="vmm-receive").start()
+    while (piece := ahead.get()) is not _END:
+        if isinstance(piece, BaseException):
+            raise piece
+        yield piece
 
 
 def copy(
@@ -111,19 +159,11 @@ def copy(
     try:
         source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
         target.upload(dst, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
-        while True:
-            got = src.recvFlags(CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
-            if got == _HOLE:
-                length = src.recvHole(0)
-                dst.sendHole(length, 0)
-                hasher.hole(length)
-            elif isinstance(got, int):
-                raise libvirt.libvirtError(f"the download stream said {got}")
-            elif got:
-                dst.send(got)
-                hasher.bytes(got)
+        for piece in _read_ahead(src, hasher):
+            if isinstance(piece, int):
+                dst.sendHole(piece, 0)
             else:
-                break  # the end of the file
+                dst.send(piece)
             if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
                 progress(min(hasher.length, total), total)
                 told = time.monotonic()
@@ -137,22 +177,43 @@ def copy(
     return hasher.result()
 
 
+def _file_pieces(path: str) -> Iterator[bytes | int]:
+    """A local file as a sparse stream brings it: data, and the length of each hole."""
+    with open(path, "rb") as file:
+        fd, size, at = file.fileno(), os.fstat(file.fileno()).st_size, 0
+        while at < size:
+            try:
+                data = os.lseek(fd, at, os.SEEK_DATA)
+            except OSError:  # ENXIO: nothing but a hole to the end
+                data = size
+            if data > at:
+                yield data - at
+                at = data
+                continue
+            hole = os.lseek(fd, at, os.SEEK_HOLE)
+            while at < hole:
+                chunk = os.pread(fd, min(CHUNK, hole - at), at)
+                if not chunk:
+                    return
+                yield chunk
+                at += len(chunk)
+
+
 def checksum(volume: libvirt.virStorageVol) -> Streamed:
-    """The file of `volume` read back through its host, hashed as `copy` hashes."""
+    """The file of `volume` read back, hashed as `copy` hashes: from the disk when the host is
+    this machine and the file can be read, else through its host's libvirtd."""
+    path = volume.path()
+    if is_local(volume.connect()) and os.access(path, os.R_OK):
+        hasher = ContentHash()
+        for piece in _file_pieces(path):
+            (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
+        return hasher.result()
     stream = volume.connect().newStream(0)
     hasher = ContentHash()
     try:
         volume.download(stream, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
-        while True:
-            got = stream.recvFlags(CHUNK, libvirt.VIR_STREAM_RECV_STOP_AT_HOLE)
-            if got == _HOLE:
-                hasher.hole(stream.recvHole(0))
-            elif isinstance(got, int):
-                raise libvirt.libvirtError(f"the download stream said {got}")
-            elif got:
-                hasher.bytes(got)
-            else:
-                break
+        for _ in _read_ahead(stream, hasher):
+            pass
         stream.finish()
     except BaseException:
         _abort(stream)
