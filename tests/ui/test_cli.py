@@ -371,3 +371,30 @@ def test_closed_output_streams_do_not_turn_into_a_traceback():
     assert closed_stdout.returncode == 1 and closed_stdout.stderr.count("\n") == 1
     closed_stderr = run_with_closed(2)
     assert closed_stderr.returncode == 0 and "büro-pc" in closed_stderr.stdout
+
+
+def test_version_verbose_says_what_vmm_runs_on():
+    import libvirt
+
+    from vmm import __version__
+    from vmm.ui.menus import fzf_binary
+
+    result = run_vmm("--demo", "--version", "-v")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"vmm, version {__version__}"
+    major, minor = libvirt.getVersion() // 1_000_000, libvirt.getVersion() // 1000 % 1000
+    assert lines[2].startswith(f"libvirt {major}.{minor}.")
+    path, fzf_version = fzf_binary.find()
+    assert lines[3] == f"fzf {'.'.join(map(str, fzf_version))} ({path})"
+    assert lines[4].startswith("host test://") and "TEST" in lines[4]
+
+
+def test_version_verbose_says_which_host_did_not_answer(tmp_path):
+    missing = f"test+unix:///default?socket={tmp_path}/none"
+    result = run_vmm("-c", missing, "-V", "-v")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1].startswith(f"host {missing}: cannot connect to")
+    assert run_vmm("-V", "-v", "--frob").stderr == (
+        "vmm: error: --version -v takes only -c HOST and --demo, not '--frob'\n"
+    )

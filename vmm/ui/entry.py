@@ -9,11 +9,19 @@ import sys
 
 from vmm import __version__
 
+VERSION = ("--version", "-V")
+VERBOSE = ("-v", "--verbose")
+
 
 def main() -> None:
     if sys.argv[1:] in (["--version"], ["-V"]):
         print(f"vmm, version {__version__}")
         return
+    words = sys.argv[1:]
+    if any(w in VERSION for w in words) and any(w in VERBOSE for w in words):
+        from vmm.ui.cli.version import verbose_version
+
+        sys.exit(verbose_version([w for w in words if w not in VERSION + VERBOSE]))
     # A subcommand allocates, prints and exits; the cycle collector would spend a tenth of
     # `vmm ls` walking objects (most of them imported modules) that live until exit anyway.
     # The picker, which runs for as long as the user likes, turns it back on.
