@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import libvirt
@@ -320,3 +321,38 @@ def test_a_profile_cycle_is_one_line_and_makes_nothing(kvm, image, key, tmp_path
     assert result.returncode == 1
     assert result.stderr == "vmm: error: profiles inherit in a circle: loop-a -> loop-b -> loop-a\n"
     assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
+
+
+def test_the_ssh_agents_keys_are_let_in_too(kvm, image, tmp_path, tools):
+    """A real ssh-agent holding a key that no ~/.ssh/*.pub file has."""
+    require(shutil.which("ssh-agent") is not None, "ssh-agent is missing")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519.pub").write_text(KEY + "\n")
+    agent_key = tmp_path / "agent_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "in-agent",
+                    "-f", str(agent_key)], check=True)  # fmt: skip
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        for _ in range(50):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        subprocess.run(["ssh-add", "-q", str(agent_key)], env=env, check=True)
+        name = kvm.prefix + "agent"
+        result = subprocess.run(
+            [vmm_exe(), "-c", "qemu:///system", "new", name, "--image", image, "--user", "ana"],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            env={**env, "HOME": str(home)},
+        )  # fmt: skip
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "cloud-init lets ana in with 2 SSH keys" in result.stdout
+    [user] = yaml.safe_load(seed_file(seed_of(kvm, name), "user-data"))["users"]
+    in_agent = agent_key.with_suffix(".pub").read_text().split()[:2]
+    assert user["ssh_authorized_keys"][0] == KEY
+    assert user["ssh_authorized_keys"][1].split()[:2] == in_agent

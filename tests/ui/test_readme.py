@@ -91,6 +91,8 @@ def not_run(example: Example) -> str | None:
     """Why an example is not run on the demo: the one place such a decision is made."""
     argv = example.argv
     subcommand = next((word for word in argv[1:] if not word.startswith("-")), None)
+    if {"--version", "-V"} & set(argv):
+        return None  # says what it runs on, and ends
     if subcommand is None or "--menu" in argv:
         return "opens the picker, a terminal UI (tests/ui/test_picker.py drives it in tmux)"
     if subcommand == "console":
@@ -136,6 +138,7 @@ SHOWS = {
     "vmm start mariadb": "mariadb: restored from saved state",
     "vmm start /desktop/": "Jeux rétro 🎮: started",
     "vmm ip nginx": "192.0.2.3/24",
+    "vmm --version -v": "/vmm/data/demo-host.xml: libvirt ",
     "vmm images": "/var/lib/libvirt/images/debian-12.qcow2  qcow2  2.0 GiB",
     "vmm clones api-01": "api-02  (through /var/lib/libvirt/images/debian-12.qcow2)",
     "vmm snapshot ls postgres-main": "pg-15 *",
