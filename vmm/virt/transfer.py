@@ -129,21 +129,35 @@ def _read_ahead(stream: libvirt.virStream, hasher: ContentHash) -> Iterator[byte
     libvirt and hashlib let go of the GIL while they work, so receiving and hashing overlap
     with what the caller does with each piece (sending it on to the other host)."""
     ahead: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+    stopped = threading.Event()  # the caller went away (failed, interrupted): stop putting
+
+    def put(item: object) -> None:
+        while not stopped.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def receive() -> None:
         try:
             for piece in _pieces(stream):
+                if stopped.is_set():
+                    return
                 (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
-                ahead.put(piece)
-            ahead.put(_END)
+                put(piece)
+            put(_END)
         except BaseException as err:  # to the caller, who raises it
-            ahead.put(err)
+            put(err)
 
     threading.Thread(target=receive, daemon=True, name="vmm-receive").start()
-    while (piece := ahead.get()) is not _END:
-        if isinstance(piece, BaseException):
-            raise piece
-        yield piece
+    try:
+        while (piece := ahead.get()) is not _END:
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+    finally:
+        stopped.set()
 
 
 def copy(
