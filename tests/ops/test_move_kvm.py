@@ -255,3 +255,21 @@ def test_a_terminal_is_shown_each_disks_progress(kvm, target, config):
         os.close(controller)
     assert result.returncode == 0, shown
     assert f"\r{dom.name()}: vda: 100%" in shown
+
+
+def test_a_move_killed_while_the_source_goes_is_finished_by_doctor(kvm, target, config):
+    """Past the check the VM is whole on the target: a kill while the source is removed
+    leaves its disks on record, and doctor removes them; the moved VM is untouched."""
+    dom = source_vm(kvm, "half")
+    name, disk = dom.name(), f"{kvm.dir}/{dom.name()}.qcow2"
+    killed = vmm(
+        config, "mv", name, "there:", "--pool", "moved", faults="move.source-undefined:kill"
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert os.path.exists(disk) and name not in [d.name() for d in kvm.conn.listAllDomains(0)]
+    assert "was cut short" in vmm(config, "ls").stderr
+    cleaned = vmm(config, "doctor", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert not os.path.exists(disk)
+    assert target.names() == [name] and target.files() == {f"{name}.qcow2"}
+    target.conn.lookupByName(name).create()

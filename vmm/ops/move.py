@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from vmm.model.definition import Definition
 from vmm.model.errors import HostError, InvalidInput, InvalidState, NotFound
 from vmm.ops import faults, power
+from vmm.ops.intents import Intent, Leftover
 from vmm.ops.transaction import all_or_nothing, define_new, track_image
 from vmm.virt import domains, images, storage, transfer
 from vmm.virt.domains import Conn, Dom
@@ -163,12 +164,19 @@ def move(
             faults.point("move.defined")
             _copy_nvram(src_conn, source, new, rollback)
             faults.point("move.verified")
-        # everything is on the target and checked: from here the source goes
+        # everything is on the target and checked: from here the source goes, on record until
+        # it is gone (a crash now leaves the VM on both hosts: doctor removes the source's)
         vm.record("move", f"to {target.label}")
+        removal = Intent(f"removal of {name!r} after its move to {target.label}", src_conn.getURI())
+        why = f"moved to {target.label}, where it is whole"
+        removal.add(Leftover("domain", source.uuid, f"{name!r} {why}"))
+        for disk in moves:
+            removal.add(Leftover("volume", disk.source.path(), f"a disk of {name!r}, {why}"))
         domains.undefine(dom, nvram=source.has_nvram, everything=True)
         faults.point("move.source-undefined")
         for disk in moves:
             disk.source.delete(0)
+        removal.done()
         target.record(new, "move", f"from {vm.host.label}")
     flat = sum(disk.flatten for disk in moves)
     chains = f", {flat} overlay(s) flattened" if flat else ""
