@@ -82,7 +82,7 @@ def test_a_file_written_before_the_move_is_there_after(lab, target, tmp_path):
     target.conn.networkDefineXML("<network><name>default</name></network>")
     moved = vmm(env, "here", "mv", "--stop", name, "there:", "--pool", "moved")
     assert moved.returncode == 0, moved.stderr
-    assert "moved to there (2 disk(s), each checked, 1 overlay(s) flattened)" in moved.stdout
+    assert "moved to there (2 disk(s), each checked, 1 overlay(s) flattened;" in moved.stdout
     with pytest.raises(libvirt.libvirtError):
         lab.conn.lookupByName(name)
     runnable_there(target, name).create()
