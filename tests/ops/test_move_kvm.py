@@ -273,3 +273,22 @@ def test_a_move_killed_while_the_source_goes_is_finished_by_doctor(kvm, target, 
     assert not os.path.exists(disk)
     assert target.names() == [name] and target.files() == {f"{name}.qcow2"}
     target.conn.lookupByName(name).create()
+
+
+def test_two_moves_of_one_vm_at_once_move_it_once(kvm, target, config):
+    """Two vmm processes move the same VM at the same moment: the VM lock lets one through;
+    the other finds it gone (or already there) and says so; it is on the target once."""
+    dom = source_vm(kvm, "twice")
+    argv = [vmm_exe(), "-c", "here", "mv", dom.name(), "there:", "--pool", "moved"]
+    env = {**os.environ, **config}
+    both = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=180), *p.communicate()) for p in both]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    [(_, _, refused)] = [r for r in results if r[0] == 1]
+    assert refused.startswith("vmm: error: ") and len(refused.splitlines()) == 1, refused
+    assert target.names() == [dom.name()] and target.files() == {f"{dom.name()}.qcow2"}
+    assert dom.name() not in [d.name() for d in kvm.conn.listAllDomains(0)]

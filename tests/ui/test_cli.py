@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -398,3 +399,11 @@ def test_version_verbose_says_which_host_did_not_answer(tmp_path):
     assert run_vmm("-V", "-v", "--frob").stderr == (
         "vmm: error: --version -v takes only -c HOST and --demo, not '--frob'\n"
     )
+
+
+def test_version_verbose_into_a_reader_that_leaves_says_nothing_more():
+    done = subprocess.run(
+        ["sh", "-c", f"{shlex.quote(vmm_exe())} --demo -V -v | head -1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.startswith("vmm, version ") and done.stderr == ""

@@ -21,7 +21,11 @@ def main() -> None:
     if any(w in VERSION for w in words) and any(w in VERBOSE for w in words):
         from vmm.ui.cli.version import verbose_version
 
-        sys.exit(verbose_version([w for w in words if w not in VERSION + VERBOSE]))
+        try:
+            code = verbose_version([w for w in words if w not in VERSION + VERBOSE])
+        except BrokenPipeError:  # `vmm -V -v | head -1`: the reader left, as for any command
+            code = 141
+        _exit_now(code)
     # A subcommand allocates, prints and exits; the cycle collector would spend a tenth of
     # `vmm ls` walking objects (most of them imported modules) that live until exit anyway.
     # The picker, which runs for as long as the user likes, turns it back on.
