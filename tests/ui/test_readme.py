@@ -39,7 +39,7 @@ from vmm.virt import reach
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RUNNABLE_BLOCKS = ("sh", "console")
-FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
+FENCE = re.compile(r"^ {0,3}(```+|~~~+)\s*([\w+-]*)")  # in a list item too
 
 
 @dataclass(frozen=True)

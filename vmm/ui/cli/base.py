@@ -48,6 +48,7 @@ SUBCOMMANDS = {
     "vmm.ui.cli.vm": ("info", "rm", "ip", "ssh", "exec", "console", "view", "history", "edit"),
     "vmm.ui.cli.doctor": ("doctor",),
     "vmm.ui.cli.events": ("events",),
+    "vmm.ui.cli.help": ("help",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in SUBCOMMANDS.items() for name in names}
 
