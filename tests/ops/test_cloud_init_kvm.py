@@ -193,13 +193,13 @@ def test_images_lists_bases_with_their_vms_and_no_seed(kvm, image, key):
     assert f"{kvm.prefix}cloud.qcow2  qcow2  0.1 GiB" in text and "2 VMs:" in text
 
 
-@pytest.mark.parametrize("point", ["new.image-made", "new.seed-made"])
+@pytest.mark.parametrize("point", ["new.name-chosen", "new.image-made", "new.seed-made"])
 def test_a_new_vm_killed_at_each_step_leaves_nothing_after_doctor(kvm, image, key, tmp_path, point):
     name = kvm.prefix + "cut"
     killed = vmm("new", name, "--image", image, "--ssh-key", str(key), state=tmp_path,
                  faults=f"{point}:kill")  # fmt: skip
     assert killed.returncode == -9, killed.stderr
-    assert_told_and_cleaned(tmp_path)
+    assert_told_and_cleaned(tmp_path, "gone: image" if point == "new.name-chosen" else "left: ")
     assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
     with pytest.raises(libvirt.libvirtError):
         kvm.conn.lookupByName(name)

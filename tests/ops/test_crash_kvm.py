@@ -61,11 +61,13 @@ def chain(kvm, path: str) -> set[str]:
     return found
 
 
-def assert_told_and_cleaned(state: Path) -> None:
+def assert_told_and_cleaned(state: Path, said: str = "left: ") -> None:
+    """The next vmm says an operation was cut short; doctor lists what it `said` (`gone: `
+    when the operation was killed before making anything), and cleans it away."""
     told = vmm(state, "ls")
     assert "was cut short" in told.stderr and "see 'vmm doctor'" in told.stderr
     report = vmm(state, "doctor")
-    assert report.returncode == 1 and "left: " in report.stdout, report.stdout
+    assert report.returncode == 1 and said in report.stdout, report.stdout
     cleaned = vmm(state, "doctor", "--clean")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     after = vmm(state, "doctor")

@@ -28,6 +28,18 @@ class HostError(VmmError):
     """libvirt refused or failed an operation."""
 
 
+class NameTaken(HostError):
+    """The image (or file) vmm was about to create is there already: another client made it
+    between vmm's choice of its name and the creation. It is theirs; no undo may delete it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} appeared while vmm was about to create it (another vmm making a VM of the"
+            " same name?): it was left alone; try again"
+        )
+        self.path = path
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) ended an operation, which was undone: the message says so."""
 

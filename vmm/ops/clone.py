@@ -14,7 +14,7 @@ from functools import partial
 
 from vmm.model import metadata
 from vmm.model.definition import Definition
-from vmm.model.errors import HostError, InvalidInput, InvalidState, VmmError
+from vmm.model.errors import HostError, InvalidInput, InvalidState, NameTaken, VmmError
 from vmm.model.metadata import Metadata
 from vmm.ops import faults
 from vmm.ops.intents import Leftover
@@ -112,7 +112,10 @@ def copy_nvram(source: Definition, new: Dom, rollback: Rollback) -> str:
         )
     track_image(conn, new_path, rollback, f"UEFI variables of the clone {new.name()!r}")
     try:
-        images.copy_file(conn, source_path, new_path)
+        with rollback.making(new_path):
+            images.copy_file(conn, source_path, new_path)
+    except NameTaken:
+        raise
     except (LibvirtError, VmmError) as err:
         why = message(err) if isinstance(err, LibvirtError) else str(err)
         raise HostError(f"cannot copy the UEFI variables {source_path}: {why}") from None
@@ -161,10 +164,10 @@ def clone(
             xml = clone_xml(source, name, planned, meta, seed)
             new = define_new(conn, xml, rollback)
             faults.point("clone.defined")
-            made = _make_images(plans, places, linked, progress)
+            made = _make_images(plans, places, linked, progress, rollback)
             faults.point("clone.images-made")
             if seed is not None:
-                _write_seed(conn, source, name, seed)
+                _write_seed(conn, source, name, seed, rollback)
             if made != planned:  # libvirt put an image elsewhere than its pool's directory
                 domains.define(conn, _inactive(new).with_disks_at(made).to_xml())
             if not linked:
@@ -187,13 +190,14 @@ def _reserve_seed(conn: Conn, source: Definition, name: str, rollback: Rollback)
     return track_image(conn, path, rollback, f"the cloud-init seed of the clone {name!r}")
 
 
-def _write_seed(conn: Conn, source: Definition, name: str, path: str) -> None:
+def _write_seed(conn: Conn, source: Definition, name: str, path: str, rollback: Rollback) -> None:
     """The source's user-data (its user and keys) under a new instance-id and the clone's
     hostname: cloud-init then sets the hostname and makes new SSH host keys."""
     from vmm.model import cloudinit
 
     image = cloudinit.reseeded(seeds.read_seed(conn, source.seed), cloudinit.hostname_for(name))
-    seeds.write_seed(seeds.pool_of(conn, source.seed), path, image)
+    with rollback.making(path):
+        seeds.write_seed(seeds.pool_of(conn, source.seed), path, image)
     faults.point("clone.seed-made")
 
 
@@ -217,15 +221,20 @@ def _reserve(
 
 
 def _make_images(
-    plans: list[DiskPlan], places: dict[str, Destination], linked: bool, progress: Progress | None
+    plans: list[DiskPlan],
+    places: dict[str, Destination],
+    linked: bool,
+    progress: Progress | None,
+    rollback: Rollback,
 ) -> dict[str, str]:
     made = {}
     for plan in plans:
         where = places[plan.target]
-        if linked:
-            made[plan.target] = images.create_overlay(plan.image, where)
-        else:
-            made[plan.target] = images.copy_image(plan.image, where, progress)
+        with rollback.making(where.path):
+            if linked:
+                made[plan.target] = images.create_overlay(plan.image, where)
+            else:
+                made[plan.target] = images.copy_image(plan.image, where, progress)
     return made
 
 
@@ -259,9 +268,11 @@ def freeze_source(dom: Dom, source: Definition, plans: list[DiskPlan], rollback:
         where = images.destination(plan.image, f"{stem}-{plan.target}")
         note = f"overlay of {plan.target} that {dom.name()!r} was moved onto (it may use it)"
         rollback.push(
-            partial(_delete_unless_used, dom, where.path), Leftover("image", where.path, note)
+            partial(_delete_unless_used, dom, where.path, rollback.made),
+            Leftover("image", where.path, note),
         )
-        moved[plan.target] = images.create_overlay(plan.image, where)
+        with rollback.making(where.path):
+            moved[plan.target] = images.create_overlay(plan.image, where)
     note = f"{dom.name()!r} moved onto overlays of its images: safe to keep"
     # first: harmless if the define never was
     rollback.push(
@@ -284,8 +295,8 @@ def _unfreeze(dom: Dom, original: str, overlays: set[str]) -> None:
         dom.connect().defineXML(original)
 
 
-def _delete_unless_used(dom: Dom, path: str) -> None:
-    if not _running_on(dom, {path}):
+def _delete_unless_used(dom: Dom, path: str, made: set[str]) -> None:
+    if path in made and not _running_on(dom, {path}):
         images.delete_image(dom.connect(), path)
 
 

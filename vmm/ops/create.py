@@ -271,7 +271,9 @@ def _new_vm(
     with all_or_nothing(f"new VM {name!r}", conn.getURI()) as rollback:
         note = f"the disk of the new VM {name!r}"
         where = reserve_image(conn, base, images.safe_stem(name), rollback, note, pool)
-        disk = images.create_overlay(base, where, capacity)
+        faults.point("new.name-chosen")
+        with rollback.making(where.path):
+            disk = images.create_overlay(base, where, capacity)
         faults.point("new.image-made")
         seed = _seed(conn, where.pool, name, identity, rollback) if identity else None
         define_new(conn, domain_xml(name, disk, shape, kind, network, meta, seed), rollback)
@@ -303,7 +305,8 @@ def _seed(conn: Conn, pool, name: str, identity: Identity, rollback) -> str:
     path = seeds.seed_path(pool, images.safe_stem(name))
     track_image(conn, path, rollback, f"the cloud-init seed of the new VM {name!r}")
     image = cloudinit.seed_image(cloudinit.hostname_for(name), cloudinit.user_data(identity))
-    written = seeds.write_seed(pool, path, image)
+    with rollback.making(path):
+        written = seeds.write_seed(pool, path, image)
     faults.point("new.seed-made")
     return written
 

@@ -80,6 +80,13 @@ class Intent:
         os.replace(temporary, self.path)
         _sync_directory(os.path.dirname(self.path))
 
+    def drop(self, kind: str, ref: str) -> None:
+        """An item turned out never to be this operation's (another client's image)."""
+        kept = tuple(i for i in self.record.items if (i.kind, i.ref) != (kind, ref))
+        if kept != self.record.items:
+            self.record = Record(**{**asdict(self.record), "items": kept})
+            self._write()
+
     def done(self) -> None:
         """The operation ended with nothing left behind: its record goes."""
         if self.path is not None:

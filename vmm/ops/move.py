@@ -192,7 +192,8 @@ def _flattened(src_conn: Conn, disk: DiskMove, vm_name: str, scratch) -> DiskMov
     where = images.destination(image, f"{stem}-flat", disk.source.storagePoolLookupByVolume())
     note = f"a flat copy of {disk.target} of {vm_name!r}, made for its move"
     track_image(src_conn, where.path, scratch, note)
-    flat = images.copy_image(image, where)
+    with scratch.making(where.path):
+        flat = images.copy_image(image, where)
     faults.point("move.flattened")
     return DiskMove(disk.target, storage.volume_at(src_conn, flat), disk.name, "qcow2")
 
@@ -206,7 +207,8 @@ def _copy_disk(
     path = os.path.join(directory, free)
     track_image(dst_conn, path, rollback, f"disk {disk.target} of {vm_name!r}, moving here")
     capacity = disk.source.info()[1]
-    made = dst_pool.createXML(transfer.new_volume_xml(free, capacity, disk.fmt), 0)
+    with rollback.making(path), storage.claiming(path):
+        made = dst_pool.createXML(transfer.new_volume_xml(free, capacity, disk.fmt), 0)
     faults.point("move.volume-made")
     streamed = transfer.copy(disk.source, made, progress)
     faults.point("move.streamed")
@@ -229,4 +231,5 @@ def _copy_nvram(src_conn: Conn, source: Definition, new: Dom, rollback) -> None:
         return
     dst_conn = new.connect()
     track_image(dst_conn, target_path, rollback, f"UEFI variables of the moved {new.name()!r}")
-    transfer.copy_file_between(src_conn, source.nvram, dst_conn, target_path)
+    with rollback.making(target_path):
+        transfer.copy_file_between(src_conn, source.nvram, dst_conn, target_path)

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from uuid import uuid4
 
 from vmm.model.definition import Definition
-from vmm.model.errors import HostError, Interrupted, InvalidInput, VmmError, describe_os_error
+from vmm.model.errors import (
+    HostError,
+    Interrupted,
+    InvalidInput,
+    NameTaken,
+    VmmError,
+    describe_os_error,
+)
 from vmm.model.metadata import has_control_chars
 from vmm.ops.intents import Intent, Leftover
 from vmm.virt import images, interrupts
@@ -26,6 +33,21 @@ class Rollback:
     def __init__(self, intent: Intent | None = None) -> None:
         self._steps: list[Callable[[], None]] = []
         self.intent = intent
+        self.made: set[str] = set()
+
+    @contextlib.contextmanager
+    def making(self, path: str) -> Iterator[None]:
+        """The block creates the image at `path` (tracked with `track_image`): from here its
+        undo removes it; if the block finds the name taken (NameTaken), it is another
+        client's, made between the choice of the name and now, and the undo leaves it be."""
+        self.made.add(path)
+        try:
+            yield
+        except NameTaken:
+            self.made.discard(path)
+            if self.intent is not None:
+                self.intent.drop("image", path)
+            raise
 
     def push(self, undo: Callable[[], None], leftover: Leftover | None = None) -> None:
         if leftover is not None and self.intent is not None:
@@ -147,7 +169,15 @@ def _undefine_new(conn: Conn, uuid: str, has_nvram: bool) -> None:
 
 
 def track_image(conn: Conn, path: str, rollback: Rollback, note: str) -> str:
-    rollback.push(lambda: images.delete_image(conn, path), Leftover("image", path, note))
+    """Put the image about to be made at `path` on record, and register its removal: done if
+    this operation got as far as making it (`rollback.making`). A name chosen as free may be
+    taken by another client before it is made: what fails then is never theirs to lose."""
+
+    def undo() -> None:
+        if path in rollback.made:
+            images.delete_image(conn, path)
+
+    rollback.push(undo, Leftover("image", path, note))
     return path
 
 

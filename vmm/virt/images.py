@@ -23,7 +23,7 @@ from lxml import etree
 
 from vmm.model.definition import parse_definition
 from vmm.model.errors import HostError, InvalidInput
-from vmm.virt.storage import volume_at
+from vmm.virt.storage import claim_file, claiming, volume_at
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 PROGRESS_SECONDS = 0.25
@@ -164,8 +164,10 @@ def create_overlay(base: Image, where: Destination, capacity: int | None = None)
     """A new empty qcow2 image whose reads fall through to `base`, of `capacity` bytes (the
     base's size by default); returns its path."""
     if where.pool is not None:
-        return where.pool.createXML(overlay_xml(where.name, base, capacity), 0).path()
+        with claiming(where.path):
+            return where.pool.createXML(overlay_xml(where.name, base, capacity), 0).path()
     size = [str(capacity)] if capacity else []
+    claim_file(where.path)
     _qemu_img("create", "-q", "-f", "qcow2", "-F", base.format, "-b", base.path, where.path, *size)
     return where.path
 
@@ -176,6 +178,7 @@ def copy_image(base: Image, where: Destination, progress: Progress | None = None
     Pool to pool through libvirt (so remotely too); an image outside any pool is copied by
     qemu-img on this machine, then shown to the pool it lands in."""
     if where.pool is None or base.volume is None:
+        claim_file(where.path)
         _qemu_img("convert", "-q", "-O", "qcow2", "-f", base.format, base.path, where.path)
         if where.pool is not None:
             where.pool.refresh(0)
@@ -184,7 +187,8 @@ def copy_image(base: Image, where: Destination, progress: Progress | None = None
 
     xml = etree.tostring(_volume_xml(where.name, base.capacity), encoding="unicode")
     watching = _watch_allocation(where.pool, where.name, base.capacity, progress)
-    with watching, steady(f"the copy of {base.path} (libvirt cannot stop it)"):
+    steadily = steady(f"the copy of {base.path} (libvirt cannot stop it)")
+    with watching, steadily, claiming(where.path):
         return where.pool.createXMLFrom(xml, base.volume, 0).path()
 
 
@@ -259,9 +263,10 @@ def copy_file(conn: libvirt.virConnect, source: str, target: str) -> None:
         etree.SubElement(etree.SubElement(target_el, "permissions"), "mode").text = "0600"
         xml = etree.tostring(root, encoding="unicode")
         if target_dir.rstrip("/") == source_dir.rstrip("/"):
-            source_pool.createXMLFrom(xml, volume, 0)
+            with claiming(target):
+                source_pool.createXMLFrom(xml, volume, 0)
             return
-        with pool_over(conn, target_dir) as target_pool:
+        with pool_over(conn, target_dir) as target_pool, claiming(target):
             target_pool.createXMLFrom(xml, volume, 0)
 
 

@@ -11,7 +11,7 @@ from lxml import etree
 from vmm.model.errors import HostError, NotFound
 from vmm.virt.errors import is_unsupported
 from vmm.virt.images import free_volume_name, pool_directory
-from vmm.virt.storage import volume_at
+from vmm.virt.storage import claiming, volume_at
 
 CHUNK = 256 * 1024
 
@@ -43,7 +43,8 @@ def pool_of(conn: libvirt.virConnect, path: str) -> libvirt.virStoragePool:
 def write_seed(pool: libvirt.virStoragePool, path: str, data: bytes) -> str:
     """A raw volume at `path` (in `pool`) holding `data`; returns its path."""
     name = path.rsplit("/", 1)[-1]
-    volume = pool.createXML(raw_volume_xml(name, len(data)), 0)
+    with claiming(path):
+        volume = pool.createXML(raw_volume_xml(name, len(data)), 0)
     stream = pool.connect().newStream(0)
     try:
         volume.upload(stream, 0, len(data), 0)

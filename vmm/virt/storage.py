@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
 
 import libvirt
 from lxml import etree
 
 from vmm.model.definition import Definition, disks_of, parse_definition
+from vmm.model.errors import NameTaken
 from vmm.virt.errors import is_missing
 from vmm.virt.vm import Vm
 
@@ -21,6 +24,27 @@ def definition(dom: libvirt.virDomain, flags: int = 0) -> etree._Element:
 def view(dom: libvirt.virDomain, flags: int = 0) -> Definition:
     """The typed view of `dom`'s definition (the live one unless `flags` say otherwise)."""
     return Definition.of(definition(dom, flags))
+
+
+@contextlib.contextmanager
+def claiming(path: str) -> Iterator[None]:
+    """Creating the volume (or file) at `path`, a name chosen as free a moment ago: if the
+    host says it exists, another client took the name since, and NameTaken tells the undo
+    to leave it alone."""
+    try:
+        yield
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_STORAGE_VOL_EXIST:
+            raise NameTaken(path) from None
+        raise
+    except FileExistsError:
+        raise NameTaken(path) from None
+
+
+def claim_file(path: str) -> None:
+    """Take the name of a local file no pool holds, atomically (qemu-img then writes it)."""
+    with claiming(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
 def volume_at(conn: libvirt.virConnect, path: str) -> libvirt.virStorageVol | None:

@@ -19,6 +19,7 @@ from lxml import etree
 
 from vmm.model.definition import parse_definition
 from vmm.virt.images import PROGRESS_SECONDS, Progress, is_local, pool_over
+from vmm.virt.storage import claiming
 
 CHUNK = 1 << 20
 READ_AHEAD = 8  # pieces received before they are used: at most 8 MiB held
@@ -253,5 +254,6 @@ def copy_file_between(
             root = etree.fromstring(new_volume_xml(os.path.basename(target), size, "raw"))
             mode = etree.SubElement(etree.SubElement(root.find("target"), "permissions"), "mode")
             mode.text = "0600"
-            made = dst_pool.createXML(etree.tostring(root, encoding="unicode"), 0)
+            with claiming(target):
+                made = dst_pool.createXML(etree.tostring(root, encoding="unicode"), 0)
             copy(volume, made)
