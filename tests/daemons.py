@@ -33,6 +33,7 @@ def user_exists(user: str = USER) -> bool:
 class PrivateDaemon:
     def __init__(self, user: str = USER) -> None:
         import pwd
+        import uuid
 
         self.user = user
         self.runtime = Path(tempfile.mkdtemp(prefix=f"{user}-xdg-"))
@@ -40,6 +41,10 @@ class PrivateDaemon:
         os.chown(self.runtime, entry.pw_uid, entry.pw_gid)
         self.runtime.chmod(0o700)
         self.socket = self.runtime / "libvirt" / "libvirt-sock"
+        # a host of its own: libvirt refuses to migrate a VM to a host with its own host UUID
+        self.config = self.runtime / "libvirtd.conf"
+        self.config.write_text(f'host_uuid = "{uuid.uuid4()}"\n')
+        os.chown(self.config, entry.pw_uid, entry.pw_gid)
         self.start()
 
     def start(self) -> None:
@@ -58,6 +63,8 @@ class PrivateDaemon:
                 "XDG_CACHE_HOME",
                 f"XDG_RUNTIME_DIR={self.runtime}",
                 "libvirtd",
+                "-f",
+                str(self.config),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

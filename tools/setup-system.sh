@@ -38,11 +38,16 @@ if $print_only; then printf '%s\n' "${packages[@]}"; exit; fi
 
 ensure_test_user() {
   $need_user || return 0
-  # an unprivileged user runs the private libvirt daemons and Sway in the test tiers
-  id vmmtest >/dev/null 2>&1 && return 0
-  if [[ $(id -u) -eq 0 ]]; then useradd -m vmmtest; else
-    echo "vmm: the tests need a user 'vmmtest'; run as root: useradd -m vmmtest" >&2; return 1
+  # an unprivileged user runs the private libvirt daemons and Sway in the test tiers; in the
+  # group kvm, its qemu:///session runs KVM guests, which a live move needs on both hosts
+  if id vmmtest >/dev/null 2>&1 && id -nG vmmtest | grep -qw kvm; then return 0; fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "vmm: the tests need a user 'vmmtest' in the group kvm; run as root:" \
+      "useradd -m -G kvm vmmtest (or usermod -aG kvm vmmtest)" >&2
+    return 1
   fi
+  id vmmtest >/dev/null 2>&1 || useradd -m vmmtest
+  usermod -aG kvm vmmtest
 }
 
 missing=()

@@ -1,7 +1,8 @@
 """`vmm mv VM HOST:` between two real QEMU hosts on one machine: the system libvirtd, and a
-second libvirtd run by the unprivileged user vmmtest (its own qemu:///session, its own pool).
-The disks travel through both hosts' storage APIs; the VM starts on the target; a kill at each
-step leaves the source as it was and, after `vmm doctor --clean`, the target clean."""
+second libvirtd run by the unprivileged user vmmtest (its own qemu:///session, its own pool,
+its own host UUID). The disks travel through both hosts' storage APIs; the VM starts on the
+target; a kill at each step leaves the source as it was and, after `vmm doctor --clean`, the
+target clean. `--live` migrates a running VM between the same two daemons, peer to peer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import os
 import pty
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,7 +139,7 @@ def test_what_cannot_move_is_refused_and_nothing_is_made(kvm, target, config):
     running.create()
     result = vmm(config, "mv", running.name(), "there:", "--pool", "moved")
     assert result.returncode == 1
-    assert "is running: shut it down first, or move it with --stop" in result.stderr
+    assert "is running: move it with --live, or --stop to shut it down first" in result.stderr
     linked = source_vm(kvm, "snapped")
     linked.snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>", 0)
     result = vmm(config, "mv", linked.name(), "there:", "--pool", "moved")
@@ -292,3 +294,150 @@ def test_two_moves_of_one_vm_at_once_move_it_once(kvm, target, config):
     assert refused.startswith("vmm: error: ") and len(refused.splitlines()) == 1, refused
     assert target.names() == [dom.name()] and target.files() == {f"{dom.name()}.qcow2"}
     assert dom.name() not in [d.name() for d in kvm.conn.listAllDomains(0)]
+
+
+# -- live ------------------------------------------------------------------------------------
+
+
+def guest_copy(image: str, scratch: Path, name: str) -> Path:
+    """A raw copy of what a guest reads from `image`, to compare another image with."""
+    raw = scratch / f"{name}.raw"
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", image, str(raw)], check=True)
+    return raw
+
+
+def same_content(image: str, raw: Path) -> bool:
+    compared = subprocess.run(
+        ["qemu-img", "compare", "-U", "-f", "raw", str(raw), image], capture_output=True
+    )
+    return compared.returncode == 0
+
+
+def disk_of(dom: libvirt.virDomain, flags: int = 0) -> str:
+    return etree.fromstring(dom.XMLDesc(flags)).find("devices/disk/source").get("file")
+
+
+def test_a_running_vm_moves_live_and_runs_on_there(kvm, target, config, tmp_path):
+    dom = source_vm(kvm, "live")
+    name, uuid, disk = dom.name(), dom.UUIDString(), f"{kvm.dir}/{kvm.prefix}live.qcow2"
+    seen = guest_copy(disk, tmp_path, "before")
+    dom.create()
+    result = vmm(config, "mv", "--live", name, "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{name}: moved live to there, running there (1 disk(s) copied)\n"
+    moved = target.conn.lookupByName(name)
+    assert moved.isActive() and moved.UUIDString() == uuid  # it never stopped running
+    assert name not in [d.name() for d in kvm.conn.listAllDomains(0)]
+    assert not os.path.exists(disk)  # the source and its disk are gone
+    xml = etree.fromstring(moved.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))  # defined there too
+    assert xml.find("devices/interface/mac").get("address") == MAC
+    assert xml.findtext(f"metadata/{{{NS}}}vmm/{{{NS}}}path") == "/lab/moving"
+    new_disk = disk_of(moved, libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert new_disk == f"{target.dir}/{name}.qcow2" == disk_of(moved)
+    moved.destroy()
+    assert same_content(new_disk, seen)  # every byte the guest had, copied as it ran
+    moved.create()  # and it starts again there from its own definition
+    history = vmm(config, "history", "--json", name)
+    assert '"action": "move"' in history.stdout
+
+
+def test_a_running_linked_clone_moves_live_flattened(kvm, target, config, tmp_path):
+    source = source_vm(kvm, "livebase")
+    clone = kvm.prefix + "livelinked"
+    assert vmm(config, "clone", source.name(), clone).returncode == 0
+    seen = guest_copy(f"{kvm.dir}/{clone}-vda.qcow2", tmp_path, "clone")
+    kvm.conn.lookupByName(clone).create()
+    result = vmm(config, "mv", "--live", clone, "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    assert "1 overlay(s) flattened" in result.stdout
+    moved = target.conn.lookupByName(clone)
+    path = disk_of(moved)
+    moved.destroy()
+    info = kvm.image_info(path)
+    assert "backing-filename" not in info and info["format"] == "qcow2"
+    assert same_content(path, seen)
+    kvm.pool.refresh(0)
+    assert f"{clone}-vda.qcow2" not in kvm.pool.listVolumes()  # the overlay went, not its base
+    source.create()
+
+
+def test_what_cannot_move_live_is_refused_and_nothing_is_made(kvm, target, config):
+    dom = source_vm(kvm, "notlive")
+    result = vmm(config, "mv", "--live", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1 and "is shut off: move it without --live" in result.stderr
+    dom.create()
+    result = vmm(config, "mv", "--live", "--stop", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1 and "not with --stop or --discard-save" in result.stderr
+    result = vmm(config, "mv", "--live", dom.name(), "/somewhere")
+    assert result.returncode == 1 and "go with a move to a host (HOST:)" in result.stderr
+    assert target.files() == set() and target.names() == []
+    assert dom.isActive()
+
+
+@pytest.mark.parametrize("how", ["fail", "kill"])
+def test_a_live_move_cut_short_before_migrating_leaves_it_running_here(kvm, target, config, how):
+    dom = source_vm(kvm, f"cut{how}")
+    dom.create()
+    result = vmm(config, "mv", "--live", dom.name(), "there:", "--pool", "moved",
+                 faults=f"move.volumes-made:{how}")  # fmt: skip
+    if how == "fail":
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    else:
+        assert result.returncode == -9, result.stderr
+        assert target.files() != set()  # the volumes made there, on record
+        cleaned = vmm(config, "doctor", "--clean")
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert target.files() == set() and target.names() == []
+    assert dom.isActive() and os.path.exists(disk_of(dom))
+
+
+def test_a_live_move_the_target_refuses_leaves_it_running_here(kvm, target, config):
+    """A migration libvirt itself fails, after the disks' volumes were made on the target: its
+    QEMU (vmmtest's) cannot open the VM's serial log, in a directory only root writes."""
+    dom = source_vm(kvm, "refused")
+    xml = etree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    serial = etree.SubElement(xml.find("devices"), "serial", type="file")
+    etree.SubElement(serial, "source", path=f"{kvm.loose}/{dom.name()}-serial.log")
+    kvm.conn.defineXML(etree.tostring(xml, encoding="unicode"))
+    dom.create()
+    result = vmm(config, "mv", "--live", dom.name(), "there:", "--pool", "moved")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "the live migration failed: " in result.stderr
+    assert target.files() == set() and target.names() == []
+    assert dom.isActive() and os.path.exists(disk_of(dom))
+    assert "nothing was left behind" in vmm(config, "doctor").stdout
+
+
+def test_a_live_move_takes_the_uefi_variables_along(kvm, target, config, tmp_path):
+    """The variables file is there on the target, as the source had it, once migrated (vmm
+    copies it first; the target's QEMU writes its flash state over it). The VM is paused (it
+    moves paused, and stays so): no variable changes underway; vmm stops itself once
+    migrated, before the source (and its file) goes."""
+    import signal
+    import time
+
+    dom = source_vm(kvm, "liveuefi")
+    nvram = kvm.loose / f"{dom.name()}_VARS.fd"
+    shutil.copy("/usr/share/OVMF/OVMF_VARS.fd", nvram)
+    kvm.give_uefi(dom, nvram)
+    dom.create()
+    time.sleep(2)  # the firmware at work
+    dom.suspend()
+    moving = subprocess.Popen(
+        [vmm_exe(), "-c", "here", "mv", "--live", dom.name(), "there:", "--pool", "moved"],
+        env={**os.environ, **config, "VMM_FAULTS": "move.migrated:stop"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while Path(f"/proc/{moving.pid}/stat").read_text().split()[2] != "T":
+        assert moving.poll() is None and time.monotonic() < deadline, moving.communicate()
+        time.sleep(0.1)
+    moved = target.conn.lookupByName(dom.name())
+    path = etree.fromstring(moved.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)).findtext("os/nvram")
+    assert path and path != str(nvram)
+    assert sha256(path) == sha256(nvram)  # what the firmware had, the source's last word
+    os.kill(moving.pid, signal.SIGCONT)
+    _out, err = moving.communicate(timeout=60)
+    assert moving.returncode == 0, err
+    assert moved.state()[0] == libvirt.VIR_DOMAIN_PAUSED
+    assert not nvram.exists()  # the source's variables went with the source

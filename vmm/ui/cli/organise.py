@@ -39,6 +39,9 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 @click.option("--pool", help="With DEST HOST:, the target's storage pool for the disks.")
 @click.option("--stop", is_flag=True, help="With DEST HOST:, shut running VMs down first.")
 @click.option(
+    "--live", is_flag=True, help="With DEST HOST:, move running VMs as they run (QEMU to QEMU)."
+)
+@click.option(
     "--discard-save", is_flag=True, help="With DEST HOST:, drop a saved state (it cannot cross)."
 )
 @pass_session
@@ -48,6 +51,7 @@ def mv_command(
     dest: str,
     pool: str | None,
     stop: bool,
+    live: bool,
     discard_save: bool,
 ) -> None:
     """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`; or to another host:
@@ -57,12 +61,15 @@ def mv_command(
     and moves every VM under it, keeping their sub-folders. A DEST `HOST:` (a host of the
     config's [hosts.NAME] tables, and the colon) moves shut-off VMs there: their disks are
     streamed through both hosts' storage APIs and checked, and the VM keeps its UUID, MACs,
-    folder and labels; the source goes only once all of it is on the target.
+    folder and labels; the source goes only once all of it is on the target. With --live, a
+    running VM moves as it runs (libvirt's peer-to-peer migration, its disks copied): the
+    source host's libvirtd must reach the target's URI itself.
 
     \b
     Examples:
       vmm mv nginx haproxy /lab/web
       vmm mv -c lab1 nginx lab2:
+      vmm mv -c lab1 --live nginx lab2:
     """
     from vmm.ops import organise
 
@@ -73,10 +80,13 @@ def mv_command(
     if target is not None:
         if rest:
             raise InvalidInput(f"{dest!r}: a move to another host takes HOST: alone")
-        _move_to_host(session, sources, target, pool, stop=stop, discard_save=discard_save)
+        how = {"stop": stop, "discard_save": discard_save, "live": live}
+        _move_to_host(session, sources, target, pool, **how)
         return
-    if pool or stop or discard_save:
-        raise InvalidInput("--pool, --stop and --discard-save go with a move to a host (HOST:)")
+    if pool or stop or discard_save or live:
+        raise InvalidInput(
+            "--pool, --stop, --live and --discard-save go with a move to a host (HOST:)"
+        )
     moves = organise.plan_moves(session.host(), sources, dest, listing=session.domains)
     _report(organise.move_all(moves))
 
