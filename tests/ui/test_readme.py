@@ -125,6 +125,12 @@ ON_THE_DEMO = {
         "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",
         "the demo runs with an empty config: no second host (the README says so)",
     ),
+    "vmm mv --live nginx lab:": (
+        1,
+        "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",
+        "the demo runs with an empty config: no second host; tests/ops/test_move_kvm.py moves"
+        " live between two real daemons",
+    ),
     "vmm new web8 -p web --label new": (
         1,
         "vmm: error: no profile 'web'; profiles: none in the config",
