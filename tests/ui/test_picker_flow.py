@@ -760,3 +760,17 @@ def test_a_move_the_target_cannot_take_is_reported_and_moves_nothing(drive, two_
     )
     assert a.conn.lookupByName("lone-vm").XMLDesc(0) == before
     assert "lone-vm" not in [dom.name() for dom in b.conn.listAllDomains(0)]
+
+
+def test_a_running_vm_is_moved_live_or_shut_down_first_as_picked(drive, two_hosts):
+    """Live, on hosts that are no QEMU hosts: the picker says what blocks it and nothing moves
+    (the live move itself: tests/ops/test_move_kvm.py)."""
+    a, b = two_hosts.hosts
+    dom = a.conn.lookupByName("lone-vm")
+    dom.create()
+    run = drive(pick("lone-vm", on="/"), pick("Move to host…"), pick("b"),
+                pick("Move it as it runs (live migration)"), on=two_hosts)  # fmt: skip
+    assert run.status.startswith("error: a live move runs QEMU to QEMU, and b or this host is")
+    assert dom.isActive() and "lone-vm" not in [d.name() for d in b.conn.listAllDomains(0)]
+    run = drive(pick("lone-vm", on="/"), pick("Move to host…"), pick("b"), on=two_hosts)
+    assert "Shut it down, then move it" in run.rows("move lone-vm")

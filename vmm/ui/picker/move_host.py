@@ -1,4 +1,4 @@
-"""The VM screen's "Move to host…": the picker's way to `vmm mv --stop VM HOST:`."""
+"""The VM screen's "Move to host…": the picker's way to `vmm mv [--live|--stop] VM HOST:`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from vmm.ui.picker.protocol import PickerFlow
 
 
 def move_to_host(p: PickerFlow, domain: Domain) -> None:
-    """To another of the hosts shown: a running VM is shut down first, as `vmm mv --stop`."""
+    """To another of the hosts shown; a running VM as it runs (`--live`), or shut down first
+    (`--stop`), as the user picks."""
     from vmm.ops import move
 
     others = [host for host in p.host.hosts if host.name != domain.host]
@@ -18,13 +19,24 @@ def move_to_host(p: PickerFlow, domain: Domain) -> None:
     if choice is None or not choice.rows:
         return
     target = next(h for h in others if f"h:{h.name}" == choice.rows[0])
-    if domain.active and not p.confirm(f"Shut {domain.name} down and move it?"):
+    how = _how(p, domain) if domain.active else "stop"
+    if how is None:
         return
 
     def work() -> str:
         vm = p.host.vm_by_key(domain.key)
-        return f"{domain.name}: {move.move(vm, target, stop=True)}"
+        return f"{domain.name}: {move.move(vm, target, **{how: True})}"
 
     if p.attempt(work):
         p.refresh([domain.key])
         p.attempt(lambda: p.add(on_host(target.name, domain.name)))
+
+
+def _how(p: PickerFlow, domain: Domain) -> str | None:
+    rows = [
+        Row.plain("live", "Move it as it runs (live migration)"),
+        Row.plain("stop", "Shut it down, then move it", "danger"),
+    ]
+    hint = f"{domain.name} is running"
+    choice = p.choose(Screen(f"move {domain.name}", rows, p.header(hint, {})))
+    return choice.rows[0] if choice is not None and choice.rows else None
