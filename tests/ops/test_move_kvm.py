@@ -441,3 +441,34 @@ def test_a_live_move_takes_the_uefi_variables_along(kvm, target, config, tmp_pat
     assert moving.returncode == 0, err
     assert moved.state()[0] == libvirt.VIR_DOMAIN_PAUSED
     assert not nvram.exists()  # the source's variables went with the source
+
+
+def test_the_picker_moves_a_vm_with_its_progress_in_one_notification(kvm, target, tmp_path):
+    """Through the fake menu (tests/fakemenu.py), as wofi mode reports it."""
+    from collections import deque
+
+    from fakemenu import RecordingNotifier, ScriptedMenu, pick
+
+    from vmm.ops.history import History
+    from vmm.ui.picker.flow import Picker
+    from vmm.virt.fleet import Fleet
+    from vmm.virt.host import Host
+
+    dom = source_vm(kvm, "picked")
+    history = History(tmp_path / "history.jsonl")
+    here = Host(libvirt.open("qemu:///system"), "here", history)
+    there = Host(libvirt.open(target.uri), "there", history)
+    there.pool = "moved"
+    steps = [pick("lab/", on="/"), pick("moving/"), pick(dom.name()), pick("Move to host…"),
+             pick("there")]  # fmt: skip
+    menu, notifier = ScriptedMenu(deque(steps)), RecordingNotifier()
+    try:
+        Picker(Fleet([here, there], [], history), menu, notifier, terminal=False).run()
+    finally:
+        here.close()
+        there.close()
+    assert not menu.steps
+    assert dom.name() in target.names()
+    progress = [message for kind, message in notifier.said if kind == "progress"]
+    assert progress[-1] == f"moving {dom.name()}: vda to there: 100%", notifier.said
+    assert notifier.said[-1][0] == "info" and "moved to there" in notifier.said[-1][1]

@@ -25,7 +25,8 @@ def move_to_host(p: PickerFlow, domain: Domain) -> None:
 
     def work() -> str:
         vm = p.host.vm_by_key(domain.key)
-        return f"{domain.name}: {move.move(vm, target, **{how: True})}"
+        told = move.move(vm, target, progress=_progress(p, target.label), **{how: True})
+        return f"{domain.name}: {told}"
 
     if p.attempt(work):
         p.refresh([domain.key])
@@ -40,3 +41,8 @@ def _how(p: PickerFlow, domain: Domain) -> str | None:
     hint = f"{domain.name} is running"
     choice = p.choose(Screen(f"move {domain.name}", rows, p.header(hint, {})))
     return choice.rows[0] if choice is not None and choice.rows else None
+
+
+def _progress(p: PickerFlow, where: str):
+    """Each disk's (or the live migration's) progress: one notification, updated (wofi)."""
+    return lambda what: p.progress_of(f"moving {what} to {where}")
