@@ -472,3 +472,62 @@ def test_the_picker_moves_a_vm_with_its_progress_in_one_notification(kvm, target
     progress = [message for kind, message in notifier.said if kind == "progress"]
     assert progress[-1] == f"moving {dom.name()}: vda to there: 100%", notifier.said
     assert notifier.said[-1][0] == "info" and "moved to there" in notifier.said[-1][1]
+
+
+# -- a linked clone onto the base the target has -----------------------------------------------
+
+
+def base_on_target(kvm, target, source_disk: str, *, change: bool = False) -> Path:
+    """A copy of `source_disk` in the target's pool, under its name (changed: one byte off)."""
+    import pwd
+
+    copy = target.dir / os.path.basename(source_disk)
+    shutil.copy(source_disk, copy)
+    if change:
+        with open(copy, "r+b") as image:
+            image.seek(os.path.getsize(copy) - 1)
+            image.write(b"\x01")
+    entry = pwd.getpwnam(target.daemon.user)
+    os.chown(copy, entry.pw_uid, entry.pw_gid)
+    target.pool.refresh(0)
+    return copy
+
+
+def test_a_linked_clone_moves_onto_the_same_base_there(kvm, target, config, tmp_path):
+    source = source_vm(kvm, "kbase")
+    base_disk = disk_of(source, libvirt.VIR_DOMAIN_XML_INACTIVE)
+    clone = kvm.prefix + "kept"
+    assert vmm(config, "clone", source.name(), clone).returncode == 0
+    overlay = f"{kvm.dir}/{clone}-vda.qcow2"
+    seen = guest_view(overlay, tmp_path)
+    original_base = kvm.image_info(overlay)["backing-filename"]
+    there_base = base_on_target(kvm, target, original_base)
+    result = vmm(config, "mv", "--keep-chain", clone, "there:", "--pool", "moved")
+    assert result.returncode == 0, result.stderr
+    assert "1 overlay(s) kept on the same base there; 0 MiB of data sent" in result.stdout
+    moved = target.conn.lookupByName(clone)
+    path = disk_of(moved, libvirt.VIR_DOMAIN_XML_INACTIVE)
+    info = kvm.image_info(path)
+    assert info["backing-filename"] == str(there_base)  # the header rewritten on the way
+    assert info["backing-filename-format"] == "qcow2"
+    assert guest_view(path, tmp_path) == seen  # what the guest sees, byte for byte
+    assert not os.path.exists(overlay) and os.path.exists(original_base)  # the base stays
+    source_now = disk_of(source, libvirt.VIR_DOMAIN_XML_INACTIVE)  # its own overlay of the base
+    assert kvm.image_info(source_now)["backing-filename"] == original_base == base_disk
+    moved.create()
+
+
+def test_keep_chain_without_the_same_base_there_is_refused(kvm, target, config):
+    source = source_vm(kvm, "nobase")
+    clone = kvm.prefix + "nokept"
+    assert vmm(config, "clone", source.name(), clone).returncode == 0
+    original_base = kvm.image_info(f"{kvm.dir}/{clone}-vda.qcow2")["backing-filename"]
+    name = os.path.basename(original_base)
+    result = vmm(config, "mv", "--keep-chain", clone, "there:", "--pool", "moved")
+    assert result.returncode == 1 and f"there has no image '{name}'" in result.stderr
+    assert target.files() == set() and target.names() == []
+    base_on_target(kvm, target, original_base, change=True)
+    result = vmm(config, "mv", "--keep-chain", clone, "there:", "--pool", "moved")
+    assert result.returncode == 1 and "(they differ in content)" in result.stderr
+    assert target.files() == {name} and target.names() == []
+    assert kvm.conn.lookupByName(clone).info()

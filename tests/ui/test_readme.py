@@ -125,6 +125,12 @@ ON_THE_DEMO = {
         "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",
         "the demo runs with an empty config: no second host (the README says so)",
     ),
+    "vmm mv --keep-chain api-01 lab:": (
+        1,
+        "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",
+        "the demo runs with an empty config: no second host; tests/ops/test_move_kvm.py moves"
+        " a linked clone onto a base between two real daemons",
+    ),
     "vmm mv --live nginx lab:": (
         1,
         "vmm: error: 'lab:': no host 'lab' in the config ([hosts.NAME] tables)",

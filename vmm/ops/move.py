@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vmm.model import qcow2
 from vmm.model.definition import Definition
 from vmm.model.errors import HostError, InvalidInput, InvalidState, NotFound
 from vmm.ops import faults, power
@@ -36,6 +37,7 @@ class DiskMove:
     name: str  # the volume's name on the target
     fmt: str
     flatten: bool = False  # an overlay: its chain is copied into one qcow2 first, and that sent
+    base: str | None = None  # kept chain: the overlay sent as it is, onto this base on the target
 
 
 def check_movable(dom: Dom, source: Definition) -> None:
@@ -101,6 +103,36 @@ def plan(src_conn: Conn, source: Definition) -> tuple[list[DiskMove], set[str]]:
     return moves, pools
 
 
+def _onto_base(src_conn: Conn, dst_conn: Conn, disk: DiskMove, where: str) -> DiskMove:
+    """`--keep-chain`: an overlay moves onto the target's copy of its base, found by the base's
+    volume name in the target's pools and checked byte for byte (both read and hashed)."""
+    if not disk.flatten:
+        return disk
+    chain = storage.backing_chain(src_conn, disk.source.path())
+    if len(chain) != 1:
+        raise InvalidInput(
+            f"--keep-chain moves an overlay onto one base; {disk.source.path()} has a chain of"
+            f" {len(chain)}: move it flattened (without --keep-chain)"
+        )
+    base = storage.volume_at(src_conn, chain[0])
+    name = os.path.basename(chain[0])
+    copies = [v for v in storage.volumes_named(dst_conn, name) if v.info()[1] == base.info()[1]]
+    if not copies:
+        raise InvalidInput(
+            f"{where} has no image {name!r} of the size of {chain[0]} in its pools: copy the"
+            " base there first, or move without --keep-chain (the chain flattened)"
+        )
+    mine = transfer.checksum(base)
+    for copy in copies:
+        theirs = transfer.checksum(copy)
+        if (theirs.length, theirs.sha256) == (mine.length, mine.sha256):
+            return DiskMove(disk.target, disk.source, disk.name, "qcow2", base=copy.path())
+    raise InvalidInput(
+        f"{where}'s {name!r} is not the same as {chain[0]} (they differ in content): move"
+        " without --keep-chain (the chain flattened)"
+    )
+
+
 def check_target(dst_conn: Conn, source: Definition, target: Host) -> None:
     name = source.name
     if domains.by_name(dst_conn, name) or domains.by_uuid(dst_conn, source.uuid):
@@ -145,15 +177,19 @@ def move(
     stop: bool = False,
     discard_save: bool = False,
     live: bool = False,
+    keep_chain: bool = False,
     progress: Callable[[str], Progress | None] | None = None,
 ) -> str:
     """Move the VM `vm` (a handle on its host) to `target`; with `stop`, a running VM is
     shut down first; with `discard_save`, its saved state is dropped (it cannot cross); with
-    `live`, a running VM moves as it runs. `progress(what)` gives the progress callback for
-    streaming that disk, or for the whole live migration (or None)."""
-    if live and (stop or discard_save):
+    `live`, a running VM moves as it runs; with `keep_chain`, a linked clone's overlay moves as
+    it is, onto a base of the same content already on the target (else it is flattened).
+    `progress(what)` gives the progress callback for streaming that disk, or for the whole
+    live migration (or None)."""
+    if live and (stop or discard_save or keep_chain):
         raise InvalidInput(
-            "--live moves a running VM as it runs: not with --stop or --discard-save"
+            "--live moves a running VM as it runs (its disks flattened): not with --stop,"
+            " --discard-save or --keep-chain"
         )
     dom, src_conn, dst_conn = vm.dom, vm.dom.connect(), target.conn
     name = dom.name()
@@ -171,6 +207,8 @@ def move(
         check_target(dst_conn, source, target)
         moves, pools = plan(src_conn, source)
         dst_pool = _target_pool(dst_conn, pool or target.pool, pools)
+        if keep_chain:
+            moves = [_onto_base(src_conn, dst_conn, disk, target.label) for disk in moves]
         faults.point("move.checked")
         sent = data = 0
         operation = f"move of {name!r} to {target.label}"
@@ -194,8 +232,9 @@ def move(
             _copy_nvram(src_conn, source, new, rollback)
             faults.point("move.verified")
         _remove_source(vm, target, source, moves, new)
-    flat = sum(disk.flatten for disk in moves)
+    flat, kept = sum(disk.flatten for disk in moves), sum(bool(disk.base) for disk in moves)
     chains = f", {flat} overlay(s) flattened" if flat else ""
+    chains += f", {kept} overlay(s) kept on the same base there" if kept else ""
     amount = f"{data / 2**30:.2f} GiB" if data >= 2**30 else f"{data / 2**20:.0f} MiB"
     return f"moved to {target.label} ({sent} disk(s), each checked{chains}; {amount} of data sent)"
 
@@ -233,7 +272,9 @@ def _copy_disk(
 ) -> tuple[str, transfer.Streamed]:
     made = _make_volume(dst_conn, dst_pool, disk, vm_name, rollback)[1]
     faults.point("move.volume-made")
-    streamed = transfer.copy(disk.source, made, progress)
+    base = disk.base
+    rewrite = (lambda header: qcow2.with_backing(header, base)) if base else None
+    streamed = transfer.copy(disk.source, made, progress, rewrite)
     faults.point("move.streamed")
     landed = transfer.checksum(made)
     if (landed.length, landed.sha256) != (streamed.length, streamed.sha256):

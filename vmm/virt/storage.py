@@ -71,6 +71,19 @@ def backing_of(volume: libvirt.virStorageVol) -> str | None:
     return xml.findtext("backingStore/path")
 
 
+def volumes_named(conn: libvirt.virConnect, name: str) -> list[libvirt.virStorageVol]:
+    """The volumes called `name` in the host's active pools."""
+    found = []
+    for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        try:
+            pool.refresh(0)
+            found.append(pool.storageVolLookupByName(name))
+        except libvirt.libvirtError as err:
+            if not is_missing(err):
+                raise
+    return found
+
+
 def backing_chain(conn: libvirt.virConnect, path: str) -> list[str]:
     """The images under `path`, nearest first, as far as libvirt's pools know them."""
     chain: list[str] = []

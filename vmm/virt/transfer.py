@@ -11,16 +11,18 @@ import queue
 import threading
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import libvirt
 from lxml import etree
 
 from vmm.model.definition import parse_definition
+from vmm.model.errors import HostError
 from vmm.virt.images import PROGRESS_SECONDS, Progress, is_local, pool_over
 from vmm.virt.storage import claiming
 
+Rewrite = Callable[[bytes], bytes]
 CHUNK = 1 << 20
 READ_AHEAD = 8  # pieces received before they are used: at most 8 MiB held
 _HOLE = -3  # what virStreamRecvFlags returns at a hole with STOP_AT_HOLE
@@ -125,10 +127,13 @@ def _pieces(stream: libvirt.virStream) -> Iterator[bytes | int]:
 _END = object()
 
 
-def _read_ahead(stream: libvirt.virStream, hasher: ContentHash) -> Iterator[bytes | int]:
+def _read_ahead(
+    stream: libvirt.virStream, hasher: ContentHash, first: Rewrite | None = None
+) -> Iterator[bytes | int]:
     """`_pieces(stream)`, received and hashed by a thread of its own a few pieces ahead:
     libvirt and hashlib let go of the GIL while they work, so receiving and hashing overlap
-    with what the caller does with each piece (sending it on to the other host)."""
+    with what the caller does with each piece (sending it on to the other host). `first`
+    rewrites the file's first bytes (the first piece) before they are hashed and passed on."""
     ahead: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
     stopped = threading.Event()  # the caller went away (failed, interrupted): stop putting
 
@@ -142,9 +147,13 @@ def _read_ahead(stream: libvirt.virStream, hasher: ContentHash) -> Iterator[byte
 
     def receive() -> None:
         try:
-            for piece in _pieces(stream):
+            for index, piece in enumerate(_pieces(stream)):
                 if stopped.is_set():
                     return
+                if index == 0 and first is not None:
+                    if isinstance(piece, int):
+                        raise HostError("the image starts with a hole: no header to rewrite")
+                    piece = first(piece)
                 (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
                 put(piece)
             put(_END)
@@ -162,10 +171,14 @@ def _read_ahead(stream: libvirt.virStream, hasher: ContentHash) -> Iterator[byte
 
 
 def copy(
-    source: libvirt.virStorageVol, target: libvirt.virStorageVol, progress: Progress | None = None
+    source: libvirt.virStorageVol,
+    target: libvirt.virStorageVol,
+    progress: Progress | None = None,
+    first: Rewrite | None = None,
 ) -> Streamed:
     """Every byte of `source`'s file into `target`'s, holes as holes; returns what was sent.
-    `progress(done, total)` is told how far into the file it is, every quarter second."""
+    `progress(done, total)` is told how far into the file it is, every quarter second;
+    `first` rewrites the file's first bytes on the way (a qcow2 header naming its backing)."""
     src = source.connect().newStream(0)
     dst = target.connect().newStream(0)
     hasher = ContentHash()
@@ -174,7 +187,7 @@ def copy(
     try:
         source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
         target.upload(dst, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
-        for piece in _read_ahead(src, hasher):
+        for piece in _read_ahead(src, hasher, first):
             if isinstance(piece, int):
                 dst.sendHole(piece, 0)
             else:

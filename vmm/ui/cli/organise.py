@@ -44,6 +44,11 @@ def _report(changes: Sequence[MetadataChange]) -> None:
 @click.option(
     "--discard-save", is_flag=True, help="With DEST HOST:, drop a saved state (it cannot cross)."
 )
+@click.option(
+    "--keep-chain",
+    is_flag=True,
+    help="With DEST HOST:, move a linked clone onto the same base there (else it is flattened).",
+)
 @pass_session
 def mv_command(
     session: Session,
@@ -53,6 +58,7 @@ def mv_command(
     stop: bool,
     live: bool,
     discard_save: bool,
+    keep_chain: bool,
 ) -> None:
     """Move VMs into folder DEST, or rename a folder: `vmm mv /old /new`; or to another host:
     `vmm mv VM HOST:`.
@@ -63,7 +69,9 @@ def mv_command(
     streamed through both hosts' storage APIs and checked, and the VM keeps its UUID, MACs,
     folder and labels; the source goes only once all of it is on the target. With --live, a
     running VM moves as it runs (libvirt's peer-to-peer migration, its disks copied): the
-    source host's libvirtd must reach the target's URI itself.
+    source host's libvirtd must reach the target's URI itself. A linked clone is flattened
+    into one image on the way, or with --keep-chain moved as it is onto a copy of its base
+    already on the target (found by name, checked byte for byte).
 
     \b
     Examples:
@@ -80,12 +88,13 @@ def mv_command(
     if target is not None:
         if rest:
             raise InvalidInput(f"{dest!r}: a move to another host takes HOST: alone")
-        how = {"stop": stop, "discard_save": discard_save, "live": live}
+        how = {"stop": stop, "discard_save": discard_save, "live": live, "keep_chain": keep_chain}
         _move_to_host(session, sources, target, pool, **how)
         return
-    if pool or stop or discard_save or live:
+    if pool or stop or discard_save or live or keep_chain:
         raise InvalidInput(
-            "--pool, --stop, --live and --discard-save go with a move to a host (HOST:)"
+            "--pool, --stop, --live, --discard-save and --keep-chain go with a move to a host"
+            " (HOST:)"
         )
     moves = organise.plan_moves(session.host(), sources, dest, listing=session.domains)
     _report(organise.move_all(moves))
