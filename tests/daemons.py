@@ -41,6 +41,9 @@ class PrivateDaemon:
         os.chown(self.runtime, entry.pw_uid, entry.pw_gid)
         self.runtime.chmod(0o700)
         self.socket = self.runtime / "libvirt" / "libvirt-sock"
+        # short: QEMU's sockets live below it, and a unix socket's path has at most 107 bytes
+        self.config_home = Path(tempfile.mkdtemp(prefix="vc-"))
+        os.chown(self.config_home, entry.pw_uid, entry.pw_gid)
         # a host of its own: libvirt refuses to migrate a VM to a host with its own host UUID
         self.config = self.runtime / "libvirtd.conf"
         self.config.write_text(f'host_uuid = "{uuid.uuid4()}"\n')
@@ -62,6 +65,7 @@ class PrivateDaemon:
                 "-u",
                 "XDG_CACHE_HOME",
                 f"XDG_RUNTIME_DIR={self.runtime}",
+                f"XDG_CONFIG_HOME={self.config_home}",  # its VMs and networks: its own
                 "libvirtd",
                 "-f",
                 str(self.config),
@@ -104,6 +108,7 @@ class PrivateDaemon:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.runtime, ignore_errors=True)
+        shutil.rmtree(self.config_home, ignore_errors=True)
 
 
 class QemuSessionHost:

@@ -144,5 +144,6 @@ def test_a_daemon_restarted_under_the_picker_is_shown_lost_then_back(private_dae
     private_daemon.restart()
     term.wait_for("connection lost at", timeout=10)
     term.wait_for("connection back; listed again", timeout=15)
+    wait_until(lambda: "ephemeral" not in term.screen())  # the rows follow the header's word
     screen = term.wait_for("● test  running")
     assert "ephemeral" not in screen and "connection lost at" not in screen

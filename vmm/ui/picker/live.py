@@ -103,23 +103,25 @@ class Follower:
 
     def _apply(self, burst: list[Change]) -> None:
         keys: dict[str, None] = {}
-        relist = False
+        back: list[str] = []
         for change in burst:
             if change.kind == "lost":
                 self.lost[change.host] = change
             elif change.kind == "back":
                 self.lost.pop(change.host, None)
-                relist = True
-                self.report(f"host {change.host or self.label}: connection back; listed again")
+                back.append(change.host or self.label)
             else:
                 keys[change.key] = None
         try:
-            if relist:
+            if back:
                 self.listing.reload()
             elif keys:
                 self.listing.refresh(keys)
         except (VmmError, LibvirtError) as err:
             self.report(f"cannot follow the host: {err}", error=True)
+            return
+        for host in back:  # said once it is so: the list on screen is the new one
+            self.report(f"host {host}: connection back; listed again")
 
 
 def _clock(at: float) -> str:
