@@ -265,6 +265,9 @@ def test_no_key_anywhere_is_refused_before_anything_is_made(kvm, image, tmp_path
     assert result.returncode == 1
     assert "no SSH public key to let you in" in result.stderr
     assert pool_files(kvm) == {f"{kvm.prefix}cloud.qcow2"}
+    wrong = vmm("new", kvm.prefix + "nokey", "--image", "no-such.qcow2", home=home)
+    assert wrong.returncode == 1 and "no-such.qcow2" in wrong.stderr  # the image is told first
+    assert "SSH public key" not in wrong.stderr
 
 
 def _with_profiles(tmp_path: Path, text: str) -> dict[str, str]:

@@ -71,6 +71,12 @@ def _volume_named(conn: Conn, name: str) -> str:
     return conn.storagePoolLookupByName(pool_name).storageVolLookupByName(name).path()
 
 
+def check_image(hosts: Hosts, ref: str) -> None:
+    """That `ref` names an image new VMs can be made from, where new VMs go."""
+    with as_vmm_errors():
+        check_disk_image(find_base(hosts.home.conn, ref))
+
+
 def check_disk_image(image: Image) -> None:
     """Refuse what is no disk image: a device, a text file, anything too small to boot."""
     if image.volume is None and not os.path.isfile(image.path):

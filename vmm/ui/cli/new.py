@@ -116,6 +116,7 @@ def new_command(
     wanted = not no_cloud_init and (
         asks_for_seed or (base is None and chosen.cloud_init is not False)
     )
+    create.check_image(session.host(), ref)  # a wrong image is told before a missing key
     who = None
     if wanted:
         who = identity.identity(
