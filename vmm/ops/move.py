@@ -1,6 +1,6 @@
 """Moving a VM to another host: shut off, its disks streamed through both hosts' storage APIs,
 its definition (UUID, MACs, folder, labels) defined there, and only then the source removed;
-running (`live`), by libvirt's peer-to-peer migration with its disks copied (vmm.virt.migration).
+running (`live`), by libvirt's peer-to-peer migration with its disks copied (vmm.ops.move_live).
 
 The order is what makes it safe: every image is made on the target and its bytes checked
 against what was streamed (length and SHA-256, read back through the target host), the UEFI
@@ -14,30 +14,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from vmm.model import qcow2
 from vmm.model.definition import Definition
-from vmm.model.errors import HostError, InvalidInput, InvalidState, NotFound
+from vmm.model.errors import HostError, InvalidInput, InvalidState
 from vmm.ops import faults, power
-from vmm.ops.intents import Intent, Leftover
+from vmm.ops.move_live import move_live
+from vmm.ops.move_steps import (
+    DiskMove,
+    check_target,
+    make_volume,
+    plan,
+    remove_source,
+    target_pool,
+)
 from vmm.ops.transaction import all_or_nothing, define_new, track_image
-from vmm.virt import domains, images, migration, storage, transfer
+from vmm.virt import domains, images, storage, transfer
 from vmm.virt.domains import Conn, Dom
 from vmm.virt.errors import as_vmm_errors
 from vmm.virt.host import Host
 from vmm.virt.images import Progress
 from vmm.virt.locks import vm_lock
-
-
-@dataclass(frozen=True)
-class DiskMove:
-    target: str  # the disk's device name: vda
-    source: object  # its volume on the source host
-    name: str  # the volume's name on the target
-    fmt: str
-    flatten: bool = False  # an overlay: its chain is copied into one qcow2 first, and that sent
-    base: str | None = None  # kept chain: the overlay sent as it is, onto this base on the target
 
 
 def check_movable(dom: Dom, source: Definition) -> None:
@@ -58,49 +55,6 @@ def check_movable(dom: Dom, source: Definition) -> None:
             continue
         if not disk.path:
             raise InvalidInput(f"cannot move {name!r}: its disk {disk.target} is no file")
-
-
-def check_networks(conn: Conn, source: Definition, where: str) -> None:
-    """The VM's libvirt networks must be on the target, or it would not start there."""
-    have = set(conn.listNetworks()) | set(conn.listDefinedNetworks())
-    missing = sorted({i.network for i in source.interfaces if i.network and i.network not in have})
-    if missing:
-        raise InvalidInput(
-            f"{where} has no network {', '.join(map(repr, missing))}, which {source.name!r} is"
-            f" plugged into: define it there, or change the VM's interface (vmm edit)"
-        )
-
-
-def _target_pool(conn: Conn, wanted: str | None, source_pools: set[str]):
-    names = sorted(pool.name() for pool in conn.listAllStoragePools(0) if pool.isActive())
-    for name in [wanted] if wanted else sorted(source_pools):
-        if name in names:
-            return conn.storagePoolLookupByName(name)
-    if wanted:
-        raise NotFound(f"no active storage pool {wanted!r} on the target (pools: {names})")
-    raise InvalidInput(
-        f"the target has no pool named as the source's ({', '.join(sorted(source_pools))}):"
-        f" name one with --pool (the target's: {', '.join(names) or 'none'})"
-    )
-
-
-def plan(src_conn: Conn, source: Definition) -> tuple[list[DiskMove], set[str]]:
-    """Each disk that moves (every file disk; CD-ROMs stay behind), with the source's pools."""
-    moves, pools = [], set()
-    for disk in source.disks:
-        if disk.device in ("cdrom", "floppy") or not disk.path:
-            continue
-        volume = storage.volume_at(src_conn, disk.path)
-        if volume is None:
-            raise InvalidInput(
-                f"cannot move {source.name!r}: its disk {disk.path} is in no storage pool, so"
-                " it cannot be streamed; define a pool for its directory"
-            )
-        chained = bool(storage.backing_chain(src_conn, disk.path))
-        pools.add(volume.storagePoolLookupByVolume().name())
-        fmt = "qcow2" if chained else transfer.volume_format(volume)
-        moves.append(DiskMove(disk.target, volume, os.path.basename(disk.path), fmt, chained))
-    return moves, pools
 
 
 def _onto_base(src_conn: Conn, dst_conn: Conn, disk: DiskMove, where: str) -> DiskMove:
@@ -131,26 +85,6 @@ def _onto_base(src_conn: Conn, dst_conn: Conn, disk: DiskMove, where: str) -> Di
         f"{where}'s {name!r} is not the same as {chain[0]} (they differ in content): move"
         " without --keep-chain (the chain flattened)"
     )
-
-
-def check_target(dst_conn: Conn, source: Definition, target: Host) -> None:
-    name = source.name
-    if domains.by_name(dst_conn, name) or domains.by_uuid(dst_conn, source.uuid):
-        raise InvalidInput(f"{target.label} has a VM named {name!r} or with its UUID already")
-    check_networks(dst_conn, source, target.label)
-
-
-def check_live_movable(dom: Dom, src_conn: Conn, dst_conn: Conn, target: Host) -> None:
-    name = dom.name()
-    if not dom.isActive():
-        raise InvalidState(f"{name!r} is shut off: move it without --live")
-    if not migration.both_qemu(src_conn, dst_conn):
-        raise InvalidInput(
-            f"a live move runs QEMU to QEMU, and {target.label} or this host is no QEMU host:"
-            " move it shut off (--stop)"
-        )
-    if dom.snapshotNum(0):
-        raise InvalidState(f"{name!r} has snapshots, which cannot cross hosts: delete them first")
 
 
 STOP_SECONDS = 120
@@ -202,11 +136,11 @@ def move(
         if discard_save and dom.hasManagedSaveImage():
             dom.managedSaveRemove(0)
         if live:
-            return _move_live(vm, target, source, pool, progress)
+            return move_live(vm, target, source, pool, progress)
         check_movable(dom, source)
         check_target(dst_conn, source, target)
         moves, pools = plan(src_conn, source)
-        dst_pool = _target_pool(dst_conn, pool or target.pool, pools)
+        dst_pool = target_pool(dst_conn, pool or target.pool, pools)
         if keep_chain:
             moves = [_onto_base(src_conn, dst_conn, disk, target.label) for disk in moves]
         faults.point("move.checked")
@@ -231,7 +165,7 @@ def move(
             faults.point("move.defined")
             _copy_nvram(src_conn, source, new, rollback)
             faults.point("move.verified")
-        _remove_source(vm, target, source, moves, new)
+        remove_source(vm, target, source, moves, new)
     flat, kept = sum(disk.flatten for disk in moves), sum(bool(disk.base) for disk in moves)
     chains = f", {flat} overlay(s) flattened" if flat else ""
     chains += f", {kept} overlay(s) kept on the same base there" if kept else ""
@@ -253,24 +187,10 @@ def _flattened(src_conn: Conn, disk: DiskMove, vm_name: str, scratch) -> DiskMov
     return DiskMove(disk.target, storage.volume_at(src_conn, flat), disk.name, "qcow2")
 
 
-def _make_volume(dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback):
-    """An empty volume on the target for `disk` (its size, its format or qcow2 for a chain):
-    its path and the volume."""
-    directory = images.pool_directory(dst_pool)
-    stem, suffix = os.path.splitext(disk.name)
-    free = images.free_volume_name(dst_pool, directory, stem, suffix)
-    path = os.path.join(directory, free)
-    track_image(dst_conn, path, rollback, f"disk {disk.target} of {vm_name!r}, moving here")
-    capacity = disk.source.info()[1]
-    with rollback.making(path), storage.claiming(path):
-        made = dst_pool.createXML(transfer.new_volume_xml(free, capacity, disk.fmt), 0)
-    return path, made
-
-
 def _copy_disk(
     dst_conn: Conn, dst_pool, disk: DiskMove, vm_name: str, rollback, progress: Progress | None
 ) -> tuple[str, transfer.Streamed]:
-    made = _make_volume(dst_conn, dst_pool, disk, vm_name, rollback)[1]
+    made = make_volume(dst_conn, dst_pool, disk, vm_name, rollback)[1]
     faults.point("move.volume-made")
     base = disk.base
     rewrite = (lambda header: qcow2.with_backing(header, base)) if base else None
@@ -297,84 +217,3 @@ def _copy_nvram(src_conn: Conn, source: Definition, new: Dom, rollback) -> None:
     track_image(dst_conn, target_path, rollback, f"UEFI variables of the moved {new.name()!r}")
     with rollback.making(target_path):
         transfer.copy_file_between(src_conn, source.nvram, dst_conn, target_path)
-
-
-def _remove_source(vm, target: Host, source: Definition, moves: list[DiskMove], new: Dom) -> None:
-    """Everything is on the target and checked: the source goes, on record until it is gone
-    (a crash now leaves the VM on both hosts, never on neither: doctor removes the source's)."""
-    dom, src_conn, name = vm.dom, vm.dom.connect(), source.name
-    vm.record("move", f"to {target.label}")
-    removal = Intent(f"removal of {name!r} after its move to {target.label}", src_conn.getURI())
-    why = f"moved to {target.label}, where it is whole"
-    removal.add(Leftover("domain", source.uuid, f"{name!r} {why}"))
-    for disk in moves:
-        removal.add(Leftover("volume", disk.source.path(), f"a disk of {name!r}, {why}"))
-    domains.undefine(dom, nvram=source.has_nvram, everything=True)
-    faults.point("move.source-undefined")
-    for disk in moves:
-        disk.source.delete(0)
-    removal.done()
-    target.record(new, "move", f"from {vm.host.label}")
-
-
-def _place_nvram(src_conn: Conn, source: Definition, dst_pool, rollback) -> str | None:
-    """Where a live-moved VM's UEFI variables go: a file in the target's pool, named here.
-
-    The source's libvirtd fills in a path the target did not name (its own default) when
-    left blank, so one is given; the variables themselves travel in QEMU's flash state, and
-    the target's QEMU writes them over this copy of the source's file once migrated."""
-    if not source.nvram:
-        return None
-    directory = images.pool_directory(dst_pool)
-    stem = images.safe_stem(source.name)
-    path = os.path.join(directory, images.free_volume_name(dst_pool, directory, stem, "_VARS.fd"))
-    track_image(dst_pool.connect(), path, rollback, f"UEFI variables of {source.name!r}, moving")
-    with rollback.making(path):
-        transfer.copy_file_between(src_conn, source.nvram, dst_pool.connect(), path)
-    return path
-
-
-def _move_live(
-    vm,
-    target: Host,
-    source: Definition,
-    pool: str | None,
-    progress: Callable[[str], Progress | None] | None,
-) -> str:
-    """The running VM moved by a peer-to-peer migration that copies its disks.
-
-    Its images are made on the target first (on record, removed if the migration fails); the
-    migration is the last step that can fail, so nothing is undone once the VM runs on the
-    target and writes those images. The source, shut off by the migration, goes last."""
-    dom, src_conn, dst_conn = vm.dom, vm.dom.connect(), target.conn
-    name = dom.name()
-    check_live_movable(dom, src_conn, dst_conn, target)
-    check_target(dst_conn, source, target)
-    moves, pools = plan(src_conn, source)
-    dst_pool = _target_pool(dst_conn, pool or target.pool, pools)
-    running = Definition.from_xml(migration.migratable_xml(dom))
-    faults.point("move.checked")
-    with all_or_nothing(f"live move of {name!r} to {target.label}", dst_conn.getURI()) as rollback:
-        paths = {disk.target: _make_volume(dst_conn, dst_pool, disk, name, rollback)[0]
-                 for disk in moves}  # fmt: skip
-        nvram = _place_nvram(src_conn, source, dst_pool, rollback)
-        faults.point("move.volumes-made")
-        migration.migrate(
-            dom,
-            target.uri,
-            running.with_disk_files(paths).with_nvram(nvram).to_xml(),
-            [disk.target for disk in moves],
-            persist_xml=source.with_disk_files(paths).with_nvram(nvram).to_xml(),
-            progress=progress(f"{name}: live") if progress else None,
-        )
-    faults.point("move.migrated")
-    new = domains.by_uuid(dst_conn, source.uuid)
-    if new is None or not new.isActive():
-        raise HostError(
-            f"libvirt said {name!r} moved, but it does not run on {target.label}: the source and"
-            " its disks are kept (see 'vmm doctor')"
-        )
-    _remove_source(vm, target, source, moves, new)
-    flat = sum(disk.flatten for disk in moves)
-    chains = f", {flat} overlay(s) flattened" if flat else ""
-    return f"moved live to {target.label}, running there ({len(moves)} disk(s) copied{chains})"
