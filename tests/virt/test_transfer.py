@@ -19,9 +19,11 @@ PIECES = st.lists(
 )
 
 
-def hashed(content: bytes, cuts: list[int], holes: set[int]) -> tuple[int, int, str]:
+def hashed(
+    content: bytes, cuts: list[int], holes: set[int], segment: int | None = None
+) -> tuple[int, int, str]:
     """`content` streamed in pieces cut at `cuts`; the all-zero pieces in `holes` as holes."""
-    hasher = ContentHash()
+    hasher = ContentHash(segment)
     edges = sorted({0, len(content), *(c for c in cuts if 0 < c < len(content))})
     for n, (start, end) in enumerate(itertools.pairwise(edges)):
         piece = content[start:end]
@@ -83,4 +85,36 @@ def test_a_sparse_file_read_from_the_disk_hashes_as_its_stream(tmp_path):
         (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
     read = hasher.result()
     assert (read.length, read.sha256) == (8 << 20, hashed(path.read_bytes(), [], set())[2])
+    assert read.data < 1 << 20  # the holes were not read
+
+
+@settings(max_examples=300, deadline=None)
+@given(PIECES, st.lists(st.integers(min_value=0, max_value=30000)), st.sets(st.integers(0, 40)))
+def test_small_segments_change_nothing_of_that(pieces, cuts, holes):
+    """Segments two blocks long, so that the content spans many: still the same checksum
+    however the stream is cut, and another for other content."""
+    content = b"".join(pieces)
+    plain = hashed(content, [], set(), 2 * BLOCK)[2]
+    assert hashed(content, cuts, holes, 2 * BLOCK)[2] == plain
+    if content.strip(b"\0"):
+        changed = bytearray(content)
+        where = next(i for i, byte in enumerate(content) if byte)
+        changed[where] ^= 0xFF
+        assert hashed(bytes(changed), [], set(), 2 * BLOCK)[2] != plain
+
+
+def test_a_local_file_hashed_in_parallel_segments_is_its_stream(tmp_path, monkeypatch):
+    """checksum_file's threads, one segment each, against the file fed as one stream."""
+    from vmm.virt import transfer
+
+    monkeypatch.setattr(transfer, "SEGMENT", 64 * 1024)
+    path = tmp_path / "sparse"
+    with open(path, "wb") as f:
+        for at in (0, 70_000, 200_000, 1 << 20):  # data across segments, holes between
+            f.seek(at)
+            f.write(bytes(range(1, 256)) * 300)
+        f.truncate((3 << 20) + 1234)  # a hole to an end that is no block boundary
+    read = transfer.checksum_file(str(path))
+    streamed = hashed(path.read_bytes(), [4096 * 7, 99_999], set(), 64 * 1024)
+    assert (read.length, read.sha256) == (streamed[0], streamed[2])
     assert read.data < 1 << 20  # the holes were not read

@@ -52,32 +52,65 @@ BLOCK = 4096
 ZERO_BLOCK = bytes(BLOCK)
 
 
+SEGMENT = 64 << 20  # the file is hashed in segments of this size (in parallel when read back)
+
+
 class ContentHash:
     """A SHA-256 of a file's content that depends neither on where the holes are nor on how
     the stream cuts the data: the 4 KiB blocks that hold a non-zero byte are hashed in order,
     their offsets apart, zero blocks (holes, or zeros a file system stored) not at all, and the
     length ends it. A hole costs nothing, and a copy whose file system lays out its holes
-    otherwise still hashes the same."""
+    otherwise still hashes the same.
 
-    def __init__(self) -> None:
-        self.blocks = hashlib.sha256()  # the non-zero blocks, one after the other
-        self.offsets = hashlib.sha256()  # where each of them is
-        self.length = 0  # bytes of the file so far, holes included
+    The blocks are hashed per segment of the file (SEGMENT bytes), and the segments' digests
+    then together: a stream is hashed as it comes, a local file's segments by several threads
+    at once (`checksum`), to the same result. `start` begins the count at a segment's start."""
+
+    def __init__(self, segment: int | None = None, start: int = 0) -> None:
+        self.segment = segment or SEGMENT
+        self.length = start  # where the file is, holes included
         self.data = 0  # bytes that came as data
         self.pending = b""  # the start of the block `length` is in
+        self.segments: dict[int, bytes] = {}  # a digest for each segment holding data
+        self._index = -1  # the segment being hashed: its blocks, and their offsets
+        self._blocks_hash = hashlib.sha256()
+        self._offsets_hash = hashlib.sha256()
+
+    def _into(self, index: int) -> None:
+        if index != self._index:
+            self._close()
+            self._index = index
+            self._blocks_hash, self._offsets_hash = hashlib.sha256(), hashlib.sha256()
+
+    def _close(self) -> None:
+        if self._index >= 0:
+            pair = self._blocks_hash.digest() + self._offsets_hash.digest()
+            self.segments[self._index] = hashlib.sha256(pair).digest()
+        self._index = -1
 
     def _blocks(self, chunk: bytes, start: int) -> None:
         """Hash the whole blocks of `chunk`, which begins at the block boundary `start`."""
-        if chunk.find(ZERO_BLOCK) < 0:  # no zero block can be in it: all of it, at once
-            self.blocks.update(chunk)
-            self.offsets.update(array("Q", range(start, start + len(chunk), BLOCK)).tobytes())
+        at = 0
+        while at < len(chunk):
+            index = (start + at) // self.segment
+            end = min(len(chunk), (index + 1) * self.segment - start)
+            piece = chunk if (at, end) == (0, len(chunk)) else chunk[at:end]  # one segment's
+            self._segment_blocks(piece, start + at, index)
+            at = end
+
+    def _segment_blocks(self, chunk: bytes, start: int, index: int) -> None:
+        if chunk.find(ZERO_BLOCK) < 0:
+            self._into(index)  # no zero block can be in it: all of it, at once
+            self._blocks_hash.update(chunk)
+            self._offsets_hash.update(array("Q", range(start, start + len(chunk), BLOCK)).tobytes())
             return
-        view = memoryview(chunk)
+        chunk = memoryview(chunk)
         for offset in range(0, len(chunk), BLOCK):
-            block = view[offset : offset + BLOCK]
+            block = chunk[offset : offset + BLOCK]
             if block != ZERO_BLOCK:
-                self.blocks.update(block)
-                self.offsets.update((start + offset).to_bytes(8, "little"))
+                self._into(index)
+                self._blocks_hash.update(block)
+                self._offsets_hash.update((start + offset).to_bytes(8, "little"))
 
     def bytes(self, chunk: bytes) -> None:
         self.data += len(chunk)
@@ -101,13 +134,27 @@ class ContentHash:
         self.length += length
         self.pending = bytes(length % BLOCK)
 
+    def finish(self) -> dict[int, bytes]:
+        """Hash the last, partial block; the digest of each segment that holds data."""
+        if self.pending.strip(b"\0"):
+            start = self.length - len(self.pending)
+            self._into(start // self.segment)
+            self._blocks_hash.update(self.pending)
+            self._offsets_hash.update(start.to_bytes(8, "little"))
+        self.pending = b""
+        self._close()
+        return self.segments
+
     def result(self) -> Streamed:
-        if self.pending.strip(b"\0"):  # the last, partial block
-            self.blocks.update(self.pending)
-            self.offsets.update((self.length - len(self.pending)).to_bytes(8, "little"))
-        whole = hashlib.sha256(self.blocks.digest() + self.offsets.digest())
-        whole.update(b"length" + self.length.to_bytes(8, "little"))
-        return Streamed(self.length, self.data, whole.hexdigest())
+        return combined(self.finish(), self.length, self.data)
+
+
+def combined(segments: dict[int, bytes], length: int, data: int) -> Streamed:
+    whole = hashlib.sha256()
+    for index in sorted(segments):
+        whole.update(index.to_bytes(8, "little") + segments[index])
+    whole.update(b"length" + length.to_bytes(8, "little"))
+    return Streamed(length, data, whole.hexdigest())
 
 
 def _pieces(stream: libvirt.virStream) -> Iterator[bytes | int]:
@@ -128,12 +175,13 @@ _END = object()
 
 
 def _read_ahead(
-    stream: libvirt.virStream, hasher: ContentHash, first: Rewrite | None = None
+    pieces: Iterator[bytes | int], hasher: ContentHash, first: Rewrite | None = None
 ) -> Iterator[bytes | int]:
-    """`_pieces(stream)`, received and hashed by a thread of its own a few pieces ahead:
-    libvirt and hashlib let go of the GIL while they work, so receiving and hashing overlap
-    with what the caller does with each piece (sending it on to the other host). `first`
-    rewrites the file's first bytes (the first piece) before they are hashed and passed on."""
+    """`pieces` (of a stream, or of a local file), received and hashed by a thread of its own a
+    few pieces ahead: libvirt, file reads and hashlib let go of the GIL while they work, so
+    receiving and hashing overlap with what the caller does with each piece (sending it on to
+    the other host). `first` rewrites the file's first bytes (the first piece) before they are
+    hashed and passed on."""
     ahead: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
     stopped = threading.Event()  # the caller went away (failed, interrupted): stop putting
 
@@ -147,7 +195,7 @@ def _read_ahead(
 
     def receive() -> None:
         try:
-            for index, piece in enumerate(_pieces(stream)):
+            for index, piece in enumerate(pieces):
                 if stopped.is_set():
                     return
                 if index == 0 and first is not None:
@@ -178,16 +226,24 @@ def copy(
 ) -> Streamed:
     """Every byte of `source`'s file into `target`'s, holes as holes; returns what was sent.
     `progress(done, total)` is told how far into the file it is, every quarter second;
-    `first` rewrites the file's first bytes on the way (a qcow2 header naming its backing)."""
-    src = source.connect().newStream(0)
+    `first` rewrites the file's first bytes on the way (a qcow2 header naming its backing).
+
+    A source file on this machine that vmm may read is read straight from the disk (holes
+    found with SEEK_DATA, as libvirtd's download finds them), which spares its libvirtd the
+    hop; anything else is downloaded through its host's libvirtd."""
+    path = source.path()
+    local = is_local(source.connect()) and os.access(path, os.R_OK)
+    src = None if local else source.connect().newStream(0)
     dst = target.connect().newStream(0)
     hasher = ContentHash()
     total = source.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2] if progress else 0
     told = time.monotonic()
     try:
-        source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
+        if src is not None:
+            source.download(src, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
         target.upload(dst, 0, 0, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
-        for piece in _read_ahead(src, hasher, first):
+        pieces = _file_pieces(path) if src is None else _pieces(src)
+        for piece in _read_ahead(pieces, hasher, first):
             if isinstance(piece, int):
                 dst.sendHole(piece, 0)
             else:
@@ -195,30 +251,33 @@ def copy(
             if progress is not None and time.monotonic() - told >= PROGRESS_SECONDS:
                 progress(min(hasher.length, total), total)
                 told = time.monotonic()
-        src.finish()
+        if src is not None:
+            src.finish()
         dst.finish()
         if progress is not None:
             progress(total, total)
     except BaseException:
-        _abort(src, dst)
+        _abort(*(stream for stream in (src, dst) if stream is not None))
         raise
     return hasher.result()
 
 
-def _file_pieces(path: str) -> Iterator[bytes | int]:
-    """A local file as a sparse stream brings it: data, and the length of each hole."""
+def _file_pieces(path: str, start: int = 0, end: int | None = None) -> Iterator[bytes | int]:
+    """A local file (from `start`, up to `end`) as a sparse stream brings it: data, and the
+    length of each hole."""
     with open(path, "rb") as file:
-        fd, size, at = file.fileno(), os.fstat(file.fileno()).st_size, 0
+        fd, at = file.fileno(), start
+        size = os.fstat(fd).st_size if end is None else min(end, os.fstat(fd).st_size)
         while at < size:
             try:
-                data = os.lseek(fd, at, os.SEEK_DATA)
+                data = min(os.lseek(fd, at, os.SEEK_DATA), size)
             except OSError:  # ENXIO: nothing but a hole to the end
                 data = size
             if data > at:
                 yield data - at
                 at = data
                 continue
-            hole = os.lseek(fd, at, os.SEEK_HOLE)
+            hole = min(os.lseek(fd, at, os.SEEK_HOLE), size)
             while at < hole:
                 chunk = os.pread(fd, min(CHUNK, hole - at), at)
                 if not chunk:
@@ -227,20 +286,40 @@ def _file_pieces(path: str) -> Iterator[bytes | int]:
                 at += len(chunk)
 
 
+def _hash_segment(path: str, start: int, end: int) -> tuple[dict[int, bytes], int]:
+    hasher = ContentHash(end - start, start)
+    for piece in _file_pieces(path, start, end):
+        (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
+    return hasher.finish(), hasher.data
+
+
+def checksum_file(path: str) -> Streamed:
+    """A local file hashed as `copy` hashes a stream, its segments by a thread per core
+    (hashlib and file reads let go of the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = os.stat(path).st_size
+    starts = range(0, size, SEGMENT)
+    segments: dict[int, bytes] = {}
+    data = 0
+    with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1) or 1) as pool:
+        for found, read in pool.map(lambda at: _hash_segment(path, at, at + SEGMENT), starts):
+            segments.update(found)
+            data += read
+    return combined(segments, size, data)
+
+
 def checksum(volume: libvirt.virStorageVol) -> Streamed:
     """The file of `volume` read back, hashed as `copy` hashes: from the disk when the host is
     this machine and the file can be read, else through its host's libvirtd."""
     path = volume.path()
     if is_local(volume.connect()) and os.access(path, os.R_OK):
-        hasher = ContentHash()
-        for piece in _file_pieces(path):
-            (hasher.hole if isinstance(piece, int) else hasher.bytes)(piece)
-        return hasher.result()
+        return checksum_file(path)
     stream = volume.connect().newStream(0)
     hasher = ContentHash()
     try:
         volume.download(stream, 0, 0, libvirt.VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM)
-        for _ in _read_ahead(stream, hasher):
+        for _ in _read_ahead(_pieces(stream), hasher):
             pass
         stream.finish()
     except BaseException:
