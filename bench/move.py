@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench.clones import DATA_FRACTION, SIZES_GIB, _fill
 
-RUNS = 3
+RUNS = 5  # moves, there and back in turn; virsh by hand before each move from the source
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class MoveRow:
     size_gib: int
     data_gib: float
     vmm_seconds: float  # median of RUNS moves, there and back in turn
-    virsh_seconds: float  # median of RUNS downloads + uploads by hand
+    virsh_seconds: float  # median of the downloads + uploads by hand (one before each move there)
     landed: int  # bytes the moved disk takes on the target's file system
 
 
@@ -51,6 +51,7 @@ def _by_hand(volume: libvirt.virStorageVol, target, scratch: Path) -> float:
     local = scratch / "disk.qcow2"
     name = f"byhand-{volume.name()}"
     capacity = volume.info()[1]
+    os.sync()  # as before each vmm move: what an earlier run wrote is not flushed on this one's time
     start = time.perf_counter()
     subprocess.run(
         ["virsh", "-q", "-c", "qemu:///system", "vol-download", "--sparse",
@@ -80,9 +81,12 @@ def one_size(vmm: str, lab, target, env: dict[str, str], size_gib: int, scratch:
     xml = etree.fromstring(domain_xml(f"{lab.prefix}move{size_gib}", volume.path()))
     xml.set("type", "qemu")
     name = lab.conn.defineXML(etree.tostring(xml, encoding="unicode")).name()
-    by_hand = [_by_hand(volume, target, scratch) for _ in range(RUNS)]
-    moves, here = [], True
-    for _ in range(RUNS):
+    by_hand, moves, here = [], [], True
+    for _ in range(RUNS):  # in turn: the page cache and the writeback favour neither
+        if here:  # virsh moves the disk from the source host, where it is now
+            lab.pool.refresh(0)
+            disk = lab.pool.storageVolLookupByName(os.path.basename(volume.path()))
+            by_hand.append(_by_hand(disk, target, scratch))
         where, to, pool = (
             ("here", "there:", "moved") if here else ("there", "here:", lab.pool.name())
         )
