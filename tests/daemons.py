@@ -118,14 +118,28 @@ class QemuSessionHost:
     def __init__(self) -> None:
         self.daemon = PrivateDaemon()
         self.uri = f"qemu+unix:///session?socket={self.daemon.socket}"
-        self.conn = libvirt.open(self.uri)
         self.dir = Path(tempfile.mkdtemp(prefix="vmm-move-", dir="/var/tmp"))
         entry = pwd.getpwnam(self.daemon.user)
         os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+        self._open()
+
+    def _open(self) -> None:
+        self.conn = libvirt.open(self.uri)
+        if "moved" in self.conn.listStoragePools():  # a restarted daemon keeps its active pools
+            self.pool = self.conn.storagePoolLookupByName("moved")
+            return
         root = etree.Element("pool", type="dir")
         etree.SubElement(root, "name").text = "moved"
         etree.SubElement(etree.SubElement(root, "target"), "path").text = str(self.dir)
         self.pool = self.conn.storagePoolCreateXML(etree.tostring(root, encoding="unicode"), 0)
+
+    def restart(self) -> None:
+        """The daemon killed (what was under way there cut off) and started again, its pool
+        made again over the same directory: the host after a crash."""
+        self.daemon.kill()
+        self.daemon.socket.unlink(missing_ok=True)
+        self.daemon.start()
+        self._open()
 
     def files(self) -> set[str]:
         self.pool.refresh(0)

@@ -534,3 +534,60 @@ def test_keep_chain_without_the_same_base_there_is_refused(kvm, target, config):
     assert result.returncode == 1 and "(they differ in content)" in result.stderr
     assert target.files() == {name} and target.names() == []
     assert kvm.conn.lookupByName(clone).info()
+
+
+# -- interrupted: Ctrl-C, the target daemon killed ----------------------------------------------
+
+
+def _stopped_move(config, name: str, point: str) -> subprocess.Popen[str]:
+    import time
+
+    moving = subprocess.Popen(
+        [vmm_exe(), "-c", "here", "mv", name, "there:", "--pool", "moved"],
+        env={**os.environ, **config, "VMM_FAULTS": f"{point}:stop"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while Path(f"/proc/{moving.pid}/stat").read_text().split()[2] != "T":
+        assert moving.poll() is None and time.monotonic() < deadline, moving.communicate()
+        time.sleep(0.05)
+    return moving
+
+
+@pytest.mark.parametrize("point", ["move.volume-made", "move.streamed", "move.defined"])
+def test_ctrl_c_at_any_step_of_a_move_undoes_it_on_the_target(kvm, target, config, point):
+    import signal
+
+    dom = source_vm(kvm, "ctrlc")
+    disk = f"{kvm.dir}/{dom.name()}.qcow2"
+    before = sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    moving = _stopped_move(config, dom.name(), point)
+    os.kill(moving.pid, signal.SIGINT)  # taken as soon as it goes on
+    os.kill(moving.pid, signal.SIGCONT)
+    _out, err = moving.communicate(timeout=60)
+    assert moving.returncode == 130, err
+    assert "nothing is left of it" in err and err.count("\n") == 1, err
+    assert target.files() == set() and target.names() == []
+    assert (sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) == before
+    assert "nothing was left behind" in vmm(config, "doctor").stdout
+
+
+def test_the_target_daemon_killed_mid_move_leaves_the_source_and_a_record(kvm, target, config):
+    import signal
+
+    dom = source_vm(kvm, "orphan")
+    disk = f"{kvm.dir}/{dom.name()}.qcow2"
+    before = sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    moving = _stopped_move(config, dom.name(), "move.volume-made")  # its volume is there
+    target.daemon.kill()
+    os.kill(moving.pid, signal.SIGCONT)
+    _out, err = moving.communicate(timeout=60)
+    assert moving.returncode == 1 and err.count("\n") == 1, err
+    assert "see 'vmm doctor'" in err  # the target could not be cleaned: it is on record
+    assert (sha256(disk), dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) == before
+    target.restart()
+    assert target.files() != set()  # the half-made volume, after the crash
+    cleaned = vmm(config, "doctor", "--clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert target.files() == set() and target.names() == []
+    dom.create()  # the source runs as ever
