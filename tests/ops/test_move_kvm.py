@@ -591,3 +591,57 @@ def test_the_target_daemon_killed_mid_move_leaves_the_source_and_a_record(kvm, t
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert target.files() == set() and target.names() == []
     dom.create()  # the source runs as ever
+
+
+def _stopped_live_move(config, name: str) -> subprocess.Popen[str]:
+    import time
+
+    moving = subprocess.Popen(
+        [vmm_exe(), "-c", "here", "mv", "--live", name, "there:", "--pool", "moved"],
+        env={**os.environ, **config, "VMM_FAULTS": "move.migrating:stop"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while Path(f"/proc/{moving.pid}/stat").read_text().split()[2] != "T":
+        assert moving.poll() is None and time.monotonic() < deadline, moving.communicate()
+        time.sleep(0.05)
+    return moving
+
+
+def test_ctrl_c_during_a_live_migration_aborts_it_and_it_runs_on_here(kvm, target, config):
+    import signal
+
+    dom = source_vm(kvm, "abort")
+    dom.create()
+    dom.migrateSetMaxSpeed(1, 0)  # 1 MiB/s: the migration is still under way when Ctrl-C comes
+    moving = _stopped_live_move(config, dom.name())
+    os.kill(moving.pid, signal.SIGINT)
+    os.kill(moving.pid, signal.SIGCONT)
+    _out, err = moving.communicate(timeout=120)
+    assert moving.returncode == 130 and "nothing is left of it" in err, err
+    assert dom.isActive() and os.path.exists(disk_of(dom))
+    assert target.files() == set() and target.names() == []
+
+
+def test_ctrl_c_once_the_live_migration_ended_lets_the_move_finish(kvm, target, config):
+    """Too late to undo: the VM runs on the target's images, so the move goes on to the end."""
+    import signal
+    import time
+
+    dom = source_vm(kvm, "toolate")
+    dom.create()
+    name = dom.name()
+    moving = _stopped_live_move(config, name)  # libvirtd migrates on while vmm is stopped
+    deadline = time.monotonic() + 60
+    while dom.isActive():  # the source stops once the VM runs on the target
+        assert time.monotonic() < deadline, "the migration never ended"
+        time.sleep(0.1)
+    assert target.conn.lookupByName(name).state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    os.kill(moving.pid, signal.SIGINT)
+    os.kill(moving.pid, signal.SIGCONT)
+    out, err = moving.communicate(timeout=120)
+    assert moving.returncode == 0, err
+    assert "moved live to there" in out
+    moved = target.conn.lookupByName(name)
+    assert moved.isActive() and os.path.exists(disk_of(moved))
+    assert name not in [d.name() for d in kvm.conn.listAllDomains(0)]

@@ -80,6 +80,7 @@ def move_live(
             [disk.target for disk in moves],
             persist_xml=source.with_disk_files(paths).with_nvram(nvram).to_xml(),
             progress=progress(f"{name}: live") if progress else None,
+            polled=lambda: faults.point("move.migrating"),
         )
     faults.point("move.migrated")
     new = domains.by_uuid(dst_conn, source.uuid)

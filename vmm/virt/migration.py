@@ -44,6 +44,7 @@ def migrate(
     persist_xml: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     stopped: Callable[[], bool] = lambda: False,
+    polled: Callable[[], None] = lambda: None,
 ) -> None:
     """Move the running `dom` to `target_uri` as `target_xml`, copying the `disks` (targets:
     vda...) into the images that XML names, which exist on the target already; the target
@@ -51,7 +52,10 @@ def migrate(
 
     Returns once the VM runs on the target (and is defined there); the source's definition
     and images are left as they were, for the caller to remove once it is content. On an error,
-    or when `stopped()` turns true, the job is aborted: the VM goes on running on the source."""
+    or when `stopped()` turns true, the job is aborted: the VM goes on running on the source.
+    Ctrl-C aborts it too, unless it came too late: a migration that ended meanwhile stands (the
+    VM runs on the target, on the images there), and the interrupt is dropped. `polled()` is
+    called at each look at the job (a test's fault point)."""
     params = {
         libvirt.VIR_MIGRATE_PARAM_DEST_XML: target_xml,
         libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: persist_xml or target_xml,
@@ -70,6 +74,7 @@ def migrate(
     try:
         while worker.is_alive():
             worker.join(POLL_SECONDS)
+            polled()
             if stopped():
                 abort(dom)
             elif progress is not None and worker.is_alive():
@@ -79,7 +84,9 @@ def migrate(
     except BaseException:  # Ctrl-C: the job is aborted, and waited for, before going on
         abort(dom)
         worker.join()
-        raise
+        if failed:
+            raise
+        # too late: it had ended. Undoing now would take the disks of a VM that runs there.
     if failed:
         err = failed[0]
         if isinstance(err, libvirt.libvirtError):
