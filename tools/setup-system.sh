@@ -47,6 +47,7 @@ ensure_test_user() {
     return 1
   fi
   id vmmtest >/dev/null 2>&1 || useradd -m vmmtest
+  getent group kvm >/dev/null || groupadd --system kvm  # libvirt-daemon-system makes it too
   usermod -aG kvm vmmtest
 }
 
