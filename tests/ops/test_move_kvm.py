@@ -539,11 +539,12 @@ def test_keep_chain_without_the_same_base_there_is_refused(kvm, target, config):
 # -- interrupted: Ctrl-C, the target daemon killed ----------------------------------------------
 
 
-def _stopped_move(config, name: str, point: str) -> subprocess.Popen[str]:
+def _stopped_move(config, name: str, point: str, *how: str) -> subprocess.Popen[str]:
+    """`vmm mv [HOW...] NAME there:`, returned once it has stopped itself at `point`."""
     import time
 
     moving = subprocess.Popen(
-        [vmm_exe(), "-c", "here", "mv", name, "there:", "--pool", "moved"],
+        [vmm_exe(), "-c", "here", "mv", *how, name, "there:", "--pool", "moved"],
         env={**os.environ, **config, "VMM_FAULTS": f"{point}:stop"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
@@ -593,28 +594,13 @@ def test_the_target_daemon_killed_mid_move_leaves_the_source_and_a_record(kvm, t
     dom.create()  # the source runs as ever
 
 
-def _stopped_live_move(config, name: str) -> subprocess.Popen[str]:
-    import time
-
-    moving = subprocess.Popen(
-        [vmm_exe(), "-c", "here", "mv", "--live", name, "there:", "--pool", "moved"],
-        env={**os.environ, **config, "VMM_FAULTS": "move.migrating:stop"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while Path(f"/proc/{moving.pid}/stat").read_text().split()[2] != "T":
-        assert moving.poll() is None and time.monotonic() < deadline, moving.communicate()
-        time.sleep(0.05)
-    return moving
-
-
 def test_ctrl_c_during_a_live_migration_aborts_it_and_it_runs_on_here(kvm, target, config):
     import signal
 
     dom = source_vm(kvm, "abort")
     dom.create()
     dom.migrateSetMaxSpeed(1, 0)  # 1 MiB/s: the migration is still under way when Ctrl-C comes
-    moving = _stopped_live_move(config, dom.name())
+    moving = _stopped_move(config, dom.name(), "move.migrating", "--live")
     os.kill(moving.pid, signal.SIGINT)
     os.kill(moving.pid, signal.SIGCONT)
     _out, err = moving.communicate(timeout=120)
@@ -631,7 +617,9 @@ def test_ctrl_c_once_the_live_migration_ended_lets_the_move_finish(kvm, target, 
     dom = source_vm(kvm, "toolate")
     dom.create()
     name = dom.name()
-    moving = _stopped_live_move(config, name)  # libvirtd migrates on while vmm is stopped
+    moving = _stopped_move(
+        config, name, "move.migrating", "--live"
+    )  # libvirtd migrates on while vmm is stopped
     deadline = time.monotonic() + 60
     while dom.isActive():  # the source stops once the VM runs on the target
         assert time.monotonic() < deadline, "the migration never ended"
