@@ -14,6 +14,8 @@ import libvirt
 from bench import hosts
 from bench.measure import Command, Timing, time_interleaved
 from bench.proxy import DelayProxy
+from vmm.virt.fleet import MIN_WORKERS
+from vmm.virt.listing import LIST_WORKERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -21,6 +23,8 @@ COUNT = 300
 DELAY = 0.005
 RUNS = 11
 NAMES = ("a", "b", "c")
+# the floor's calls in flight per host: as many as one host alone, and the Fleet's share
+FLOOR_DEPTHS = (LIST_WORKERS, max(MIN_WORKERS, LIST_WORKERS // len(NAMES)))
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,16 @@ def run(vmm: str) -> FleetTimes:
                     " & ".join(" ".join(alone[n]) for n in NAMES),
                     tuple(alone[n] for n in NAMES[1:]),
                 ),
-                Command("floor: host a alone, 64 calls in flight", [*bare, "64", uris["a"]]),
+                Command(
+                    f"floor: host a alone, {LIST_WORKERS} calls in flight",
+                    [*bare, str(LIST_WORKERS), uris["a"]],
+                ),
                 *(
                     Command(
-                        f"floor: all three, {calls} calls in flight each", [*bare, calls, *every]
+                        f"floor: all three, {calls} calls in flight each",
+                        [*bare, str(calls), *every],
                     )
-                    for calls in ("64", "21")
+                    for calls in FLOOR_DEPTHS
                 ),
             ],
             RUNS,

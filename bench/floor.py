@@ -2,8 +2,8 @@
 `vmm ls` asks. One connection handshake, the four host-wide calls at once (state, transient,
 saved state, snapshots), then each VM's calls pipelined with `calls` in flight: its definition
 (the persistent one, or the live one of a transient VM), its number of snapshots where it has
-some, and for a running persistent VM its live vmm element. Nothing is parsed or printed, no
-event loop (vmm runs one for keepalive) and no CLI is imported.
+some, and for a running persistent VM its live vmm element. Nothing is parsed or printed, and
+no CLI is imported.
 
 Run: python -m bench.floor CALLS URI
 """

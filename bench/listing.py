@@ -17,13 +17,14 @@ from bench import hosts
 from bench.measure import Command, Timing, time_command, time_interleaved, time_shell
 from bench.proxy import DelayProxy
 from vmm.model.metadata import NAMESPACE
+from vmm.virt.listing import LIST_WORKERS
 
 SIZES = (100, 1000, 5000)
 DELAYS = (0.0, 0.005)
 VMM_RUNS = 11  # and the floor's, and virsh list's where one run is under 5 s
 KCLI_RUNS = 3
 LOOP_MAX = 1000  # the virsh loop at 5000 VMs would take most of the budget on its own
-FLOOR_CALLS = 64  # calls in flight in the floor, as vmm's listing (vmm.virt.listing.LIST_WORKERS)
+FLOOR_CALLS = LIST_WORKERS  # calls in flight in the floor, as in vmm's listing
 
 
 @dataclass(frozen=True)

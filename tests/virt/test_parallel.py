@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from vmm.virt.parallel import parallel_map, pipelined_map, workers_for
+from vmm.virt.parallel import Silent, parallel_map, pipelined_map, workers_for
 
 
 def test_results_keep_their_order_and_run_on_several_threads():
@@ -73,3 +73,33 @@ def test_pipelined_map_stays_on_this_thread_when_calls_only_compute():
 
     pipelined_map(compute, range(8), 8)
     assert threads == {threading.get_ident()}
+
+
+def test_a_map_that_hears_nothing_for_its_stall_gives_up():
+    never = threading.Event()
+
+    def work(x):
+        if x == 5:
+            never.wait()  # a call to a host that stopped answering
+        return x
+
+    started = time.monotonic()
+    with pytest.raises(Silent, match="no answer within 0.3s"):
+        parallel_map(work, range(10), 4, stall=0.3)
+    assert 0.3 <= time.monotonic() - started < 5
+    never.set()
+
+
+def test_a_stall_counts_from_the_last_answer_not_from_the_start():
+    def slow(x):
+        time.sleep(0.1)
+        return x
+
+    # 12 answers 0.1 s apart take 1.2 s in all, four times the stall
+    assert parallel_map(slow, range(12), 1, stall=0.3) == list(range(12))
+
+
+def test_with_a_stall_even_one_call_runs_on_a_thread():
+    ran_on = []
+    assert parallel_map(lambda x: ran_on.append(threading.get_ident()) or x, [1], 1, stall=5) == [1]
+    assert ran_on != [threading.get_ident()]

@@ -48,25 +48,35 @@ _SSH_OPEN_SECONDS = 120.0
 
 
 def open_connection(
-    uri: str | None, *, readonly: bool = False, timeout: float | None = None
+    uri: str | None,
+    *,
+    readonly: bool = False,
+    timeout: float | None = None,
+    keepalive: bool = True,
 ) -> libvirt.virConnect:
     """Open `uri` (None: libvirt's own default), or fail with a message that says which URI.
 
     With `timeout`, a host that does not answer fails the open after that many seconds, and
     once open, libvirt's keepalive closes the connection when the host stops answering for
-    about as long: a call waiting on it then fails instead of waiting for ever."""
+    about as long: a call waiting on it then fails instead of waiting for ever.
+
+    Without `keepalive`, no event loop runs for it: the caller guards each wait itself (a
+    listing: vmm.virt.parallel's `stall`). Keepalive needs libvirt's event loop, which wakes
+    some eight times per call and takes the GIL each time: a tenth of a listing's time."""
     if uri:
         check_uri(uri)
     if in_process(uri):  # nothing to keep alive; vmm.virt.events starts the loop if it is asked
         return _open(uri, readonly)
-    start_event_loop()
+    if keepalive:
+        start_event_loop()
     if timeout is None:
         return _open(uri, readonly)
     transport = (uri or "").split(":", 1)[0].partition("+")[2]
     deadline = max(timeout, _SSH_OPEN_SECONDS) if "ssh" in transport else timeout
     conn = _within(deadline, lambda: _open(uri, readonly), uri)
-    with contextlib.suppress(libvirt.libvirtError):  # a driver without keepalive
-        conn.setKeepAlive(max(1, round(timeout / 3)), 2)
+    if keepalive:
+        with contextlib.suppress(libvirt.libvirtError):  # a driver without keepalive
+            conn.setKeepAlive(max(1, round(timeout / 3)), 2)
     return conn
 
 

@@ -83,11 +83,12 @@ class Fleet:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         history: Journal | None = None,
+        keepalive: bool = True,
     ) -> Fleet:
-        jobs = {
-            spec.name: (lambda spec=spec: Host.open(spec.uri, spec.name, history, timeout))
-            for spec in specs
-        }
+        def opening(spec: HostSpec) -> Callable[[], Host]:
+            return lambda: Host.open(spec.uri, spec.name, history, timeout, keepalive=keepalive)
+
+        jobs = {spec.name: opening(spec) for spec in specs}
         opened, failed = _with_deadline(jobs, timeout)
         if not opened:
             reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import libvirt
-from lxml import etree
 
 from vmm.model.domain import Domain, state_name
-from vmm.model.errors import InvalidInput, NotFound, VmmError
+from vmm.model.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
 from vmm.model.journal import Entry, last_writes, meta_json
 from vmm.model.metadata import Metadata
 from vmm.model.sides import (
     Reading,
-    Stored,
-    choose,
-    stored_from_element,
-    stored_from_text,
 )
-from vmm.virt.connection import open_connection
-from vmm.virt.errors import as_vmm_errors, is_domain_missing, one_line
+from vmm.virt.connection import in_process, open_connection
+from vmm.virt.errors import as_vmm_errors, is_domain_missing
 from vmm.virt.listing import (
     LIST_WORKERS,
     UUID_PATTERN,
@@ -29,17 +25,13 @@ from vmm.virt.listing import (
     Listed,
     ask,
     ask_unless_gone,
-    number,
-    top_children,
-    vmm_element,
+    view_of,
 )
-from vmm.virt.parallel import parallel_map, pipelined_map, timed, waited
+from vmm.virt.parallel import Silent, parallel_map, pipelined_map, timed, waited
 from vmm.virt.vm import Vm
 from vmm.virt.vm_metadata import (
-    element_text,
     read_stored,
     set_metadata,
-    stored_from_said,
 )
 
 
@@ -72,6 +64,9 @@ class Host:
         self.pool: str | None = None  # where full clones go, from the config
         self.warnings: list[str] = []  # (a Fleet's unreachable hosts; one host has none)
         self.unreachable: list[str] = []
+        # without keepalive, how long a listing waits for an answer before the host counts as
+        # silent (None: keepalive, or no deadline, guards the calls)
+        self.stall: float | None = None
         self._uri: str | None = None
         self._written: dict[str, Metadata] | None = None  # vmm's last writes, for one listing
 
@@ -82,11 +77,19 @@ class Host:
         name: str = "",
         history: Journal | None = None,
         timeout: float | None = None,
+        *,
+        keepalive: bool = True,
     ) -> Host:
         """Open `uri`, given up after `timeout`; how long opening took tells whether calls to
-        this host wait."""
-        conn, wall, cpu = timed(lambda: open_connection(uri, timeout=timeout))
-        return cls(conn, name, history, calls_wait=True if waited(wall, cpu) else None)
+        this host wait.
+
+        Without `keepalive` (vmm.virt.connection), only listing and closing are guarded, each
+        by `timeout`: for commands that list, print and exit."""
+        conn, wall, cpu = timed(lambda: open_connection(uri, timeout=timeout, keepalive=keepalive))
+        host = cls(conn, name, history, calls_wait=True if waited(wall, cpu) else None)
+        if not keepalive and timeout is not None and not in_process(uri):
+            host.stall = timeout
+        return host
 
     @property
     def uri(self) -> str:
@@ -138,6 +141,16 @@ class Host:
         self.history.record(entry)
 
     def close(self) -> None:
+        """Closing is a round trip: with no keepalive, one that waits past `stall` is left
+        behind (the process exits all the same)."""
+        if self.stall is None:
+            self._close()
+            return
+        closing = threading.Thread(target=self._close, daemon=True, name="vmm-close")
+        closing.start()
+        closing.join(self.stall)
+
+    def _close(self) -> None:
         with contextlib.suppress(libvirt.libvirtError):  # already gone: nothing to release
             self.conn.close()
 
@@ -150,7 +163,7 @@ class Host:
         Only the calls run on the threads; each definition is read on this thread as it
         arrives, so the threads hand the GIL straight back and reading overlaps waiting.
         """
-        with as_vmm_errors():
+        with self._guarded():
             stats, transient, saved, with_snapshots = parallel_map(
                 lambda ask: ask(),
                 [
@@ -160,6 +173,7 @@ class Host:
                     lambda: self._uuids(libvirt.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT),
                 ],
                 4,  # one round trip instead of four
+                stall=self.stall,
             )
 
         listed = [
@@ -172,15 +186,29 @@ class Host:
             )
             for dom, stat in stats
         ]
-        # a host known to wait goes wide at once; otherwise the first call tells
-        spread = parallel_map if self.calls_wait else pipelined_map
         self._written = None
-        with as_vmm_errors():
-            views = spread(ask_unless_gone, listed, workers, self._view_unless_gone)
+        with self._guarded():
+            # a host known to wait goes wide at once; otherwise the first call tells
+            if self.calls_wait or self.stall is not None:
+                views = parallel_map(
+                    ask_unless_gone, listed, workers, self._view_unless_gone, stall=self.stall
+                )
+            else:
+                views = pipelined_map(ask_unless_gone, listed, workers, self._view_unless_gone)
         return sorted(
             (view for view in views if view is not None),
             key=lambda d: (d.path.casefold(), d.name.casefold()),
         )
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """libvirt's errors as vmm's, and a listing that heard nothing for `stall` seconds
+        as a lost connection."""
+        try:
+            with as_vmm_errors():
+                yield
+        except Silent as silent:
+            raise ConnectionFailed(f"lost the connection to libvirt: {silent}") from None
 
     def _uuids(self, flags: int) -> set[str]:
         return {dom.UUIDString() for dom in self.conn.listAllDomains(flags)}
@@ -189,47 +217,7 @@ class Host:
         return None if answer is None else self._view_of(vm, answer)
 
     def _view_of(self, vm: Listed, answer: Answer) -> Domain:
-        """One VM's row, from its own answers alone: whatever they hold, a VM that cannot be
-        read is shown at / with a warning, never failing the listing of the others."""
-        name, uuid = vm.dom.name(), vm.dom.UUIDString()
-        problems = []
-        try:
-            top = top_children(answer.xml)
-            config = stored_from_element(vmm_element(top))
-        except etree.XMLSyntaxError as err:
-            top = {}
-            problems.append(f"its definition is no well-formed XML ({one_line(str(err))})")
-            config = self._stored_alone(vm)
-        live = None if answer.live is None else stored_from_said(answer.live)
-        if not vm.persistent:
-            reading = Reading(config)  # a transient VM's definition is its live state
-        else:
-            reading = choose(config, live, lambda: self._journal_listed().get(uuid))
-        if reading.chosen.problem is not None:
-            problems.append(f"ignoring its vmm metadata: {reading.chosen.problem}")
-        if reading.warning is not None:
-            problems.append(reading.warning)
-        return Domain(
-            name=name,
-            uuid=uuid,
-            state=vm.state,
-            persistent=vm.persistent,
-            meta=reading.meta,
-            managed_save=vm.managed_save,
-            snapshots=answer.snapshots,
-            vcpus=number(top.get("vcpu")),
-            memory_kib=number(top.get("currentMemory")) or number(top.get("memory")),
-            host=self.name,
-            warning=f"VM {name!r}: {'; '.join(problems)}" if problems else None,
-        )
-
-    def _stored_alone(self, vm: Listed) -> Stored:
-        """The vmm element of a VM whose definition is unreadable as a whole, asked alone."""
-        side = libvirt.VIR_DOMAIN_AFFECT_CONFIG if vm.persistent else libvirt.VIR_DOMAIN_AFFECT_LIVE
-        try:
-            return stored_from_text(element_text(vm.dom, side))
-        except libvirt.libvirtError as err:
-            return Stored(present=True, problem=one_line(err.get_error_message() or str(err)))
+        return view_of(vm, answer, self.name, lambda uuid: self._journal_listed().get(uuid))
 
     def _journal_listed(self) -> dict[str, Metadata]:
         """vmm's last writes, read once per listing and only if some VM's sides differ."""

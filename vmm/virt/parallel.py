@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,20 +25,34 @@ def _result(_item: Any, result: Any) -> Any:
     return result
 
 
+class Silent(TimeoutError):
+    """No call of a `parallel_map` answered for `stall` seconds."""
+
+    def __init__(self, stall: float) -> None:
+        super().__init__(f"no answer within {stall:g}s")
+        self.stall = stall
+
+
 def parallel_map(
     fn: Callable[[T], R],
     items: Iterable[T],
     workers: int,
     then: Callable[[T, R], S] = _result,
+    *,
+    stall: float | None = None,
 ) -> list[S]:
     """`[then(x, fn(x)) for x in items]`: `fn` on up to `workers` threads, `then` on this thread
     as each result arrives. The first exception is raised.
 
     Keeping `then` (parsing, say) off the threads leaves them nothing to do but wait on their
     calls, so it overlaps the waiting instead of contending for the GIL.
+
+    With `stall`, `Silent` is raised once no call has answered for that many seconds (the
+    threads still waiting are abandoned: a call that never returns cannot be stopped), so
+    every call runs on a thread, even a single one.
     """
     todo = list(items)
-    if workers <= 1 or len(todo) <= 1:
+    if stall is None and (workers <= 1 or len(todo) <= 1):
         return [then(item, fn(item)) for item in todo]
     results: list[Any] = [None] * len(todo)
     arrived: SimpleQueue[tuple[int, Any, BaseException | None]] = SimpleQueue()
@@ -59,10 +73,13 @@ def parallel_map(
                 return
 
     try:
-        for _ in range(min(workers, len(todo))):
+        for _ in range(max(1, min(workers, len(todo)))):
             threading.Thread(target=work, daemon=True).start()
         for _ in todo:
-            index, result, error = arrived.get()
+            try:
+                index, result, error = arrived.get(timeout=stall)
+            except Empty:
+                raise Silent(stall or 0) from None
             if error is not None:
                 raise error
             results[index] = then(todo[index], result)

@@ -30,8 +30,10 @@ class Session:
         """A session over a connection someone else opened (and will close): tests, the picker."""
         return cls(_host=host, _owns_host=False)
 
-    def host(self) -> Hosts:
-        """The host (or, with several configured hosts, the Fleet that stands for them)."""
+    def host(self, *, keepalive: bool = True) -> Hosts:
+        """The host (or, with several configured hosts, the Fleet that stands for them).
+
+        `keepalive=False` (vmm.virt.connection) when it is opened only to be listed."""
         if self._host is None:
             from vmm.ops.history import History, default_path
             from vmm.ui.config import resolve
@@ -45,9 +47,13 @@ class Session:
                 from vmm.virt.fleet import Fleet, HostSpec
 
                 specs = [HostSpec(h.name, h.uri, h.pool) for h in target.hosts]
-                self._host = Fleet.open(specs, timeout=target.timeout, history=history)
+                self._host = Fleet.open(
+                    specs, timeout=target.timeout, history=history, keepalive=keepalive
+                )
             else:
-                self._host = Host.open(target.uri, target.name, history, target.timeout)
+                self._host = Host.open(
+                    target.uri, target.name, history, target.timeout, keepalive=keepalive
+                )
                 self._host.pool = target.pool
             _warn_of_interrupted_operations()
             from vmm.ops import faults
@@ -85,7 +91,9 @@ class Session:
         return self.host().several
 
     def domains(self) -> list[Domain]:
-        domains = self.host().domains()
+        """The listing commands' VMs: they list, print and exit, so their host needs no
+        keepalive, only the listing's own guard."""
+        domains = self.host(keepalive=False).domains()
         self.flush_warnings()
         for domain in domains:
             if domain.warning:
