@@ -4,6 +4,7 @@ with the numbers of the run that missed it."""
 from __future__ import annotations
 
 from bench.measure import fmt
+from vmm.virt.listing import LIST_WORKERS
 
 
 def _far(results: dict) -> str:
@@ -12,15 +13,10 @@ def _far(results: dict) -> str:
     return (
         f"vmm ls -r --json at N=1000 through the 5 ms proxy: {fmt(far.vmm.median)}, where the floor"
         f" (bench/floor.py: one handshake, the host-wide calls at once, then the same 1,333 per-VM"
-        f" calls 64 in flight, no parsing, no event loop, no CLI) takes {fmt(far.floor.median)}:"
-        " 0.35 s is below what a libvirt-python client does on this machine. The client, libvirtd"
-        " and the delay proxy share two cores; the interpreter and `import libvirt` alone take"
-        " some 0.09 s. On top of the floor vmm pays its imports (click, lxml, its own modules:"
-        " about 0.1 s more), reading 1,000 definitions (about 0.08 s of one thread), and libvirt's"
-        " event loop, which vmm runs for keepalive (vmm/virt/connection.py): the loop wakes some"
-        " 8 times per call (10,900 times per listing of 1,000 VMs), taking the GIL each time; with"
-        " it stubbed out, vmm ran about 0.05 s faster locally and 0.13 s faster at 5 ms (these"
-        " last figures measured apart from this run, by hand, at N=1000)."
+        f" calls {LIST_WORKERS} in flight, no parsing, no CLI) takes {fmt(far.floor.median)}. The"
+        " client, libvirtd and the delay proxy share two cores; the interpreter and `import"
+        " libvirt` alone take some 0.05 s. On top of the floor vmm pays its imports (click, lxml,"
+        " its own modules) and reading 1,000 definitions on one thread while the calls wait."
     )
 
 
@@ -31,9 +27,12 @@ def _local(results: dict) -> str:
         f"N=1000 locally: vmm {fmt(near.vmm.median)} against virsh list --all's"
         f" {fmt(near.virsh_list.median)}; the floor takes {fmt(near.floor.median)}. virsh is C:"
         " no interpreter, no imports, and on a local socket its one call at a time costs it"
-        " little; it reads no definition and no metadata. Any Python client that asks what vmm"
-        " asks pays the floor (interpreter, libvirt's 28 ms shared library, 1,333 calls through"
-        " libvirt-python's threads); vmm adds its imports, the parsing and the event loop above."
+        " little; it reads no definition and no metadata (one cheap call per VM). Any Python"
+        " client that asks what vmm asks pays the floor (interpreter, libvirt's shared library,"
+        " 1,333 calls through libvirt-python's threads, each answered by libvirtd on the same two"
+        " cores); vmm adds its imports (click, lxml, its own modules: some 0.035 s) and reading"
+        " 1,000 definitions (some 0.05 s of the one core libvirtd is not using). At N=5000 the"
+        " calls in flight win over virsh's one at a time (see the table)."
     )
 
 
@@ -46,7 +45,7 @@ def _kcli(results: dict) -> str:
 def _ratio(_results: dict) -> str:
     return (
         "Listing 1,000 VMs over 5 ms against virsh: vmm makes one round trip for the host-wide"
-        " calls and its per-VM calls 64 in flight; past that the run is bound by CPU (client,"
+        f" calls and its per-VM calls {LIST_WORKERS} in flight; past that the run is bound by CPU (client,"
         " libvirtd and the proxy share two cores)."
     )
 

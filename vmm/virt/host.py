@@ -13,9 +13,7 @@ from vmm.model.domain import Domain, state_name
 from vmm.model.errors import ConnectionFailed, InvalidInput, NotFound, VmmError
 from vmm.model.journal import Entry, last_writes, meta_json
 from vmm.model.metadata import Metadata
-from vmm.model.sides import (
-    Reading,
-)
+from vmm.model.sides import Reading
 from vmm.virt.connection import in_process, open_connection
 from vmm.virt.errors import as_vmm_errors, is_domain_missing
 from vmm.virt.listing import (
@@ -29,10 +27,7 @@ from vmm.virt.listing import (
 )
 from vmm.virt.parallel import Silent, parallel_map, pipelined_map, timed, waited
 from vmm.virt.vm import Vm
-from vmm.virt.vm_metadata import (
-    read_stored,
-    set_metadata,
-)
+from vmm.virt.vm_metadata import read_stored, set_metadata
 
 
 class Journal(Protocol):
