@@ -84,7 +84,7 @@ def test_a_map_that_hears_nothing_for_its_stall_gives_up():
         return x
 
     started = time.monotonic()
-    with pytest.raises(Silent, match="no answer within 0.3s"):
+    with pytest.raises(Silent, match=r"no answer within 0\.3s"):
         parallel_map(work, range(10), 4, stall=0.3)
     assert 0.3 <= time.monotonic() - started < 5
     never.set()
