@@ -95,6 +95,21 @@ def test_a_linked_clone_boots_with_its_own_hostname_and_host_keys(lab, pair):
     assert ssh(lab, source, ids) != ssh(lab, clone, ids)
 
 
+def test_sshd_answers_from_its_first_start_on_and_takes_no_password(lab, pair):
+    """cloud-init restarted sshd ~6 s after it first answered (vmm's `ssh_pwauth`), and an ssh
+    then was refused; the setting now goes in a drop-in written before sshd starts."""
+    _, clone = pair
+    ssh(lab, clone, "true", wait=True)
+    waited = vmm(
+        "exec", clone, "--timeout", str(BOOT_SECONDS), "--", "cloud-init", "status", "--wait"
+    )
+    assert "status: " in waited.stdout, waited  # done, or error: the image's locale module fails
+    journal = ok(vmm("exec", clone, "--", "journalctl", "-u", "ssh", "-o", "cat", "--no-pager"))
+    assert journal.count("Server listening on 0.0.0.0") == 1, journal
+    settings = ok(vmm("exec", clone, "--", "sshd", "-T"))
+    assert "passwordauthentication no" in settings.splitlines()
+
+
 def test_the_seeds_go_with_their_vms(lab, pair):
     source, clone = pair
     seeds = {f"{source}-seed.img", f"{clone}-seed.img"}

@@ -31,6 +31,18 @@ def test_root_logs_in_with_the_keys_itself():
     assert "users" not in made
 
 
+def test_password_logins_are_off_without_making_cloud_init_restart_sshd():
+    made = config(Identity("ana", (KEY,)))
+    assert "ssh_pwauth" not in made  # its handler restarts sshd once it already answered
+    assert made["write_files"] == [
+        {
+            "path": "/etc/ssh/sshd_config.d/90-vmm.conf",
+            "content": "PasswordAuthentication no\n",
+            "permissions": "0644",
+        }
+    ]
+
+
 def test_the_users_cloud_config_is_merged_lists_joined_mappings_merged():
     extra = cloudinit.parse_user_data(
         "#cloud-config\nusers:\n  - name: ops\npackages: [nginx]\nssh_pwauth: true\n", "f"

@@ -23,6 +23,15 @@ LABEL = "cidata"
 META_DATA, USER_DATA = "meta-data", "user-data"
 CLOUD_CONFIG = "#cloud-config"
 SUDO_ANYTHING = "ALL=(ALL) NOPASSWD:ALL"
+# Password logins off through a drop-in written before sshd first starts, not with `ssh_pwauth`:
+# that makes cloud-init restart sshd seconds after it first answered, and an ssh then is refused.
+# sshd keeps the first value it reads: cloud-init's 50-cloud-init.conf (a user's `ssh_pwauth`)
+# comes before it and wins.
+NO_PASSWORD_LOGINS = {
+    "path": "/etc/ssh/sshd_config.d/90-vmm.conf",
+    "content": "PasswordAuthentication no\n",
+    "permissions": "0644",
+}
 _KEY_TYPES = re.compile(r"(ssh-|ecdsa-|sk-ssh-|sk-ecdsa-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+")
 
 
@@ -106,7 +115,7 @@ def cloud_config(identity: Identity) -> dict:
             "ssh_authorized_keys": keys,
         }
         config = {"users": [user]}
-    config["ssh_pwauth"] = False
+    config["write_files"] = [NO_PASSWORD_LOGINS]
     return merged(config, identity.extra or {})
 
 

@@ -82,8 +82,7 @@ def migrate(
                 if seen is not None:
                     progress(*seen)
     except BaseException:  # Ctrl-C: the job is aborted, and waited for, before going on
-        abort(dom)
-        worker.join()
+        _abort_until_ended(dom, worker)
         if failed:
             raise
         # too late: it had ended. Undoing now would take the disks of a VM that runs there.
@@ -102,6 +101,15 @@ def _progress(dom: libvirt.virDomain) -> tuple[int, int] | None:
         return None
     total = stats.get("data_total") or 0
     return (min(stats.get("data_processed") or 0, total), total) if total else None
+
+
+def _abort_until_ended(dom: libvirt.virDomain, worker: threading.Thread) -> None:
+    """Abort the job, again at each look until the call returns: libvirt takes an abort that
+    lands between two of its phases (the target still preparing, the disks' copy starting)
+    and goes on with the migration all the same."""
+    while worker.is_alive():
+        abort(dom)
+        worker.join(POLL_SECONDS)
 
 
 def abort(dom: libvirt.virDomain) -> None:
